@@ -1,0 +1,64 @@
+"""Analysis settings: every choice where the original's behaviour and a corrected variant differ.
+
+Defaults reproduce the public leaderboard's numbers ("faithful by default, corrected on request",
+DESIGN.md). The settings used are written into ``metrics.json`` under ``settings``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = ["AnalysisSettings", "LEADERBOARD_CHUNKS"]
+
+#: The nine leaderboard chunks in the original's fixed column order (original-method.md §4.2).
+LEADERBOARD_CHUNKS: tuple[str, ...] = (
+    "chunk_0",
+    "chunk_1",
+    "chunk_2",
+    "chunk_3",
+    "chunk_4",
+    "chunk_chess_0",
+    "chunk_grammar_1",
+    "chunk_no_conv",
+    "chunk_svs_no_conv",
+)
+
+
+class AnalysisSettings(BaseModel):
+    """Options of the analysis stage (``analysis:`` section of a params file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    unparsed: Literal["random", "drop"] = "random"
+    """Unparsed items (score NaN): ``random`` replaces each with a uniformly random option drawn
+    from a generator seeded with ``seed`` (the leaderboard's behaviour, made reproducible);
+    ``drop`` leaves them out of every mean and correlation. The count goes into metrics.json."""
+
+    seed: int = 0
+    """Seed for the unparsed-item substitution and the bootstrap (0 is a valid seed)."""
+
+    stress: Literal["original", "dissimilarity"] = "original"
+    """``original``: non-metric MDS on the rows of the item intercorrelation matrix treated as
+    feature vectors (scikit-learn <= 1.6 semantics, the leaderboard's number); ``dissimilarity``:
+    the textbook variant on the precomputed dissimilarity 1 - r."""
+
+    cfa_failure: Literal["original", "nan"] = "original"
+    """How a failed CFA fit enters the leaderboard columns: ``original`` scores it CFI = TLI = 0,
+    SRMR = RMSEA = 1 (the leaderboard's rule); ``nan`` leaves it out of the means.
+    metrics.json always stores the raw NaN with ``converged: false``."""
+
+    ties: Literal["loss", "half"] = "loss"
+    """Ordinal win rate: ``loss`` counts ties as losses for both models (original); ``half``
+    gives half credit."""
+
+    chunks: list[str] | None = None
+    """Chunk order for the stability matrix and leaderboard columns. ``None``: the leaderboard's
+    order for the nine known chunks, then any other chunks alphabetically."""
+
+    bootstrap: int = Field(default=200, ge=0)
+    """Bootstrap resamples over personas for the confidence intervals (0 disables them)."""
+
+    ci_level: float = Field(default=0.95, gt=0, lt=1)
+    """Level of the percentile bootstrap intervals."""
