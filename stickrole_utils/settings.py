@@ -57,8 +57,13 @@ class AnalysisSettings(BaseModel):
     """Chunk order for the stability matrix and leaderboard columns. ``None``: the leaderboard's
     order for the nine known chunks, then any other chunks alphabetically."""
 
-    bootstrap: int = Field(default=200, ge=0)
-    """Bootstrap resamples over personas for the confidence intervals (0 disables them)."""
+    bootstrap: int = Field(default=1000, ge=0)
+    """Bootstrap resamples over personas for the rank-order stability interval (0 disables
+    all intervals)."""
+
+    bootstrap_cardinal: int = Field(default=100, ge=0)
+    """Bootstrap resamples for the Cardinal-score interval. Each resample recomputes every
+    column, CFA fits and MDS included, so it costs about one full analysis (0 disables it)."""
 
     ci_level: float = Field(default=0.95, gt=0, lt=1)
     """Level of the percentile bootstrap intervals."""

@@ -1,0 +1,480 @@
+"""The per-model analysis: from an answers table to ``metrics.json`` (DESIGN.md contract).
+
+:func:`analyze_model` is the one function the CLI (``stickrole analyze``), the analysis notebook
+and scripts call, so all give identical numbers. Steps: validate the model's table, apply the
+unparsed-item rule, score values, rank-order and ipsative stability, and per chunk the validity
+metrics (Stress, the four CFA models, Cronbach alpha), then bootstrap intervals over personas.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import __version__
+from .answers import read_answers, validate_answers
+from .cfa import fit_magnifying_glass
+from .errors import DataError
+from .instruments import INSTRUMENTS, get_instrument
+from .reliability import cronbach_alpha
+from .scoring import item_matrix, substitute_unparsed, value_scores
+from .settings import LEADERBOARD_CHUNKS, AnalysisSettings
+from .stability import ipsative, ipsative_summary, rank_order, rank_order_summary
+from .stats import percentile_bootstrap
+from .structure import value_structure
+from .values import HIGHER_ORDER
+
+__all__ = [
+    "ModelAnalysis",
+    "analyze_model",
+    "analyze_answers",
+    "analyze_files",
+    "order_chunks",
+    "write_model_analysis",
+    "read_model_analysis",
+    "cardinal_of",
+    "FIT_FAILURE_VALUES",
+]
+
+log = logging.getLogger(__name__)
+
+#: The leaderboard's substitution for a failed CFA fit (original-method.md §3.5).
+FIT_FAILURE_VALUES = {"cfi": 0.0, "tli": 0.0, "srmr": 1.0, "rmsea": 1.0}
+_FIT_KEYS = ("cfi", "tli", "srmr", "rmsea")
+_TABLES = ("scores", "rank_order", "ipsative", "structure", "cfa")
+
+
+@dataclass
+class ModelAnalysis:
+    """Everything computed for one model.
+
+    Attributes
+    ----------
+    model : str
+    metrics : dict
+        The ``metrics.json`` content.
+    scores : DataFrame
+        ``model, chunk, persona, questionnaire, value, raw, centered``.
+    rank_order : DataFrame
+        ``value, chunk_a, chunk_b, r, n, reason``.
+    ipsative : DataFrame
+        ``persona, chunk_a, chunk_b, r, reason``.
+    structure : DataFrame
+        ``chunk, item, value, x, y``: MDS coordinates of the items (circle plot).
+    cfa : DataFrame
+        ``chunk, group, cfi, tli, srmr, rmsea, converged, improper, note``.
+    """
+
+    model: str
+    metrics: dict
+    scores: pd.DataFrame
+    rank_order: pd.DataFrame
+    ipsative: pd.DataFrame
+    structure: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cfa: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def order_chunks(present: Sequence[str], wanted: Sequence[str] | None = None,
+                 source: str = "<answers>") -> list[str]:
+    """Chunk order: ``wanted`` if given (all must be present), else the leaderboard's order for
+    the nine known chunks followed by the others alphabetically.
+
+    >>> order_chunks(["chunk_no_conv", "zz", "chunk_0"])
+    ['chunk_0', 'chunk_no_conv', 'zz']
+    """
+    present = list(dict.fromkeys(present))
+    if wanted:
+        absent = [c for c in wanted if c not in present]
+        if absent:
+            raise DataError(
+                f"{source}: analysis.chunks names chunk(s) {', '.join(map(repr, absent))} that "
+                f"have no answers; chunks present: {', '.join(present)}"
+            )
+        return list(wanted)
+    known = [c for c in LEADERBOARD_CHUNKS if c in present]
+    return known + sorted(c for c in present if c not in LEADERBOARD_CHUNKS)
+
+
+def _values_questionnaire(answers: pd.DataFrame, source: str) -> dict[str, str]:
+    """chunk -> its values questionnaire (pvq40/svs57); one per chunk."""
+    out = {}
+    vals = answers[answers["questionnaire"].map(lambda q: INSTRUMENTS[q].is_values)]
+    for chunk, qs in vals.groupby("chunk", sort=False)["questionnaire"]:
+        names = sorted(set(qs))
+        if len(names) > 1:
+            raise DataError(
+                f"{source}: chunk {chunk!r} has answers to {' and '.join(names)}; a chunk holds "
+                "one values questionnaire (label chunks apart, e.g. chunk_svs_no_conv)"
+            )
+        out[chunk] = names[0]
+    return out
+
+
+def _check_personas(answers: pd.DataFrame, chunks: list[str], source: str) -> list[str]:
+    notes = []
+    sets = {c: set(g) for c, g in answers.groupby("chunk", sort=False)["persona"]}
+    for c in chunks:
+        if len(sets[c]) < 3:
+            raise DataError(
+                f"{source}: chunk {c!r} has {len(sets[c])} persona(s) "
+                f"({', '.join(sorted(sets[c]))}); stability needs at least 3"
+            )
+    union = set().union(*sets.values())
+    for c in chunks:
+        missing = sorted(union - sets[c])
+        if missing:
+            msg = (f"chunk {c!r} lacks persona(s) {', '.join(missing[:5])}"
+                   f"{' ...' if len(missing) > 5 else ''}; pairs with {c!r} use the personas "
+                   "present in both chunks")
+            log.warning("%s: %s", source, msg)
+            notes.append(msg)
+    return notes
+
+
+def _chunk_validity(items: pd.DataFrame, questionnaire: str, settings: AnalysisSettings) -> dict:
+    inst = get_instrument(questionnaire)
+    st = value_structure(items, inst, variant=settings.stress)
+    fits = fit_magnifying_glass(items, inst)
+    alphas = cronbach_alpha(items, inst)
+    return {"structure": st, "cfa": fits, "alpha": alphas}
+
+
+def _fit_means(fits: dict[str, dict], rule: str) -> tuple[dict[str, float], int]:
+    """Mean over the four models of each fit index, applying the failure rule."""
+    failures = 0
+    out = {}
+    for key in _FIT_KEYS:
+        vals = []
+        for group in HIGHER_ORDER:
+            f = fits[group]
+            v = f.get(key, float("nan"))
+            if not f.get("converged", False) or v is None or not np.isfinite(v):
+                if rule == "original":
+                    v = FIT_FAILURE_VALUES[key]
+                else:
+                    v = float("nan")
+            vals.append(v)
+        out[key] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+    for group in HIGHER_ORDER:
+        if not fits[group].get("converged", False):
+            failures += 1
+    return out, failures
+
+
+def cardinal_of(metrics: dict) -> float:
+    """A model's Cardinal score: the mean of its leaderboard columns (RO per chunk pair, and per
+    chunk 1-Stress, CFI, 1-SRMR, 1-RMSEA), NaN skipped (original-method.md §4.3)."""
+    chunks = metrics["chunks"]
+    cols = [metrics["pairwise_rank_order"][a][b]
+            for i, a in enumerate(chunks) for b in chunks[i + 1:]]
+    for c in chunks:
+        cols += [1 - metrics["stress"].get(c, math.nan), metrics["cfi"].get(c, math.nan),
+                 1 - metrics["srmr"].get(c, math.nan), 1 - metrics["rmsea"].get(c, math.nan)]
+    arr = np.array(cols, dtype=float)
+    return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
+
+
+def _nanmean_dict(d: dict) -> float:
+    arr = np.array([v for v in d.values()], dtype=float)
+    return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
+
+
+def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
+          settings: AnalysisSettings, *, tables: bool) -> tuple[dict, dict]:
+    """Metrics of one (already substituted) model table; ``tables`` also returns DataFrames."""
+    scores = value_scores(answers[answers["questionnaire"].isin(set(qmap.values()))])
+    ro = rank_order(scores, chunks)
+    m = rank_order_summary(ro, chunks)
+    ips = ipsative(scores, chunks)
+    m.update(ipsative_summary(ips))
+    m["stress"], m["rank_distance"], m["cfa"] = {}, {}, {}
+    m["cronbach_alpha"], m["cronbach_alpha_per_value"] = {}, {}
+    m["structure_notes"] = {}
+    for k in _FIT_KEYS:
+        m[k] = {}
+    m["cfa_failures"] = 0
+    struct_rows, cfa_rows = [], []
+    for c in chunks:
+        rows = answers[(answers["chunk"] == c) & (answers["questionnaire"] == qmap[c])]
+        v = _chunk_validity(item_matrix(rows), qmap[c], settings)
+        st = v["structure"]
+        m["stress"][c] = float(st.stress)
+        m["rank_distance"][c] = float(st.rank_distance)
+        if st.note:
+            m["structure_notes"][c] = st.note
+        fits = v["cfa"]
+        m["cfa"][c] = {
+            g: {k: (float(fits[g][k]) if fits[g].get(k) is not None else float("nan"))
+                for k in _FIT_KEYS}
+            | {"converged": bool(fits[g]["converged"]), "improper": bool(fits[g].get("improper")),
+               "note": str(fits[g].get("note", ""))}
+            for g in HIGHER_ORDER
+        }
+        means, failures = _fit_means(fits, settings.cfa_failure)
+        for k in _FIT_KEYS:
+            m[k][c] = means[k]
+        m["cfa_failures"] += failures
+        m["cronbach_alpha_per_value"][c] = {k: float(a) for k, a in v["alpha"].items()}
+        m["cronbach_alpha"][c] = _nanmean_dict(v["alpha"])
+        if tables:
+            coords = st.coords.assign(chunk=c)
+            struct_rows.append(coords[["chunk", "item", "value", "x", "y"]])
+            for g in HIGHER_ORDER:
+                cfa_rows.append({"chunk": c, "group": g} | m["cfa"][c][g])
+    for key in ("stress", "rank_distance", "cronbach_alpha", *_FIT_KEYS):
+        m[f"{key}_mean"] = _nanmean_dict(m[key])
+    frames = {}
+    if tables:
+        frames = {
+            "scores": scores,
+            "rank_order": ro,
+            "ipsative": ips,
+            "structure": pd.concat(struct_rows, ignore_index=True) if struct_rows else pd.DataFrame(),
+            "cfa": pd.DataFrame(cfa_rows),
+        }
+    return m, frames
+
+
+def _rank_order_statistic(scores: pd.DataFrame, chunks: list[str], personas: np.ndarray):
+    """A fast statistic for the bootstrap: RO stability of the personas ``personas[idx]``.
+
+    Vectorised over values: ranks per column (average ties), Pearson of ranks per column pair;
+    a constant column gives NaN, skipped by the mean, as in :func:`rank_order_summary`.
+    Personas missing from a chunk are NaN rows; the pairs they touch are computed on the complete
+    rows only, through the slower exact path.
+    """
+    from scipy.stats import rankdata
+
+    values = list(dict.fromkeys(scores["value"]))
+    arrays = {
+        c: g.pivot(index="persona", columns="value", values="centered")
+        .reindex(index=personas, columns=values).to_numpy()
+        for c, g in scores.groupby("chunk", sort=False)
+    }
+    complete = all(np.isfinite(a).all() for a in arrays.values())
+
+    def stat(idx: np.ndarray) -> float:
+        if not complete:
+            parts = []
+            for c in chunks:
+                a = arrays[c][idx]
+                parts.append(pd.DataFrame({
+                    "chunk": c,
+                    "persona": np.repeat([f"{personas[i]}#{k}" for k, i in enumerate(idx)], len(values)),
+                    "value": np.tile(values, len(idx)),
+                    "centered": a.ravel(),
+                }).dropna())
+            sc = pd.concat(parts, ignore_index=True)
+            return rank_order_summary(rank_order(sc, chunks), chunks)["rank_order"]
+        ranked = {}
+        for c in chunks:
+            r = rankdata(arrays[c][idx], axis=0)
+            r -= r.mean(axis=0)
+            ranked[c] = (r, np.sqrt((r * r).sum(axis=0)))
+        rs = []
+        for i, a in enumerate(chunks):
+            ra, na = ranked[a]
+            for b in chunks[i + 1:]:
+                rb, nb = ranked[b]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rs.append((ra * rb).sum(axis=0) / (na * nb))
+        arr = np.concatenate(rs)
+        arr = arr[np.isfinite(arr)]
+        return float(arr.mean()) if len(arr) else float("nan")
+
+    return stat
+
+
+def _resample(answers: pd.DataFrame, personas: np.ndarray, idx: np.ndarray) -> pd.DataFrame:
+    """The table restricted to personas[idx] (with repetition; repeats get distinct ids)."""
+    parts = []
+    by_persona = dict(tuple(answers.groupby("persona", sort=False)))
+    for k, i in enumerate(idx):
+        p = personas[i]
+        parts.append(by_persona[p].assign(persona=f"{p}#{k}"))
+    return pd.concat(parts, ignore_index=True)
+
+
+def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = None, *,
+                  source: str = "<answers>", validate: bool = True) -> ModelAnalysis:
+    """Analyse one model's answers table.
+
+    Parameters
+    ----------
+    answers : DataFrame
+        Answers-table contract columns, rows of a single model.
+    settings : AnalysisSettings
+        Options (defaults reproduce the leaderboard).
+    source : str
+        Name of the input used in error messages (a file path).
+    validate : bool
+        Run :func:`stickrole_utils.answers.validate_answers` first.
+
+    Returns
+    -------
+    ModelAnalysis
+        ``metrics`` follows the metrics.json contract; see :class:`ModelAnalysis` for the tables.
+
+    Raises
+    ------
+    DataError
+        Several models in the table, fewer than two chunks, fewer than 3 personas in a chunk,
+        two values questionnaires in one chunk, chunks named in settings but absent.
+    """
+    settings = settings or AnalysisSettings()
+    if validate:
+        answers = validate_answers(answers, source)
+    models = sorted(set(answers["model"]))
+    if len(models) != 1:
+        raise DataError(f"{source}: analyze_model expects one model, found {', '.join(models)}; "
+                        "use analyze_answers for several")
+    model = models[0]
+    qmap = _values_questionnaire(answers, source)
+    if not qmap:
+        raise DataError(f"{source}: model {model!r} has no PVQ-40 or SVS-57 answers "
+                        f"(questionnaires: {', '.join(sorted(set(answers['questionnaire'])))})")
+    chunks = order_chunks(list(qmap), settings.chunks, source)
+    if len(chunks) < 2:
+        raise DataError(f"{source}: model {model!r} has answers for a single chunk ({chunks[0]!r}); "
+                        "stability compares chunks, so at least two are needed")
+    answers = answers[answers["chunk"].isin(chunks)]
+    notes = _check_personas(answers, chunks, source)
+
+    n_items = int(len(answers))
+    subst, n_unparsed = substitute_unparsed(answers, settings.unparsed, settings.seed)
+    if n_unparsed:
+        notes.append(f"{n_unparsed} unparsed item(s) ({n_unparsed / n_items:.1%}) "
+                     f"{'replaced by seeded random options' if settings.unparsed == 'random' else 'dropped'}")
+    metrics, frames = _core(subst, chunks, qmap, settings, tables=True)
+    for c, why in metrics["structure_notes"].items():
+        notes.append(f"structure of {c}: {why}")
+    if metrics["rank_order_nan"]:
+        notes.append(f"{metrics['rank_order_nan']} of {len(frames['rank_order'])} rank-order "
+                     f"correlations undefined (skipped in means): "
+                     f"{'; '.join(metrics['rank_order_nan_reasons'][:3])}")
+    personas = np.array(sorted(set(subst["persona"])))
+    metrics.update({
+        "model": model,
+        "chunks": chunks,
+        "questionnaires": {c: qmap[c] for c in chunks},
+        "n_personas": int(len(personas)),
+        "n_items": n_items,
+        "unparsed_count": n_unparsed,
+        "unparsed_rate": n_unparsed / n_items if n_items else float("nan"),
+    })
+    metrics["cardinal"] = cardinal_of(metrics)
+
+    rng = np.random.default_rng(settings.seed)
+    metrics["rank_order_ci"] = [math.nan, math.nan]
+    metrics["cardinal_ci"] = [math.nan, math.nan]
+    if settings.bootstrap > 0:
+        ro_stat = _rank_order_statistic(frames["scores"], chunks, personas)
+        metrics["rank_order_ci"] = list(percentile_bootstrap(
+            ro_stat, len(personas), settings.bootstrap, rng, settings.ci_level))
+        if settings.bootstrap_cardinal > 0:
+            def cardinal_stat(idx: np.ndarray) -> float:
+                m, _ = _core(_resample(subst, personas, idx), chunks, qmap, settings, tables=False)
+                m["chunks"] = chunks
+                return cardinal_of(m)
+
+            metrics["cardinal_ci"] = list(percentile_bootstrap(
+                cardinal_stat, len(personas), settings.bootstrap_cardinal, rng, settings.ci_level))
+
+    metrics["notes"] = notes
+    metrics["settings"] = settings.model_dump()
+    metrics["stickrole_version"] = __version__
+    return ModelAnalysis(model=model, metrics=metrics, **frames)
+
+
+def analyze_answers(answers: pd.DataFrame, settings: AnalysisSettings | None = None, *,
+                    source: str = "<answers>") -> dict[str, ModelAnalysis]:
+    """Analyse every model of a (possibly multi-model) answers table: model -> ModelAnalysis."""
+    answers = validate_answers(answers, source)
+    return {
+        m: analyze_model(g, settings, source=f"{source} (model {m!r})", validate=False)
+        for m, g in answers.groupby("model", sort=True)
+    }
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def write_model_analysis(analysis: ModelAnalysis, model_dir: str | Path) -> Path:
+    """Write ``metrics.json`` and the tables (parquet) of one model into ``model_dir``.
+
+    Files are written to a temporary name and renamed, so a crash leaves either the old file or
+    the new one. NaN is written as the JSON token ``NaN`` (as the original's files; Python's json
+    reads it back).
+    """
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for name in _TABLES:
+        df = getattr(analysis, name)
+        if df is not None and len(df):
+            tmp = model_dir / f".{name}.parquet.tmp"
+            df.to_parquet(tmp, index=False)
+            tmp.replace(model_dir / f"{name}.parquet")
+    tmp = model_dir / ".metrics.json.tmp"
+    tmp.write_text(json.dumps(analysis.metrics, indent=1, default=_json_default))
+    tmp.replace(model_dir / "metrics.json")
+    return model_dir / "metrics.json"
+
+
+def read_model_analysis(model_dir: str | Path) -> ModelAnalysis:
+    """Read back what :func:`write_model_analysis` wrote."""
+    model_dir = Path(model_dir)
+    path = model_dir / "metrics.json"
+    if not path.exists():
+        raise DataError(f"{model_dir}: no metrics.json (run `stickrole analyze` first)")
+    try:
+        metrics = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    frames = {}
+    for name in _TABLES:
+        p = model_dir / f"{name}.parquet"
+        frames[name] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
+    return ModelAnalysis(model=metrics.get("model", model_dir.name), metrics=metrics, **frames)
+
+
+def analyze_files(paths: Sequence[str | Path], out_dir: str | Path,
+                  settings: AnalysisSettings | None = None) -> dict[str, ModelAnalysis]:
+    """``stickrole analyze``: answers tables -> ``out_dir/<model>/metrics.json`` (+ tables) and
+    ``out_dir/leaderboard.csv``.
+
+    Several tables may hold the same model only if their rows do not overlap (they are
+    concatenated and validated together).
+    """
+    from .leaderboard import write_leaderboard
+
+    settings = settings or AnalysisSettings()
+    if not paths:
+        raise DataError("no answers table given")
+    tables = [read_answers(p) for p in paths]
+    source = str(paths[0]) if len(paths) == 1 else f"{len(paths)} answers tables"
+    answers = validate_answers(pd.concat(tables, ignore_index=True), source)
+    results = analyze_answers(answers, settings, source=source)
+    out_dir = Path(out_dir)
+    for model, a in results.items():
+        write_model_analysis(a, out_dir / _safe_name(model))
+    write_leaderboard({m: a.metrics for m, a in results.items()}, out_dir,
+                      chunks=settings.chunks, ties=settings.ties)
+    return results
+
+
+def _safe_name(model: str) -> str:
+    """A directory name for a model name (path separators and odd characters replaced)."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in model).strip(".")
+    return safe or "model"

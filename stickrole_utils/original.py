@@ -1,0 +1,170 @@
+"""Import results written by the original "Stick to Your Role!" code into an answers table.
+
+The original writes one ``results.json`` per evaluation into a directory named
+``chunk_<label>_<YYYY_MM_DD_HH_MM_SS>`` (original-method.md §7.1). Its fields used here:
+``answers`` (per persona: {subject: [[letter, score], ...] in item order}), ``generations``
+(per persona: {subject: [reply text, ...]}), ``simulated_population`` (persona dicts with
+``name`` and ``gender``) and ``params`` (``engine``, ``permute_options_seed``). The chunk label is
+the directory name cut before the timestamp (``_202``), as the original's analysis does: that
+layout is the only place the original records it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .answers import ANSWER_COLUMNS, validate_answers
+from .errors import DataError
+from .instruments import get_instrument
+
+__all__ = ["SUBJECTS", "chunk_label", "find_result_files", "read_original_results",
+           "import_original"]
+
+log = logging.getLogger(__name__)
+
+#: The original's subject keys -> our questionnaire names.
+SUBJECTS: dict[str, str] = {
+    "pvq_auto": "pvq40",
+    "svs": "svs57",
+    "tolkien_donation": "tolkien_donation",
+    "tolkien_bag": "tolkien_bag",
+    "religion": "religion",
+}
+
+
+def chunk_label(dirname: str) -> str:
+    """The chunk label of an original result directory name.
+
+    >>> chunk_label("chunk_chess_0_2025_05_01_10_11_12")
+    'chunk_chess_0'
+    >>> chunk_label("chunk_no_conv")
+    'chunk_no_conv'
+    """
+    return dirname.split("_202")[0]
+
+
+def find_result_files(path: str | Path) -> list[Path]:
+    """``results.json`` files under ``path``: the file itself, ``path/results.json``, or those
+    of its sub-directories (a model directory holding one directory per chunk)."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"{path}: not found (give an original result directory or results.json)")
+    if path.is_file():
+        return [path]
+    if (path / "results.json").exists():
+        return [path / "results.json"]
+    found = sorted(path.glob("*/results.json"))
+    if not found:
+        raise DataError(f"{path}: no results.json in it or in its sub-directories")
+    return found
+
+
+def _load(file: Path) -> dict:
+    try:
+        data = json.loads(file.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{file}: expected a JSON object with 'answers' and 'simulated_population'")
+    for key in ("answers", "simulated_population"):
+        if key not in data:
+            raise DataError(f"{file}: missing key {key!r}; is this a results.json of the original code?")
+    return data
+
+
+def _persona(entry, i: int) -> tuple[str, str]:
+    if isinstance(entry, dict):
+        name = entry.get("name") or f"persona_{i}"
+        gender = entry.get("gender") or ""
+        return str(name), str(gender)
+    return f"persona_{i}", ""
+
+
+def read_original_results(file: str | Path, *, model: str | None = None,
+                          chunk: str | None = None) -> pd.DataFrame:
+    """One original ``results.json`` -> answers-table rows.
+
+    Parameters
+    ----------
+    file : path of a results.json
+    model : str, optional
+        Model name; default ``params.engine``, else the grand-parent directory's name.
+    chunk : str, optional
+        Chunk label; default :func:`chunk_label` of the parent directory's name.
+
+    Returns
+    -------
+    DataFrame
+        Contract columns plus ``letter``, ``raw`` (the reply text when stored), ``seed``
+        (the permutation seed string) and ``source`` (the file).
+    """
+    file = Path(file)
+    data = _load(file)
+    params = data.get("params") or data.get("args") or {}
+    model = model or params.get("engine") or file.parent.parent.name
+    chunk = chunk or chunk_label(file.parent.name)
+    population = data["simulated_population"]
+    answers = data["answers"]
+    generations = data.get("generations") or [{}] * len(answers)
+    if len(answers) != len(population):
+        raise DataError(f"{file}: 'answers' has {len(answers)} personas but 'simulated_population' "
+                        f"has {len(population)}")
+    rows = []
+    for i, (person, per_subject) in enumerate(zip(population, answers, strict=True)):
+        name, gender = _persona(person, i)
+        if not isinstance(per_subject, dict):
+            raise DataError(f"{file}: answers[{i}] should map subject -> [[letter, score], ...]")
+        gens = generations[i] if i < len(generations) and isinstance(generations[i], dict) else {}
+        for subject, items in per_subject.items():
+            if subject not in SUBJECTS:
+                raise DataError(f"{file}: unknown subject {subject!r} in answers[{i}]; known: "
+                                f"{', '.join(SUBJECTS)}")
+            q = SUBJECTS[subject]
+            inst = get_instrument(q)
+            if len(items) != inst.n_items:
+                raise DataError(f"{file}: answers[{i}][{subject!r}] has {len(items)} items; "
+                                f"{q} has {inst.n_items}")
+            texts = gens.get(subject) or [None] * len(items)
+            for k, pair in enumerate(items):
+                letter, score = (pair[0], pair[1]) if isinstance(pair, list | tuple) else (None, pair)
+                rows.append((model, chunk, name, gender, q, k + 1,
+                             float(score) if score is not None else np.nan,
+                             "" if letter is None else str(letter),
+                             texts[k] if k < len(texts) and texts[k] is not None else "",
+                             str(params.get("permute_options_seed", "")), str(file)))
+    cols = list(ANSWER_COLUMNS) + ["letter", "raw", "seed", "source"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def import_original(paths: Sequence[str | Path], *, model: str | None = None) -> pd.DataFrame:
+    """``stickrole import-original``: result directories (or results.json files) -> one answers
+    table, validated against the contract.
+
+    Raises
+    ------
+    DataError
+        A path without results.json, malformed JSON, inconsistent persona/answer counts, two
+        results for the same (model, chunk), or anything :func:`validate_answers` rejects.
+    """
+    if not paths:
+        raise DataError("no result directory given")
+    frames = []
+    seen: dict[tuple[str, str], Path] = {}
+    for p in paths:
+        for f in find_result_files(p):
+            df = read_original_results(f, model=model)
+            key = (df["model"].iat[0], df["chunk"].iat[0]) if len(df) else None
+            if key in seen:
+                raise DataError(f"{f}: a second result for model {key[0]!r}, chunk {key[1]!r} "
+                                f"(first: {seen[key]}); keep one directory per chunk")
+            if key:
+                seen[key] = f
+            frames.append(df)
+    table = pd.concat(frames, ignore_index=True)
+    return validate_answers(table, source=", ".join(map(str, paths)))

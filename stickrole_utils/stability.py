@@ -1,0 +1,196 @@
+"""Rank-order and ipsative stability (original-method.md §3.1, §3.2).
+
+Correlations are Spearman's rho. A constant input (e.g. every persona has the same centered score
+for a value in a chunk) makes rho undefined: the result is NaN with the reason recorded in a
+``reason`` column, never an exception. Means skip NaN and report how many entries were NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import combinations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+
+__all__ = [
+    "spearman",
+    "rank_order",
+    "rank_order_summary",
+    "ipsative",
+    "ipsative_summary",
+    "RANK_ORDER_COLUMNS",
+    "IPSATIVE_COLUMNS",
+]
+
+#: Columns of :func:`rank_order`.
+RANK_ORDER_COLUMNS = ("value", "chunk_a", "chunk_b", "r", "n", "reason")
+#: Columns of :func:`ipsative`.
+IPSATIVE_COLUMNS = ("persona", "chunk_a", "chunk_b", "r", "reason")
+
+
+def spearman(x: np.ndarray, y: np.ndarray) -> tuple[float, str]:
+    """Spearman's rho of two equal-length vectors (NaN pairs dropped) and a reason when undefined.
+
+    Notes
+    -----
+    rho = Pearson correlation of the average ranks (ties get mean ranks), as
+    ``scipy.stats.spearmanr``. Undefined (NaN) when fewer than 3 complete pairs remain or either
+    vector is constant.
+
+    Examples
+    --------
+    >>> spearman(np.array([1, 2, 3]), np.array([10, 20, 35]))
+    (1.0, '')
+    >>> spearman(np.array([1, 2, 3]), np.array([5, 5, 5]))
+    (nan, 'constant second input')
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    ok = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[ok], y[ok]
+    if len(x) < 3:
+        return float("nan"), f"only {len(x)} complete pair(s)"
+    if np.ptp(x) == 0:
+        return float("nan"), "constant first input"
+    if np.ptp(y) == 0:
+        return float("nan"), "constant second input"
+    rx, ry = rankdata(x), rankdata(y)
+    rx -= rx.mean()
+    ry -= ry.mean()
+    r = float(rx @ ry / np.sqrt((rx @ rx) * (ry @ ry)))
+    return min(1.0, max(-1.0, r)), ""
+
+
+def _wide(scores: pd.DataFrame, score: str) -> dict[str, pd.DataFrame]:
+    """chunk -> persona x value table of the chosen score column."""
+    return {
+        c: g.pivot(index="persona", columns="value", values=score)
+        for c, g in scores.groupby("chunk", sort=False)
+    }
+
+
+def rank_order(
+    scores: pd.DataFrame, chunks: Sequence[str], *, score: str = "centered"
+) -> pd.DataFrame:
+    """Rank-order stability of each value for each unordered chunk pair.
+
+    Parameters
+    ----------
+    scores : DataFrame
+        :func:`stickrole_utils.scoring.value_scores` output for one model.
+    chunks : sequence of str
+        Chunk order; pairs are ``itertools.combinations(chunks, 2)``.
+    score : str
+        Score column to correlate (``centered`` as the original).
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`RANK_ORDER_COLUMNS`: ``r`` = Spearman over the personas present in both
+        chunks of the value's scores in ``chunk_a`` vs ``chunk_b``; ``n`` personas used;
+        ``reason`` says why ``r`` is NaN (``""`` otherwise).
+
+    Examples
+    --------
+    >>> from stickrole_utils.datasets import synthetic_answers
+    >>> from stickrole_utils.scoring import value_scores
+    >>> df = synthetic_answers(["m"], chunks=["a", "b"], n_personas=10)
+    >>> s = value_scores(df)
+    >>> same = pd.concat([s[s.chunk == "a"], s[s.chunk == "a"].assign(chunk="b")])
+    >>> rank_order(same, ["a", "b"])["r"].tolist() == [1.0] * 10
+    True
+    """
+    wide = _wide(scores, score)
+    values = list(dict.fromkeys(scores["value"]))
+    rows = []
+    for a, b in combinations(chunks, 2):
+        wa, wb = wide[a], wide[b]
+        common = wa.index.intersection(wb.index)
+        for v in values:
+            x = wa[v].reindex(common).to_numpy() if v in wa else np.full(len(common), np.nan)
+            y = wb[v].reindex(common).to_numpy() if v in wb else np.full(len(common), np.nan)
+            r, why = spearman(x, y)
+            if why:
+                why = why.replace("first input", f"scores for {v} in {a}").replace(
+                    "second input", f"scores for {v} in {b}"
+                )
+            rows.append((v, a, b, r, int(len(common)), why))
+    return pd.DataFrame(rows, columns=list(RANK_ORDER_COLUMNS))
+
+
+def rank_order_summary(ro: pd.DataFrame, chunks: Sequence[str]) -> dict:
+    """Aggregate :func:`rank_order` as the original does.
+
+    Returns
+    -------
+    dict
+        ``rank_order`` (mean of all (value, pair) r), ``rank_order_per_value`` {value: mean over
+        pairs}, ``pairwise_rank_order`` {chunk: {chunk: mean over values}} with diagonal 1 and
+        both triangles filled, ``rank_order_nan`` (number of NaN r skipped by these means),
+        ``rank_order_nan_reasons`` (distinct reasons).
+
+    Notes
+    -----
+    The original averages with ``np.mean``, so one undefined correlation turns the whole mean into
+    NaN; here means skip NaN and ``rank_order_nan`` says how many were skipped.
+    """
+    r = ro["r"]
+    per_value = ro.groupby("value", sort=False)["r"].mean()
+    pair_means = ro.groupby(["chunk_a", "chunk_b"], sort=False)["r"].mean()
+    pairwise: dict[str, dict[str, float]] = {c: {} for c in chunks}
+    for c in chunks:
+        pairwise[c][c] = 1.0
+    for (a, b), m in pair_means.items():
+        pairwise[a][b] = float(m)
+        pairwise[b][a] = float(m)
+    return {
+        "rank_order": float(r.mean()) if r.notna().any() else float("nan"),
+        "rank_order_per_value": {k: float(v) for k, v in per_value.items()},
+        "pairwise_rank_order": pairwise,
+        "rank_order_nan": int(r.isna().sum()),
+        "rank_order_nan_reasons": sorted(set(ro.loc[r.isna(), "reason"])),
+    }
+
+
+def ipsative(
+    scores: pd.DataFrame, chunks: Sequence[str], *, score: str = "centered"
+) -> pd.DataFrame:
+    """Ipsative stability: per persona and chunk pair, Spearman over the values of the profiles.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`IPSATIVE_COLUMNS`, one row per (persona present in both chunks, pair).
+
+    Notes
+    -----
+    Centering is irrelevant here (a per-persona constant shift does not change ranks).
+    """
+    wide = _wide(scores, score)
+    rows = []
+    for a, b in combinations(chunks, 2):
+        wa, wb = wide[a], wide[b]
+        cols = wa.columns.intersection(wb.columns)
+        for p in wa.index.intersection(wb.index):
+            r, why = spearman(wa.loc[p, cols].to_numpy(), wb.loc[p, cols].to_numpy())
+            if why:
+                why = why.replace("first input", f"profile of {p} in {a}").replace(
+                    "second input", f"profile of {p} in {b}"
+                )
+            rows.append((p, a, b, r, why))
+    return pd.DataFrame(rows, columns=list(IPSATIVE_COLUMNS))
+
+
+def ipsative_summary(ips: pd.DataFrame) -> dict:
+    """``ipsative`` (mean over all (persona, pair), NaN skipped), ``ipsative_nan`` (count),
+    ``ipsative_per_persona`` {persona: mean over pairs}."""
+    r = ips["r"]
+    return {
+        "ipsative": float(r.mean()) if r.notna().any() else float("nan"),
+        "ipsative_nan": int(r.isna().sum()),
+        "ipsative_per_persona": {
+            k: float(v) for k, v in ips.groupby("persona", sort=False)["r"].mean().items()
+        },
+    }
