@@ -1,0 +1,94 @@
+"""`import-original` on result directories written in the original's results.json format (§7.1)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stickrole_utils.cli import main
+from stickrole_utils.errors import DataError
+from stickrole_utils.original import chunk_label, import_original
+
+POP = [
+    {"name": "Ada Lovelace", "description": "x", "gender": "F"},
+    {"name": "Alan Turing", "description": "y", "gender": "M"},
+    {"name": "Grace Hopper", "description": "z", "gender": "F"},
+]
+
+
+def write_result(dirpath, subject, n_items, seed, engine="phi-4", scale=(1, 6)):
+    rng = np.random.default_rng(seed)
+    answers, generations = [], []
+    for _ in POP:
+        scores = rng.integers(scale[0], scale[1] + 1, n_items).tolist()
+        answers.append({subject: [["ABCDEFGHI"[s % 9], s] for s in scores]})
+        generations.append({subject: [f"Answer: ({'ABCDEFGHI'[s % 9]})" for s in scores]})
+    params = {"engine": engine, "permute_options_seed": "leaderboard_x", "data_dir": "data/d"}
+    data = {"args": params, "params": params, "metrics": {}, "per_simulated_participant_metrics": [],
+            "simulated_population": POP, "pop_metrics": {}, "answers": answers,
+            "generations": generations, "lprobs": []}
+    dirpath.mkdir(parents=True)
+    (dirpath / "results.json").write_text(json.dumps(data))
+    return data
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    root = tmp_path / "stability_leaderboard" / "phi-4"
+    write_result(root / "chunk_0_2025_03_01_10_00_00", "pvq_auto", 40, 0)
+    write_result(root / "chunk_chess_0_2025_03_01_11_00_00", "pvq_auto", 40, 1)
+    write_result(root / "chunk_svs_no_conv_2025_03_01_12_00_00", "svs", 57, 2, scale=(-1, 7))
+    return root
+
+
+def test_chunk_label_cuts_timestamp():
+    assert chunk_label("chunk_grammar_1_2024_06_28_00_00_00") == "chunk_grammar_1"
+
+
+def test_import_model_directory(model_dir):
+    table = import_original([model_dir])
+    assert set(table["chunk"]) == {"chunk_0", "chunk_chess_0", "chunk_svs_no_conv"}
+    assert set(table["model"]) == {"phi-4"}
+    assert len(table) == 3 * (40 + 40 + 57)
+    svs = table[table.questionnaire == "svs57"]
+    assert svs["score"].between(-1, 7).all() and svs["item"].max() == 57
+    ada = table[(table.persona == "Ada Lovelace") & (table.chunk == "chunk_0")]
+    assert ada["gender"].unique().tolist() == ["F"] and ada["item"].tolist() == list(range(1, 41))
+    # letter and reply text are carried along
+    assert ada["raw"].iloc[0] == f"Answer: ({ada['letter'].iloc[0]})"
+
+
+def test_import_scores_match_the_file(model_dir):
+    data = json.loads((model_dir / "chunk_0_2025_03_01_10_00_00" / "results.json").read_text())
+    table = import_original([model_dir / "chunk_0_2025_03_01_10_00_00"])
+    turing = table[table.persona == "Alan Turing"].sort_values("item")
+    assert turing["score"].tolist() == [float(s) for _, s in data["answers"][1]["pvq_auto"]]
+
+
+def test_cli_import_writes_parquet(model_dir, tmp_path):
+    out = tmp_path / "answers.parquet"
+    assert main(["-q", "import-original", str(model_dir), "--out", str(out)]) == 0
+    assert len(pd.read_parquet(out)) == 3 * 137
+
+
+def test_errors_name_the_file(tmp_path, model_dir):
+    with pytest.raises(DataError, match="no results.json"):
+        import_original([tmp_path])
+    bad = tmp_path / "chunk_1_2025"
+    bad.mkdir()
+    (bad / "results.json").write_text("{not json")
+    with pytest.raises(DataError, match=r"chunk_1_2025/results.json: invalid JSON at line 1"):
+        import_original([bad])
+    (bad / "results.json").write_text(json.dumps({"answers": []}))
+    with pytest.raises(DataError, match="missing key 'simulated_population'"):
+        import_original([bad])
+    short = tmp_path / "m" / "chunk_2_2025"
+    write_result(short, "pvq_auto", 39, 0)
+    with pytest.raises(DataError, match="has 39 items; pvq40 has 40"):
+        import_original([short])
+    dup = tmp_path / "dup"
+    write_result(dup / "chunk_0_2025_01", "pvq_auto", 40, 0)
+    write_result(dup / "chunk_0_2026_01", "pvq_auto", 40, 0)
+    with pytest.raises(DataError, match="a second result for model 'phi-4', chunk 'chunk_0'"):
+        import_original([dup])
