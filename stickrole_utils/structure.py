@@ -1,0 +1,464 @@
+"""Value structure: item intercorrelations, non-metric MDS "Stress", circular rank distance.
+
+Reproduces the leaderboard's Stress (original-method.md §3.3) and the rank distance (§3.4).
+
+Why our own SMACOF: the leaderboard's number is ``MDS(n_components=2, metric=False,
+normalized_stress=True).fit(R, init=init).stress_`` under scikit-learn <= 1.6. scikit-learn 1.7
+changed the defaults (eps 1e-3 -> 1e-6) and the stopping rule, and later releases changed the
+stress definition and renamed the parameters, so calling whatever sklearn is installed does not
+give the leaderboard's number. :func:`smacof_nonmetric` re-implements sklearn 1.6.1's
+``_smacof_single`` step by step in numpy (including its quirks, listed in its docstring) and is
+tested against numbers produced by sklearn 1.6.1 itself (``tests/reference/mds_sklearn16.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from scipy.stats import rankdata
+from sklearn.isotonic import isotonic_regression
+
+from .instruments import Instrument
+from .values import THEORETICAL_RANKS, VALUES, theoretical_coords
+
+__all__ = [
+    "StructureResult",
+    "item_intercorrelations",
+    "mds_dissimilarities",
+    "smacof_nonmetric",
+    "circular_rank_distance",
+    "rank_distance",
+    "value_structure",
+    "MAX_RANK_DISTANCE",
+]
+
+log = logging.getLogger(__name__)
+
+#: Largest circular rank distance reachable with the theoretical ranks (min over CW/CCW),
+#: the normaliser the original uses for the rank distance (§3.4).
+MAX_RANK_DISTANCE: float = 3.4
+
+#: Fewest personas with which a structure is computed (Spearman needs >= 3 to be informative).
+MIN_PERSONAS: int = 3
+
+
+@dataclass
+class StructureResult:
+    """Outcome of :func:`value_structure` for one chunk.
+
+    Attributes
+    ----------
+    stress : float
+        Kruskal Stress-1 as sklearn <= 1.6 reports it (NaN when degenerate; see ``note``).
+    n_iter : int
+        SMACOF iterations run (0 when not run).
+    coords : pandas.DataFrame
+        One row per keyed item: ``item`` (int), ``value`` (str), ``x``, ``y`` (float).
+    value_coords : pandas.DataFrame
+        One row per value in circle order: ``value``, ``x``, ``y`` (centroid of its items).
+    rank_distance : float
+        Normalised circular rank distance to the theoretical order (§3.4), in [0, 1].
+    n_personas : int
+        Personas used (after listwise deletion of rows with a missing keyed item).
+    variant : str
+        ``"original"`` or ``"dissimilarity"``.
+    note : str
+        Empty when all is well; otherwise the reason for NaN results.
+    """
+
+    stress: float
+    n_iter: int
+    coords: pd.DataFrame
+    value_coords: pd.DataFrame
+    rank_distance: float
+    n_personas: int
+    variant: str
+    note: str = ""
+
+
+def _keyed_matrix(items: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Keyed item columns sorted by number, rows with any NaN dropped (listwise deletion)."""
+    keyed = list(instrument.keyed_items)
+    missing = [i for i in keyed if i not in items.columns]
+    if missing:
+        # A missing column is data, not a user error here: treat as all-NaN (the column then
+        # removes every persona in listwise deletion, which the caller sees as a note).
+        items = items.reindex(columns=list(items.columns) + missing)
+    return items[keyed].astype(float).dropna(axis=0, how="any")
+
+
+def item_intercorrelations(items: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
+    """Spearman intercorrelation matrix of the keyed items, with the original's overrides.
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        Wide raw answers: one row per persona, columns = 1-based item numbers (int).
+        Rows with a missing keyed item are dropped (listwise deletion).
+    instrument : Instrument
+        Supplies the keyed items (``instrument.keyed_items``, sorted ascending).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Square matrix indexed and columned by keyed item number.
+
+    Notes
+    -----
+    :math:`R_{ij} = \\operatorname{corr}(\\operatorname{rank}(x_i), \\operatorname{rank}(x_j))`
+    (Spearman, average ranks for ties). Overrides (§3): both items constant -> 1.0, exactly one
+    constant -> 0.0, diagonal 1.0. Fewer than 2 personas: every off-diagonal entry follows
+    the constant rules (a single answer is constant).
+
+    Examples
+    --------
+    >>> from stickrole_utils.instruments import PVQ40
+    >>> x = pd.DataFrame([[float(i % 6 + 1 + p) for i in range(40)] for p in range(3)],
+    ...                  columns=range(1, 41))
+    >>> r = item_intercorrelations(x, PVQ40)
+    >>> r.shape, float(r.loc[1, 2])
+    ((40, 40), 1.0)
+    """
+    x = _keyed_matrix(items, instrument).to_numpy()
+    keyed = list(instrument.keyed_items)
+    k = len(keyed)
+    if x.shape[0] == 0:
+        const = np.ones(k, dtype=bool)
+    else:
+        const = np.all(x == x[:1], axis=0)
+    r = np.zeros((k, k))
+    if x.shape[0] >= 2:
+        ranks = np.apply_along_axis(rankdata, 0, x)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.corrcoef(ranks, rowvar=False)
+        r = np.atleast_2d(c).copy()
+    both = const[:, None] & const[None, :]
+    one = const[:, None] ^ const[None, :]
+    r[both] = 1.0
+    r[one] = 0.0
+    np.fill_diagonal(r, 1.0)
+    # Rounding can make corrcoef exceed 1 by an ulp; Spearman is bounded.
+    np.clip(r, -1.0, 1.0, out=r)
+    return pd.DataFrame(r, index=pd.Index(keyed, name="item"), columns=pd.Index(keyed, name="item"))
+
+
+def _euclidean_distances(x: np.ndarray) -> np.ndarray:
+    """Pairwise Euclidean distances computed as sklearn's ``euclidean_distances(X)`` does.
+
+    sqrt(max(|a|^2 - 2 a.b + |b|^2, 0)) with an exact zero diagonal; the same floating-point
+    route keeps ties (exactly equal dissimilarities) identical to sklearn's.
+    """
+    xx = np.einsum("ij,ij->i", x, x)[:, None]
+    d = -2 * (x @ x.T)
+    d += xx
+    d += xx.T
+    np.maximum(d, 0, out=d)
+    np.fill_diagonal(d, 0)
+    return np.sqrt(d)
+
+
+def mds_dissimilarities(
+    r: np.ndarray, variant: Literal["original", "dissimilarity"] = "original"
+) -> np.ndarray:
+    """Dissimilarity matrix fed to SMACOF.
+
+    Parameters
+    ----------
+    r : numpy.ndarray
+        Item intercorrelation matrix (k x k).
+    variant : {"original", "dissimilarity"}
+        ``original``: :math:`\\delta_{ij} = \\lVert R_{i\\cdot} - R_{j\\cdot} \\rVert_2`, the
+        Euclidean distance between *rows* of R used as feature vectors (what
+        ``MDS(dissimilarity="euclidean").fit(R)`` does, §3.3, §9.2). ``dissimilarity``: the
+        textbook :math:`\\delta_{ij} = 1 - R_{ij}`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Symmetric k x k matrix with a zero diagonal.
+    """
+    r = np.asarray(r, dtype=float)
+    if variant == "original":
+        return _euclidean_distances(r)
+    if variant == "dissimilarity":
+        d = 1.0 - r
+        d = (d + d.T) / 2
+        np.fill_diagonal(d, 0.0)
+        return d
+    raise ValueError(f"variant must be 'original' or 'dissimilarity', got {variant!r}")
+
+
+def _tie_groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort order and group ids of ``x`` as sklearn's ``_make_unique`` forms them.
+
+    A new group starts when a value exceeds the group's *first* value by at least
+    ``np.finfo(float).resolution`` (1e-15), exactly as the Cython routine does.
+    """
+    order = np.argsort(x, kind="stable")
+    xs = x[order]
+    eps = np.finfo(np.float64).resolution
+    gid = np.empty(len(xs), dtype=np.intp)
+    g, first = 0, xs[0] if len(xs) else 0.0
+    for j, v in enumerate(xs):
+        if v - first >= eps:
+            g += 1
+            first = v
+        gid[j] = g
+    groups = np.empty(len(xs), dtype=np.intp)
+    groups[order] = gid
+    return order, groups
+
+
+def smacof_nonmetric(
+    dissimilarities: np.ndarray,
+    init: np.ndarray,
+    max_iter: int = 300,
+    eps: float = 1e-3,
+) -> tuple[np.ndarray, float, int]:
+    """Non-metric SMACOF with normalised stress, as scikit-learn 1.6.1's ``_smacof_single``.
+
+    Parameters
+    ----------
+    dissimilarities : numpy.ndarray
+        Symmetric (n x n) dissimilarities; zeros in the upper triangle are treated as missing.
+    init : numpy.ndarray
+        Starting configuration (n x p); one run, no randomness.
+    max_iter : int
+        Maximum SMACOF iterations (sklearn <= 1.6 default 300).
+    eps : float
+        Stop when the decrease of ``stress / sum_i |X_i|`` is below ``eps`` (sklearn <= 1.6
+        default 1e-3).
+
+    Returns
+    -------
+    X : numpy.ndarray
+        Final configuration (after the last Guttman update).
+    stress : float
+        Stress-1 computed at the last iteration *before* its Guttman update.
+    n_iter : int
+        Iterations run.
+
+    Notes
+    -----
+    Each iteration, with :math:`d_{ij}` the distances of the current configuration:
+
+    1. isotonic regression of :math:`d_{ij}` on :math:`\\delta_{ij}` over the upper-triangle
+       pairs with :math:`\\delta_{ij} \\neq 0` (ties in :math:`\\delta` get one pooled value,
+       sklearn's ``_make_unique``), giving disparities :math:`\\hat d_{ij}`; every other
+       cell of the *full* matrix (lower triangle, diagonal, missing pairs) keeps
+       :math:`\\hat d_{ij} = d_{ij}`;
+    2. :math:`\\hat d \\leftarrow \\hat d \\sqrt{\\tfrac{n(n-1)/2}{\\sum_{\\text{all } i,j}
+       \\hat d_{ij}^2}}` (sklearn's rescaling over the full matrix);
+    3. :math:`\\text{Stress} = \\sqrt{\\sum_{i,j} (d_{ij} - \\hat d_{ij})^2 /
+       \\sum_{i,j} \\hat d_{ij}^2}` over the full matrix (the halves cancel);
+    4. Guttman transform :math:`X \\leftarrow n^{-1} B(X) X`, with
+       :math:`B_{ij} = -\\hat d_{ij}/d_{ij}` (zero distances replaced by 1e-5),
+       :math:`B_{ii} = -\\sum_{j \\ne i} B_{ij}`;
+    5. stop when :math:`s_{t-1} - s_t < \\text{eps}` with
+       :math:`s_t = \\text{Stress}_t / \\sum_i \\lVert X_i \\rVert` (X after the update).
+
+    The full-matrix quirks of steps 1-3 are sklearn's, kept to reproduce its numbers.
+    """
+    delta = np.asarray(dissimilarities, dtype=float)
+    n = delta.shape[0]
+    sim_flat = ((1 - np.tri(n)) * delta).ravel()
+    mask = sim_flat != 0
+    sim_w = sim_flat[mask]
+    if sim_w.size == 0:
+        raise ValueError("all dissimilarities are zero")
+    _, groups = _tie_groups(sim_w)
+    n_groups = int(groups.max()) + 1
+    weights = np.bincount(groups, minlength=n_groups).astype(float)
+
+    x = np.array(init, dtype=float, copy=True)
+    old_stress = None
+    stress = np.nan
+    it = 0
+    for it in range(max_iter):  # noqa: B007 (it is returned)
+        dis = _euclidean_distances(x)
+        dis_flat = dis.ravel()
+        group_mean = np.bincount(groups, weights=dis_flat[mask], minlength=n_groups) / weights
+        fitted = isotonic_regression(group_mean, sample_weight=weights, increasing=True)
+        disparities = dis_flat.copy()
+        disparities[mask] = fitted[groups]
+        disparities = disparities.reshape((n, n))
+        disparities *= np.sqrt((n * (n - 1) / 2) / (disparities**2).sum())
+
+        stress = ((dis.ravel() - disparities.ravel()) ** 2).sum() / 2
+        stress = np.sqrt(stress / ((disparities.ravel() ** 2).sum() / 2))
+
+        dis[dis == 0] = 1e-5
+        ratio = disparities / dis
+        b = -ratio
+        b[np.arange(n), np.arange(n)] += ratio.sum(axis=1)
+        x = 1.0 / n * np.dot(b, x)
+
+        size = np.sqrt((x**2).sum(axis=1)).sum()
+        if old_stress is not None and (old_stress - stress / size) < eps:
+            break
+        old_stress = stress / size
+    return x, float(stress), it + 1
+
+
+def circular_rank_distance(angles: np.ndarray, theoretical_ranks: np.ndarray) -> float:
+    """Mean circular distance between the ranks of ``angles`` and theoretical ranks.
+
+    Parameters
+    ----------
+    angles : numpy.ndarray
+        One angle per value (radians, [0, 2pi)), in circle order.
+    theoretical_ranks : numpy.ndarray
+        Theoretical ranks, same order.
+
+    Returns
+    -------
+    float
+        :math:`\\frac{1}{V}\\sum_v \\min(|t_v - a_v|, |t_v - a_v + V|, |t_v - a_v - V|)` with
+        :math:`a = \\operatorname{rankdata}(\\text{angles})`,
+        :math:`t = \\operatorname{rankdata}(\\text{theoretical})`, V the number of values.
+
+    Examples
+    --------
+    >>> circular_rank_distance(np.arange(10.0), np.arange(1, 11))
+    0.0
+    >>> circular_rank_distance(np.array([9.0, *range(9)]), np.arange(1, 11))  # rotated by one
+    1.0
+    """
+    a = rankdata(angles)
+    t = rankdata(theoretical_ranks)
+    v = len(a)
+    d = np.abs(np.stack([t - (a - v), t - a, t - (a + v)])).min(axis=0)
+    return float(d.mean())
+
+
+def _angles_from(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    ang = np.angle(x + 1j * y)
+    ang = ang - ang[0]
+    return ang + (ang < 0) * 2 * np.pi
+
+
+def rank_distance(value_coords: pd.DataFrame) -> float:
+    """Normalised rank distance of value centroids to Schwartz's circle (§3.4).
+
+    Parameters
+    ----------
+    value_coords : pandas.DataFrame
+        Columns ``value``, ``x``, ``y``; one row per value of :data:`~stickrole_utils.values.VALUES`.
+
+    Returns
+    -------
+    float
+        :math:`\\min(D_{ccw}, D_{cw}) / 3.4`, where :math:`D` is
+        :func:`circular_rank_distance` of the polar angles of :math:`x + iy` (CCW) or
+        :math:`-x + iy` (CW), each re-zeroed at Self-Direction and wrapped to [0, 2pi), against
+        :data:`~stickrole_utils.values.THEORETICAL_RANKS`. NaN if a centroid is missing.
+    """
+    vc = value_coords.set_index("value").reindex(list(VALUES))
+    if vc[["x", "y"]].isna().to_numpy().any():
+        return float("nan")
+    x, y = vc["x"].to_numpy(float), vc["y"].to_numpy(float)
+    theo = np.array([THEORETICAL_RANKS[v] for v in VALUES])
+    ccw = circular_rank_distance(_angles_from(x, y), theo)
+    cw = circular_rank_distance(_angles_from(-x, y), theo)
+    return min(ccw, cw) / MAX_RANK_DISTANCE
+
+
+def _empty_result(instrument: Instrument, n: int, variant: str, note: str) -> StructureResult:
+    keyed = list(instrument.keyed_items)
+    iv = instrument.item_value
+    coords = pd.DataFrame(
+        {"item": keyed, "value": [iv[i] for i in keyed], "x": np.nan, "y": np.nan}
+    )
+    vc = pd.DataFrame({"value": list(VALUES), "x": np.nan, "y": np.nan})
+    return StructureResult(np.nan, 0, coords, vc, np.nan, n, variant, note)
+
+
+def value_structure(
+    items: pd.DataFrame,
+    instrument: Instrument,
+    variant: Literal["original", "dissimilarity"] = "original",
+    max_iter: int = 300,
+    eps: float = 1e-3,
+) -> StructureResult:
+    """Non-metric MDS of the keyed items started at the theoretical circle; Stress and rank distance.
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        Wide raw answers (one row per persona, columns = 1-based item numbers, floats). Rows
+        with a missing keyed item are dropped.
+    instrument : Instrument
+        PVQ40 or SVS57 (its key gives the keyed items and their values).
+    variant : {"original", "dissimilarity"}
+        Dissimilarities: Euclidean distances between rows of R (the leaderboard's) or 1 - R.
+    max_iter, eps : int, float
+        SMACOF stopping parameters (sklearn <= 1.6 defaults).
+
+    Returns
+    -------
+    StructureResult
+        ``stress`` (Stress-1), ``n_iter``, item ``coords``, value centroids ``value_coords``,
+        ``rank_distance``, ``n_personas``, ``note`` (reason when NaN).
+
+    Notes
+    -----
+    R = :func:`item_intercorrelations`; dissimilarities per :func:`mds_dissimilarities`; each
+    item starts at its value's point in :data:`~stickrole_utils.values.THEORETICAL_COORDS`;
+    :func:`smacof_nonmetric` gives
+    :math:`\\text{Stress-1} = \\sqrt{\\sum (d - \\hat d)^2 / \\sum \\hat d^2}`.
+
+    Examples
+    --------
+    >>> from stickrole_utils.instruments import PVQ40
+    >>> rng = np.random.default_rng(0)
+    >>> x = pd.DataFrame(rng.integers(1, 7, (30, 40)).astype(float), columns=range(1, 41))
+    >>> res = value_structure(x, PVQ40)
+    >>> 0 < res.stress < 1, len(res.coords)
+    (True, 40)
+    """
+    if variant not in ("original", "dissimilarity"):
+        raise ValueError(f"variant must be 'original' or 'dissimilarity', got {variant!r}")
+    x = _keyed_matrix(items, instrument)
+    n = len(x)
+    if n < MIN_PERSONAS:
+        return _empty_result(
+            instrument,
+            n,
+            variant,
+            f"{n} persona(s) with complete keyed answers; need {MIN_PERSONAS}",
+        )
+    r = item_intercorrelations(x, instrument).to_numpy()
+    delta = mds_dissimilarities(r, variant)
+    keyed = list(instrument.keyed_items)
+    iv = instrument.item_value
+    labels = [iv[i] for i in keyed]
+    init = theoretical_coords(labels)
+    try:
+        emb, stress, n_iter = smacof_nonmetric(delta, init, max_iter=max_iter, eps=eps)
+    except ValueError as exc:
+        return _empty_result(instrument, n, variant, f"MDS not computable: {exc}")
+    coords = pd.DataFrame({"item": keyed, "value": labels, "x": emb[:, 0], "y": emb[:, 1]})
+    vc = (
+        coords.groupby("value", sort=False)[["x", "y"]]
+        .mean()
+        .reindex(list(VALUES))
+        .rename_axis("value")
+        .reset_index()
+    )
+    note = ""
+    if not np.isfinite(stress):
+        note = "MDS gave a non-finite stress"
+    return StructureResult(
+        stress=stress,
+        n_iter=n_iter,
+        coords=coords,
+        value_coords=vc,
+        rank_distance=rank_distance(vc),
+        n_personas=n,
+        variant=variant,
+        note=note,
+    )
