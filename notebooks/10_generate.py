@@ -1,0 +1,58 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: stickrole (.venv)
+#     language: python
+#     name: stickrole
+# ---
+
+# %% [markdown]
+# # 10 · Generate: one model role-plays the personas and answers the questionnaires
+#
+# For every chunk of the params file, each persona has its conversation (if the chunk has one)
+# and then answers every item of the chunk's questionnaire. Answers are appended per
+# (persona, chunk) unit, so an interrupted run resumes where it stopped.
+# Output: `<output_dir>/<run>/<model>/answers.parquet`, `conversations.jsonl`, `manifest.json`.
+
+# %% tags=["parameters"]
+params_path: str = "../params/demo.yaml"  # params YAML of the run (relative to this notebook)
+model: str = "dummy"  # model name, as listed under `models:` in the params file
+force: bool = False  # True: discard this model's earlier answers and start over
+
+# %%
+from stickrole_utils.config import load_run_config
+from stickrole_utils.runner import check_parameters
+
+check_parameters("generate", params_path=params_path, model=model, force=force)
+cfg = load_run_config(params_path)
+entry = cfg.model(model)
+entry
+
+# %%
+from stickrole_utils.generate import generate_model
+
+answers_path = generate_model(cfg, entry, force=force, progress=True)
+answers_path
+
+# %% [markdown]
+# ## What was produced
+# Items per chunk and questionnaire, and how many answers could not be parsed (score NaN).
+
+# %%
+import pandas as pd
+
+from stickrole_utils.report import manifest_table, read_manifest, unparsed_table
+
+answers = pd.read_parquet(answers_path)
+unparsed_table(answers)
+
+# %% [markdown]
+# ## Run manifest
+
+# %%
+manifest_table(read_manifest(answers_path.parent))

@@ -1,0 +1,33 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: stickrole (.venv)
+#     language: python
+#     name: stickrole
+# ---
+
+# %% [markdown]
+# # 90 · Explorer
+#
+# Pick a model, a chunk, a value and a persona: the stability heatmap, the persona orders, the
+# persona's value profile across chunks and the conversation and answers behind a score
+# update. Open this file in JupyterLab (jupytext opens `.py` notebooks) and run all cells.
+
+# %% tags=["parameters"]
+run_dir: str = "../outputs/demo"  # run directory: <output_dir>/<run>
+
+# %%
+# %matplotlib inline
+from stickrole_utils.explorer import Explorer
+from stickrole_utils.runner import check_parameters
+
+check_parameters("explorer", run_dir=run_dir)
+explorer = Explorer(run_dir)
+
+# %%
+explorer.widget()

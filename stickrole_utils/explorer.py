@@ -1,0 +1,320 @@
+"""Interactive exploration of a run in JupyterLab (``notebooks/90_explorer.py``).
+
+Pick a model, a chunk, a value and a persona; the views update:
+
+- the pairwise rank-order stability heatmap (of the chosen value, or the mean over values),
+- the persona orders of the chosen value (personas sorted by the chosen chunk),
+- the chosen persona's value profile across chunks,
+- the evidence behind one score: the persona's conversation in the chosen chunk and its answers
+  to the value's items (option shown, parsed or not, raw reply).
+
+The data access functions are pure and tested on their own; :class:`Explorer` only wires them to
+ipywidgets.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .analysis import ModelAnalysis, read_model_analysis
+from .errors import DataError
+from .instruments import INSTRUMENTS
+from .values import VALUES
+
+__all__ = [
+    "ALL_VALUES",
+    "RunData",
+    "load_run",
+    "load_conversations",
+    "value_matrix",
+    "find_conversation",
+    "conversation_html",
+    "score_evidence",
+    "Explorer",
+]
+
+log = logging.getLogger(__name__)
+
+#: Choice in the value menu meaning "mean over the 10 values".
+ALL_VALUES = "(mean over values)"
+
+
+@dataclass
+class RunData:
+    """What the explorer reads from a run directory, per model."""
+
+    run_dir: Path
+    analyses: dict[str, ModelAnalysis] = field(default_factory=dict)
+    answers: dict[str, pd.DataFrame] = field(default_factory=dict)
+    conversations: dict[str, list[dict]] = field(default_factory=dict)
+
+
+def load_conversations(path: str | Path) -> list[dict]:
+    """Read ``conversations.jsonl`` (one JSON object per line; blank lines skipped).
+
+    Raises
+    ------
+    DataError
+        A line that is not a JSON object (the message names file and line).
+    """
+    path = Path(path)
+    out = []
+    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: line {no} is not valid JSON ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise DataError(f"{path}: line {no} is not a JSON object")
+        out.append(rec)
+    return out
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Every ``<model>/metrics.json`` of a run with its tables, answers and conversations.
+
+    Missing answers or conversations (e.g. answers analysed elsewhere) are left out, not errors.
+
+    Raises
+    ------
+    DataError
+        No analysed model in ``run_dir``.
+    """
+    run_dir = Path(run_dir)
+    data = RunData(run_dir=run_dir)
+    for metrics in sorted(run_dir.glob("*/metrics.json")):
+        mdir = metrics.parent
+        a = read_model_analysis(mdir)
+        data.analyses[a.model] = a
+        if (mdir / "answers.parquet").is_file():
+            data.answers[a.model] = pd.read_parquet(mdir / "answers.parquet")
+        if (mdir / "conversations.jsonl").is_file():
+            data.conversations[a.model] = load_conversations(mdir / "conversations.jsonl")
+    if not data.analyses:
+        raise DataError(f"{run_dir}: no <model>/metrics.json; run the analysis first "
+                        "(`stickrole run PARAMS` or `stickrole analyze ... --out RUN_DIR`)")
+    return data
+
+
+def value_matrix(analysis: ModelAnalysis, value: str = ALL_VALUES) -> pd.DataFrame:
+    """Chunk x chunk rank-order stability of one value (or the mean over values).
+
+    Parameters
+    ----------
+    analysis : ModelAnalysis
+        ``metrics["pairwise_rank_order"]`` gives the mean; ``rank_order`` (columns
+        ``value, chunk_a, chunk_b, r``) the per-value correlations.
+    value : str
+        A value name or :data:`ALL_VALUES`.
+
+    Returns
+    -------
+    DataFrame
+        Square, symmetric, diagonal 1, rows and columns in ``metrics["chunks"]`` order.
+    """
+    chunks = list(analysis.metrics["chunks"])
+    if value == ALL_VALUES:
+        return pd.DataFrame(analysis.metrics["pairwise_rank_order"]).reindex(
+            index=chunks, columns=chunks).astype(float)
+    mat = pd.DataFrame(np.eye(len(chunks)), index=chunks, columns=chunks)
+    ro = analysis.rank_order
+    for _, r in ro[ro["value"] == value].iterrows():
+        if r["chunk_a"] in mat.index and r["chunk_b"] in mat.index:
+            mat.loc[r["chunk_a"], r["chunk_b"]] = mat.loc[r["chunk_b"], r["chunk_a"]] = r["r"]
+    return mat
+
+
+def _get(rec: dict, *keys: str) -> Any:
+    for k in keys:
+        if k in rec:
+            return rec[k]
+    return None
+
+
+def find_conversation(conversations: Sequence[dict], chunk: str, persona: str) -> dict | None:
+    """The record of (chunk, persona) in ``conversations.jsonl`` content, or None."""
+    for rec in conversations:
+        if str(rec.get("chunk")) == str(chunk) and str(rec.get("persona")) == str(persona):
+            return rec
+    return None
+
+
+def conversation_html(record: dict | None) -> str:
+    """A conversation record as HTML: one block per message (role in bold), or a notice.
+
+    Messages are read from ``messages`` (else ``conversation`` / ``turns``), each a mapping with
+    ``role`` and ``content``; other fields of the record are listed above them.
+    """
+    if record is None:
+        return "<p><i>No conversation recorded for this persona and chunk.</i></p>"
+    messages = _get(record, "messages", "conversation", "turns") or []
+    meta = {k: v for k, v in record.items()
+            if k not in ("messages", "conversation", "turns") and not isinstance(v, (list, dict))}
+    head = "".join(f"<b>{html.escape(str(k))}</b>: {html.escape(str(v))}<br>"
+                   for k, v in meta.items())
+    blocks = []
+    for m in messages:
+        if isinstance(m, dict):
+            role, content = m.get("role", "?"), m.get("content", "")
+        else:
+            role, content = "", m
+        blocks.append('<div style="margin:4px 0;padding:4px 8px;border-left:3px solid #ccc">'
+                      f"<b>{html.escape(str(role))}</b><br>"
+                      f"<span style=\"white-space:pre-wrap\">{html.escape(str(content))}</span>"
+                      "</div>")
+    if not blocks:
+        blocks.append("<p><i>(no messages: a chunk without conversation)</i></p>")
+    return f"<div>{head}{''.join(blocks)}</div>"
+
+
+def score_evidence(answers: pd.DataFrame, chunk: str, persona: str,
+                   value: str = ALL_VALUES) -> pd.DataFrame:
+    """The answers behind a persona's value score in one chunk.
+
+    Parameters
+    ----------
+    answers : DataFrame
+        Answers table of one model (contract columns; generation columns such as ``letter``,
+        ``parsed``, ``raw``, ``option_order`` are kept when present).
+    chunk, persona : str
+    value : str
+        Keep the items keyed to this value (via the questionnaire's key); :data:`ALL_VALUES`
+        keeps every item.
+
+    Returns
+    -------
+    DataFrame
+        One row per item, sorted by item, with a ``value`` column (``""`` for unkeyed items).
+    """
+    sub = answers[(answers["chunk"] == chunk) & (answers["persona"] == persona)].copy()
+    sub["value"] = [INSTRUMENTS[q].item_value.get(int(i), "") if q in INSTRUMENTS else ""
+                    for q, i in zip(sub["questionnaire"], sub["item"], strict=True)]
+    if value != ALL_VALUES:
+        sub = sub[sub["value"] == value]
+    keep = ["questionnaire", "item", "value", "score"] + [
+        c for c in ("letter", "parsed", "option_order", "raw") if c in sub.columns]
+    return sub.sort_values("item")[keep].reset_index(drop=True)
+
+
+class Explorer:
+    """ipywidgets view of a run (see the module docstring).
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory with ``<model>/metrics.json`` (and ideally answers and conversations).
+
+    Examples
+    --------
+    In JupyterLab: ``Explorer("outputs/demo").widget()`` as the last line of a cell.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        import ipywidgets as w
+
+        self.data = load_run(run_dir)
+        models = list(self.data.analyses)
+        self.model = w.Dropdown(options=models, value=models[0], description="model")
+        self.chunk = w.Dropdown(description="chunk")
+        self.value = w.Dropdown(options=[ALL_VALUES, *VALUES], value=ALL_VALUES,
+                                description="value")
+        self.persona = w.Dropdown(description="persona")
+        self.out_heatmap = w.Output()
+        self.out_orders = w.Output()
+        self.out_profile = w.Output()
+        self.out_evidence = w.Output()
+        self._updating = False
+        self._set_choices()
+        self.model.observe(self._on_model, names="value")
+        for widget in (self.chunk, self.value, self.persona):
+            widget.observe(self._on_change, names="value")
+        self.refresh()
+
+    @property
+    def analysis(self) -> ModelAnalysis:
+        return self.data.analyses[self.model.value]
+
+    def _set_choices(self) -> None:
+        a = self.analysis
+        chunks = list(a.metrics["chunks"])
+        personas = sorted(set(a.scores["persona"].astype(str)))
+        self._updating = True  # no redraw while the menus are refilled
+        try:
+            self.chunk.options = chunks
+            self.chunk.value = "chunk_no_conv" if "chunk_no_conv" in chunks else chunks[0]
+            self.persona.options = personas
+            self.persona.value = personas[0]
+        finally:
+            self._updating = False
+
+    def _on_model(self, _change: dict) -> None:
+        self._set_choices()
+        self.refresh()
+
+    def _on_change(self, _change: dict) -> None:
+        if not self._updating:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Redraw every view for the current choices."""
+        from IPython.display import HTML, display
+
+        from . import plots
+
+        a = self.analysis
+        chunks = list(a.metrics["chunks"])
+        value = self.value.value
+        self.out_heatmap.clear_output(wait=True)
+        with self.out_heatmap:
+            title = ("Pairwise rank-order stability (mean over values)" if value == ALL_VALUES
+                     else f"Rank-order stability of {value}")
+            display(plots.rank_order_heatmap(value_matrix(a, value), chunks=chunks, title=title))
+        self.out_orders.clear_output(wait=True)
+        with self.out_orders:
+            values = None if value == ALL_VALUES else [value]
+            display(plots.persona_order_plot(a.scores, values=values, chunks=chunks,
+                                             reference_chunk=self.chunk.value))
+        self.out_profile.clear_output(wait=True)
+        with self.out_profile:
+            display(plots.persona_profile_plot(a.scores, self.persona.value, chunks=chunks))
+        self.out_evidence.clear_output(wait=True)
+        with self.out_evidence:
+            sc = a.scores
+            row = sc[(sc["chunk"] == self.chunk.value) & (sc["persona"] == self.persona.value)]
+            if value != ALL_VALUES:
+                row = row[row["value"] == value]
+            display(HTML(f"<h4>Scores of {html.escape(self.persona.value)} in "
+                         f"{html.escape(self.chunk.value)}</h4>"))
+            display(row.drop(columns=["model"], errors="ignore").reset_index(drop=True))
+            answers = self.data.answers.get(a.model)
+            if answers is None:
+                display(HTML("<p><i>No answers.parquet in this model's directory.</i></p>"))
+            else:
+                display(HTML("<h4>Answers behind the score</h4>"))
+                display(score_evidence(answers, self.chunk.value, self.persona.value, value))
+            display(HTML("<h4>Conversation</h4>"))
+            display(HTML(conversation_html(find_conversation(
+                self.data.conversations.get(a.model, []), self.chunk.value,
+                self.persona.value))))
+
+    def widget(self):
+        """The whole explorer as one ipywidgets box."""
+        import ipywidgets as w
+
+        tabs = w.Tab(children=[self.out_heatmap, self.out_orders, self.out_profile,
+                               self.out_evidence])
+        for i, name in enumerate(("Stability heatmap", "Persona orders", "Persona profile",
+                                  "Conversation & answers")):
+            tabs.set_title(i, name)
+        return w.VBox([w.HBox([self.model, self.chunk]), w.HBox([self.value, self.persona]), tabs])
