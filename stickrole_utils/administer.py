@@ -1,0 +1,445 @@
+"""The protocol: simulate a conversation, then ask every item (original-method.md §1.2-§1.9).
+
+One *unit* is one (model, chunk, persona, questionnaire): the persona's conversation is simulated
+once, then each item is asked on its own after that same conversation (PVQ-40, downstream
+tasks), or the SVS-57 is run as the original's sequential dialogue. :func:`administer_unit`
+returns the unit's answer rows and its conversation record; nothing here touches the disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .backends import Backend, ContextOverflowError
+from .config import ChunkSpec, GenerationConfig, SamplingConfig
+from .contexts import ChunkContext
+from .errors import ConfigError
+from .instruments import get_instrument
+from .itembank import ItemBank
+from .parsing import parse_answer
+from .populations import Persona
+from .prompts import Prompts, alternate_roles, format_options, item_message, letters, with_persona
+
+__all__ = [
+    "ROW_COLUMNS",
+    "Unit",
+    "UnitResult",
+    "original_permutations",
+    "per_item_permutations",
+    "unit_permutations",
+    "call_seed",
+    "simulate_conversation",
+    "administer_unit",
+]
+
+_log = logging.getLogger(__name__)
+Message = dict[str, str]
+
+#: Columns of a unit's rows (answers-table contract columns first), with dtypes.
+ROW_COLUMNS: dict[str, str] = {
+    "model": "string", "chunk": "string", "persona": "string", "gender": "string",
+    "questionnaire": "string", "item": "int64", "score": "float64",
+    "seed": "string",  # permutation seed string of the chunk
+    "option_order": "string",  # original option index (0-based) shown as A, B, ...
+    "letter": "string", "parsed": "bool", "raw": "string",
+    "mode": "string", "option_probs": "string",  # JSON list over letters A.. (logprob mode)
+    "letter_mass": "float64",  # total probability of the option letters (logprob mode)
+    "parse_reason": "string", "error": "string", "persona_index": "int64",
+}
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What is needed to administer one (chunk, persona, questionnaire)."""
+
+    model: str
+    chunk: ChunkSpec
+    persona: Persona
+    persona_index: int
+    context: ChunkContext
+    bank: ItemBank
+    items: tuple[int, ...]
+    permutations: dict[int, tuple[int, ...]]
+
+
+@dataclass
+class UnitResult:
+    """A unit's answer rows (:data:`ROW_COLUMNS`) and its conversation record."""
+
+    rows: pd.DataFrame
+    conversation: dict
+
+
+# ------------------------------------------------------------------------------------------
+# permutations and seeds
+# ------------------------------------------------------------------------------------------
+
+
+def _unrank(index: int, n: int) -> tuple[int, ...]:
+    """The ``index``-th permutation of range(n) in ``itertools.permutations`` order."""
+    pool = list(range(n))
+    out = []
+    for k in range(n, 0, -1):
+        f = math.factorial(k - 1)
+        q, index = divmod(index, f)
+        out.append(pool.pop(q))
+    return tuple(out)
+
+
+def original_permutations(seed: str, n_options: int, n_items: int,
+                          n_personas: int) -> list[list[tuple[int, ...]]]:
+    """The original's option orders, per persona and item, bug included (§1.6).
+
+    The original seeds Python's ``random`` with the seed string, draws
+    ``k = n_items * n_personas`` permutations with ``random.choices`` from the list of all
+    ``itertools.permutations(range(n_options))`` and gives persona p the draws ``p .. p+n_items-1``
+    (overlapping windows, instead of ``p*n_items ..``). Reproduced here without building the list
+    of all permutations: ``random.choices`` picks ``floor(random() * n!)``, and that index is
+    unranked in lexicographic (``itertools``) order.
+
+    Parameters
+    ----------
+    seed : str
+        Seed string, e.g. ``"leaderboard_0"``.
+    n_options, n_items, n_personas : int
+        Options per item, items in the full instrument, personas in the full population.
+
+    Returns
+    -------
+    list of list of tuple
+        ``perms[p][k]``: display position j shows original option ``perms[p][k][j]``.
+
+    Examples
+    --------
+    >>> import itertools, random
+    >>> rnd = random.Random("leaderboard_0")
+    >>> ref = rnd.choices(list(itertools.permutations(range(6))), k=40 * 3)
+    >>> original_permutations("leaderboard_0", 6, 40, 3)[2] == ref[2:42]
+    True
+    """
+    rnd = random.Random(seed)
+    n_perm = float(math.factorial(n_options))
+    needed = n_items + n_personas - 1
+    draws = [_unrank(math.floor(rnd.random() * n_perm), n_options) for _ in range(needed)]
+    return [draws[p:p + n_items] for p in range(n_personas)]
+
+
+def _stable_int(*parts: object) -> int:
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little")
+
+
+def per_item_permutations(seed: str, persona_id: str, questionnaire: str, n_options: int,
+                          n_items: int) -> list[tuple[int, ...]]:
+    """One independent uniformly random option order per item for one persona.
+
+    ``numpy.random.default_rng`` seeded with sha256(seed, persona id, questionnaire); item k's
+    order does not depend on which other items or personas are asked.
+    """
+    rng = np.random.default_rng(_stable_int(seed, persona_id, questionnaire))
+    return [tuple(int(x) for x in rng.permutation(n_options)) for _ in range(n_items)]
+
+
+def unit_permutations(gen: GenerationConfig, chunk: ChunkSpec, persona: Persona,
+                      persona_index: int, n_population: int,
+                      questionnaire: str) -> dict[int, tuple[int, ...]]:
+    """Item number -> option order for one unit, per ``gen.permutation_scheme``."""
+    inst = get_instrument(questionnaire)
+    n_opt, n_items = inst.n_options, inst.n_items
+    if not gen.permute_options:
+        return {i: tuple(range(n_opt)) for i in range(1, n_items + 1)}
+    if gen.permutation_scheme == "original":
+        perms = original_permutations(chunk.permutation_seed, n_opt, n_items,
+                                      n_population)[persona_index]
+    else:
+        perms = per_item_permutations(chunk.permutation_seed, persona.id, questionnaire, n_opt,
+                                      n_items)
+    return {i: perms[i - 1] for i in range(1, n_items + 1)}
+
+
+def call_seed(base: int, *parts: object) -> int:
+    """A 31-bit sampling seed for one model call, stable under reordering of calls."""
+    return _stable_int(base, *parts) % (2**31 - 1)
+
+
+# ------------------------------------------------------------------------------------------
+# conversation
+# ------------------------------------------------------------------------------------------
+
+
+def _persona_text(prompts: Prompts, persona: Persona) -> str:
+    return prompts.persona.format(description=persona.description, name=persona.name)
+
+
+def _interlocutor_text(prompts: Prompts, persona: Persona, partner: Persona | None,
+                       knows: bool) -> str:
+    knows_txt = prompts.knows_persona.format(name=persona.name) if knows else ""
+    if partner is None:
+        return prompts.human_interlocutor.format(knows=knows_txt)
+    return prompts.persona_interlocutor.format(description=partner.description, knows=knows_txt,
+                                               name=partner.name)
+
+
+def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationConfig,
+                          persona: Persona, context: ChunkContext, placement: str,
+                          seed_parts: tuple) -> list[str]:
+    """Opener plus ``gen.n_messages`` simulated turns (§1.3); [] when the chunk has no opener.
+
+    Even turns: the model as the persona, with the history's roles set so the last turn is the
+    user's. Odd turns: the model as the interlocutor, roles flipped, led by the interlocutor's
+    role text (an empty user turn is inserted when the history would start with the assistant).
+    An empty reply is kept as a single space, as in the original.
+    """
+    if context.opener is None:
+        return []
+    conv = [context.opener]
+    persona_txt = _persona_text(prompts, persona)
+    partner_txt = _interlocutor_text(prompts, persona, context.interlocutor,
+                                     gen.interlocutor_knows_persona)
+    for i in range(gen.n_messages):
+        setting = persona_txt if i % 2 == 0 else partner_txt
+        msgs = with_persona(setting, alternate_roles(conv, last="user"), placement)
+        reply = backend.chat(msgs, gen.conversation, call_seed(gen.seed, *seed_parts, "turn", i))
+        conv.append(reply.text.strip() or " ")
+    return conv
+
+
+# ------------------------------------------------------------------------------------------
+# items
+# ------------------------------------------------------------------------------------------
+
+
+def _answer_sampling(gen: GenerationConfig, mode: str) -> SamplingConfig:
+    if gen.answer.max_tokens is not None:
+        return gen.answer
+    return gen.answer.model_copy(update={"max_tokens": 2000 if mode == "cot" else 10})
+
+
+@dataclass
+class _Answer:
+    letter: str | None
+    raw: str
+    reason: str
+    probs: str = ""
+    mass: float = float("nan")
+
+
+def _ask(backend: Backend, msgs: list[Message], lets: list[str], mode: str, prompts: Prompts,
+         sampling: SamplingConfig, seed: int) -> _Answer:
+    if mode == "logprob":
+        logp = backend.option_logprobs([msgs], [lets], prompts.answer_prefix, [seed])[0]
+        p = np.exp(logp - np.max(logp))
+        p = p / p.sum()
+        j = int(np.argmax(logp))
+        mass = float(np.sum(np.exp(logp)))
+        return _Answer(lets[j], f"({lets[j]})", "logprob_argmax",
+                       json.dumps([round(float(x), 6) for x in p]), mass)
+    reply = backend.chat(msgs, sampling, seed)
+    parsed = parse_answer(reply.text, lets, "cot" if mode == "cot" else "direct")
+    return _Answer(parsed.letter, reply.text, parsed.reason)
+
+
+def _row(unit: Unit, item: int, perm: tuple[int, ...], ans: _Answer | None, mode: str,
+         error: str = "") -> dict:
+    inst = get_instrument(unit.bank.name)
+    lets = letters(len(perm))
+    letter = ans.letter if ans is not None else None
+    score = inst.scale_min + perm[lets.index(letter)] if letter is not None else float("nan")
+    return {
+        "model": unit.model, "chunk": unit.chunk.label, "persona": unit.persona.id,
+        "gender": unit.persona.gender, "questionnaire": unit.bank.name, "item": item,
+        "score": float(score), "seed": unit.chunk.permutation_seed,
+        "option_order": ",".join(str(x) for x in perm), "letter": letter or "",
+        "parsed": letter is not None, "raw": ans.raw if ans is not None else "",
+        "mode": mode, "option_probs": ans.probs if ans is not None else "",
+        "letter_mass": ans.mass if ans is not None else float("nan"),
+        "parse_reason": ans.reason if ans is not None else "", "error": error,
+        "persona_index": unit.persona_index,
+    }
+
+
+def _query(prompts: Prompts, mode: str) -> str:
+    return prompts.query_cot if mode == "cot" else prompts.query_direct
+
+
+def _options_for(unit: Unit, item: int) -> tuple[tuple[int, ...], list[str]]:
+    perm = unit.permutations[item]
+    opts = unit.bank.options[item]
+    return perm, [opts[k] for k in perm]
+
+
+def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: GenerationConfig,
+                       prompts: Prompts, mode: str, placement: str, seed_parts: tuple,
+                       on_item: Callable[[], None] | None) -> list[dict]:
+    rows = []
+    sampling = _answer_sampling(gen, mode)
+    setting = _persona_text(prompts, unit.persona)
+    for item in unit.items:
+        perm, shown = _options_for(unit, item)
+        text = item_message(unit.bank.description, unit.bank.text(item, unit.persona.gender),
+                            shown, _query(prompts, mode))
+        msgs = with_persona(setting, [*conv_msgs, {"role": "user", "content": text}], placement)
+        ans = _ask(backend, msgs, letters(len(perm)), mode, prompts, sampling,
+                   call_seed(gen.seed, *seed_parts, "item", item))
+        rows.append(_row(unit, item, perm, ans, mode))
+        if on_item is not None:
+            on_item()
+    return rows
+
+
+def _history_reply(ans: _Answer, mode: str, short: bool) -> str:
+    """What the persona's answer looks like in the SVS dialogue history (§1.9)."""
+    if ans.letter is None:
+        return ans.raw[:4000] or " "
+    if mode != "cot" or short:
+        return f"({ans.letter})"
+    cut = ans.raw.lower().rfind("answer:")
+    reasoning = ans.raw[:cut].rstrip() if cut >= 0 else ""
+    return f"{reasoning[:4000]}\nAnswer: ({ans.letter})".lstrip()
+
+
+def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: GenerationConfig,
+                  prompts: Prompts, mode: str, placement: str, seed_parts: tuple,
+                  on_item: Callable[[], None] | None) -> tuple[list[dict], list[Message]]:
+    """SVS-57 as the original's sequential dialogue (§1.9), per list of values."""
+    rows: dict[int, dict] = {}
+    sampling = _answer_sampling(gen, mode)
+    setting = _persona_text(prompts, unit.persona)
+    query = _query(prompts, mode)
+    transcript: list[Message] = []
+    wanted = set(unit.items)
+    for list_no, members in ((1, range(1, 31)), (2, range(31, 58))):
+        values = [i for i in members if i in wanted]
+        if not values:
+            continue
+        history = [dict(m) for m in conv_msgs]
+
+        def ask(content: str, lets: list[str], tag: object, history=history) -> _Answer:
+            history.append({"role": "user", "content": content})
+            msgs = with_persona(setting, history, placement)
+            return _ask(backend, msgs, lets, mode, prompts, sampling,
+                        call_seed(gen.seed, *seed_parts, "svs", tag))
+
+        def rate(item: int, lead: str, short: bool) -> None:
+            perm, shown = _options_for(unit, item)
+            head = f"{lead}\n\n" if lead else ""
+            content = f"{head}{unit.bank.text(item)}{format_options(shown)}\n{query}"
+            ans = ask(content, letters(len(perm)), item)
+            history.append({"role": "assistant", "content": _history_reply(ans, mode, short)})
+            rows[item] = _row(unit, item, perm, ans, mode)
+            if on_item is not None:
+                on_item()
+
+        def pick(content_head: str, pool: list[int], tag: str) -> int | None:
+            lets = letters(len(pool))
+            names = [unit.bank.text(i) for i in pool]
+            ans = ask(f"{content_head}{format_options(names)}\n{query}", lets, tag)
+            history.append({"role": "assistant", "content": _history_reply(ans, mode, False)})
+            return pool[lets.index(ans.letter)] if ans.letter is not None else None
+
+        head = (f"{unit.bank.description}\n\n" if unit.bank.description else "")
+        head += f"{unit.bank.list_headers.get(list_no, '')}\n\n{prompts.svs_most}"
+        most = pick(head, values, f"most{list_no}")
+        if most is not None:
+            rate(most, prompts.svs_rate_chosen.format(value=_value_name(unit.bank.text(most))),
+                 short=True)
+        rest = [v for v in values if v != most]
+        least = pick(prompts.svs_least, rest, f"least{list_no}") if len(rest) > 1 else None
+        if least is not None:
+            rate(least, prompts.svs_rate_chosen.format(value=_value_name(unit.bank.text(least))),
+                 short=True)
+        first = True
+        for item in values:
+            if item in rows:
+                continue
+            rate(item, prompts.svs_rest if first else "", short=False)
+            first = False
+        transcript.extend(history[len(conv_msgs):])
+    return [rows[i] for i in unit.items], transcript
+
+
+def _value_name(text: str) -> str:
+    return text.split(" (")[0].strip()
+
+
+def administer_unit(backend: Backend, unit: Unit, gen: GenerationConfig, prompts: Prompts,
+                    mode: str, placement: str,
+                    on_item: Callable[[], None] | None = None) -> UnitResult:
+    """Simulate the unit's conversation and ask its items.
+
+    Parameters
+    ----------
+    backend : Backend
+        The model.
+    unit : Unit
+        Persona, chunk context, item wording, items and option orders.
+    gen : GenerationConfig
+        Protocol settings (conversation sampling, answer sampling, SVS dialogue, ...).
+    prompts : Prompts
+        Wording.
+    mode : {"logprob", "direct", "cot"}
+        Answer mode.
+    placement : {"system", "user"}
+        Where the persona text goes.
+    on_item : callable, optional
+        Called after each answered item (progress bars).
+
+    Returns
+    -------
+    UnitResult
+        ``rows``: one row per item with :data:`ROW_COLUMNS` (score NaN and ``parsed`` False
+        where no answer could be read; all items NaN with ``error`` set when the prompt does not
+        fit the context and ``gen.on_context_overflow`` is ``skip``).
+
+    Raises
+    ------
+    ContextOverflowError
+        When the prompt does not fit and ``gen.on_context_overflow`` is ``stop``.
+    """
+    if mode not in ("logprob", "direct", "cot"):
+        raise ConfigError(f"mode must be logprob, direct or cot; got {mode!r}")
+    seed_parts = (unit.chunk.label, unit.persona.id, unit.bank.name)
+    record = {
+        "model": unit.model, "chunk": unit.chunk.label, "persona": unit.persona.id,
+        "questionnaire": unit.bank.name, "persona_index": unit.persona_index,
+        "persona_placement": placement,
+        "interlocutor": (unit.context.interlocutor.name if unit.context.interlocutor else
+                         ("human" if unit.context.opener is not None else "")),
+        "conversation": [], "dialogue": [], "error": "",
+    }
+    try:
+        conv = simulate_conversation(backend, prompts, gen, unit.persona, unit.context, placement,
+                                     seed_parts)
+        record["conversation"] = [
+            {"speaker": "context" if i == 0 else ("persona" if i % 2 == 1 else "interlocutor"),
+             "content": t} for i, t in enumerate(conv)]
+        conv_msgs = alternate_roles(conv, last="assistant") if conv else []
+        if unit.bank.name == "svs57" and gen.svs_dialogue:
+            rows, transcript = _svs_dialogue(backend, unit, conv_msgs, gen, prompts, mode,
+                                             placement, seed_parts, on_item)
+            record["dialogue"] = transcript
+        else:
+            rows = _independent_items(backend, unit, conv_msgs, gen, prompts, mode, placement,
+                                      seed_parts, on_item)
+    except ContextOverflowError as exc:
+        if gen.on_context_overflow == "stop":
+            raise
+        _log.warning("%s / %s / %s: skipped: %s", unit.model, unit.chunk.label, unit.persona.id,
+                     exc)
+        record["error"] = f"context overflow: {exc}"
+        rows = [_row(unit, i, unit.permutations[i], None, mode, error=record["error"])
+                for i in unit.items]
+        if on_item is not None:
+            for _ in unit.items:
+                on_item()
+    frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS)).astype(ROW_COLUMNS)
+    return UnitResult(rows=frame, conversation=record)

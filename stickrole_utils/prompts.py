@@ -1,0 +1,149 @@
+"""Prompt wording and chat-message assembly (stickrole's own wording; overridable in params).
+
+Messages are lists of ``{"role": ..., "content": ...}`` dicts (OpenAI chat format). The persona
+text goes into a system message, or, for models whose chat template rejects a system turn, into
+the first user turn (``placement="user"``), and that choice is recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, fields
+
+from .config import PromptTemplates
+from .errors import ConfigError
+
+__all__ = [
+    "Prompts",
+    "DEFAULT_PROMPTS",
+    "letters",
+    "format_options",
+    "item_message",
+    "alternate_roles",
+    "with_persona",
+]
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """Every string stickrole says to a model (see ``config.PromptTemplates`` for the fields)."""
+
+    persona: str
+    human_interlocutor: str
+    persona_interlocutor: str
+    knows_persona: str
+    query_cot: str
+    query_direct: str
+    answer_prefix: str
+    svs_most: str
+    svs_rate_chosen: str
+    svs_least: str
+    svs_rest: str
+
+    @classmethod
+    def from_config(cls, overrides: PromptTemplates | None = None) -> Prompts:
+        """Defaults with the non-None fields of ``overrides`` replaced; placeholders checked."""
+        values = {f.name: getattr(DEFAULT_PROMPTS, f.name) for f in fields(cls)}
+        if overrides is not None:
+            values.update({k: v for k, v in overrides.model_dump().items() if v is not None})
+        out = cls(**values)
+        allowed = {"persona": {"description", "name"}, "human_interlocutor": {"knows"},
+                   "persona_interlocutor": {"description", "knows", "name"},
+                   "knows_persona": {"name"}, "svs_rate_chosen": {"value"}}
+        for name, keys in allowed.items():
+            used = {f[1] for f in string.Formatter().parse(getattr(out, name)) if f[1]}
+            if used - keys:
+                raise ConfigError(f"generation.prompts.{name}: unknown placeholder(s) "
+                                  f"{', '.join(sorted(used - keys))}; allowed: "
+                                  f"{', '.join(sorted(keys))}")
+        return out
+
+
+DEFAULT_PROMPTS = Prompts(
+    persona="You are {description}",
+    human_interlocutor=("You are playing a person who is chatting with an AI chatbot. {knows}"
+                        "Keep each of your replies to a single sentence."),
+    persona_interlocutor=("You are playing {description} {knows}"
+                          "Keep each of your replies to a single sentence."),
+    knows_persona="The chatbot is role-playing {name}. ",
+    query_cot=('Reason step by step, then end your reply with "Answer: (X)", where X is the '
+               "letter of the option you choose."),
+    query_direct='Reply with nothing but "(X)", where X is the letter of the option you choose.',
+    answer_prefix="Answer: (",
+    svs_most=("First read all the values of this list. Then reply with the letter of the value "
+              "that matters most to you, so that you can rate its importance next."),
+    svs_rate_chosen="You picked {value}. Now rate how important it is to you.",
+    svs_least=("Next, reply with the letter of the value that goes most against your values or, "
+               "if none does, the one that matters least to you, so that you can rate it next."),
+    svs_rest="Now rate each of the remaining values.",
+)
+
+
+def letters(n: int) -> list[str]:
+    """Option letters: ``A``..``Z`` then ``a``..``z``.
+
+    >>> letters(3)
+    ['A', 'B', 'C']
+    >>> letters(28)[-2:]
+    ['a', 'b']
+    """
+    pool = string.ascii_uppercase + string.ascii_lowercase
+    if n > len(pool):
+        raise ConfigError(f"at most {len(pool)} options can be lettered; got {n}")
+    return list(pool[:n])
+
+
+def format_options(options: list[str]) -> str:
+    """Options in display order as ``"\\n(A) text\\n(B) text..."``.
+
+    >>> format_options(["yes", "no"])
+    '\\n(A) yes\\n(B) no'
+    """
+    return "".join(f"\n({letter}) {text}" for letter, text in zip(letters(len(options)), options))
+
+
+def item_message(description: str, item_text: str, options: list[str], query: str) -> str:
+    """The user turn asking one item: description, item, lettered options, instruction."""
+    head = f"{description}\n\n" if description else ""
+    return f"{head}{item_text}{format_options(options)}\n{query}"
+
+
+def alternate_roles(texts: list[str], last: str = "user") -> list[Message]:
+    """Give a list of turns alternating roles so that the final one has role ``last``.
+
+    >>> [m["role"] for m in alternate_roles(["a", "b", "c"])]
+    ['user', 'assistant', 'user']
+    >>> [m["role"] for m in alternate_roles(["a", "b"])]
+    ['assistant', 'user']
+    """
+    other = {"user": "assistant", "assistant": "user"}[last]
+    n = len(texts)
+    return [{"role": last if (n - 1 - i) % 2 == 0 else other, "content": t}
+            for i, t in enumerate(texts)]
+
+
+def with_persona(setting: str, messages: list[Message], placement: str = "system") -> list[Message]:
+    """Put the persona/role-setting text in front of a conversation.
+
+    ``system``: a system message; a conversation that then starts with the assistant gets an
+    empty user turn first (the original does the same). ``user``: merged into the first user
+    turn (or a user turn of its own when the conversation starts with the assistant).
+
+    >>> with_persona("You are X.", [{"role": "user", "content": "Hi"}], "user")
+    [{'role': 'user', 'content': 'You are X.\\n\\nHi'}]
+    """
+    msgs = [dict(m) for m in messages]
+    if not setting:
+        return msgs
+    if placement == "system":
+        if msgs and msgs[0]["role"] == "assistant":
+            msgs.insert(0, {"role": "user", "content": ""})
+        return [{"role": "system", "content": setting}, *msgs]
+    if placement != "user":
+        raise ConfigError(f"persona placement must be system or user; got {placement!r}")
+    if msgs and msgs[0]["role"] == "user":
+        msgs[0]["content"] = f"{setting}\n\n{msgs[0]['content']}" if msgs[0]["content"] else setting
+        return msgs
+    return [{"role": "user", "content": setting}, *msgs]

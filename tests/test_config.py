@@ -1,0 +1,102 @@
+"""Params validation: one clear ConfigError naming file, key, given value and allowed values."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stickrole_utils.config import RunConfig, load_run_config
+from stickrole_utils.errors import ConfigError
+
+BASE = {
+    "version": 1,
+    "run": "t",
+    "models": [{"name": "dummy", "backend": "dummy"}],
+    "generation": {"n_personas": 2, "chunks": ["chunk_no_conv"]},
+}
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    p = tmp_path / "params.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def _with(**gen) -> dict:
+    d = {**BASE, "generation": {**BASE["generation"], **gen}}
+    return d
+
+
+def test_valid_params_resolve_paths(tmp_path):
+    cfg = load_run_config(_write(tmp_path, BASE))
+    assert isinstance(cfg, RunConfig)
+    assert Path(cfg.output_dir) == (tmp_path / "outputs").resolve()
+    assert cfg.run_dir == Path(cfg.output_dir) / "t"
+    assert cfg.analysis.unparsed == "random"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({**BASE, "modles": []}, ["params.yaml", "modles: unknown key", "models"]),
+        (_with(mode="fast"), ["generation.mode", "'logprob', 'direct' or 'cot'", "'fast'"]),
+        (_with(n_personas="two"), ["generation.n_personas", "'two'"]),
+        (_with(n_messages=2), ["generation.n_messages", "odd"]),
+        (_with(chunks=["chunk_9"]), ["unknown chunk 'chunk_9'", "chunk_no_conv"]),
+        (_with(population="hobbits"), ["unknown population 'hobbits'", "real_world_people"]),
+        (_with(chunks=[{"label": "x", "questionnaire": "mbti"}]), ["unknown questionnaire 'mbti'",
+                                                                   "pvq40"]),
+        (_with(chunks=[{"label": "x", "contxt": "none"}]), ["chunks.0.contxt: unknown key",
+                                                            "context"]),
+        (_with(items={"pvq40": [41]}), ["generation.items.pvq40", "1..40", "41"]),
+        ({**BASE, "models": [{"name": "m", "backend": "llama_cpp", "model": "nope.gguf"}]},
+         ["GGUF file not found", "nope.gguf"]),
+        ({**BASE, "models": [{"name": "m", "backend": "gpt"}]},
+         ["models.0.backend", "'llama_cpp', 'openai' or 'dummy'"]),
+        ({k: v for k, v in BASE.items() if k != "version"}, ["version", "missing"]),
+        (_with(chunks=["chunk_0"]), ["corpus", "data_path is not set"]),
+        (_with(population="original:real_world_people"), ["needs data_path"]),
+    ],
+)
+def test_bad_params_give_one_clear_message(tmp_path, data, expected):
+    with pytest.raises(ConfigError) as err:
+        load_run_config(_write(tmp_path, data))
+    msg = str(err.value)
+    assert "\n" not in msg
+    for part in expected:
+        assert part in msg, msg
+
+
+def test_malformed_yaml_names_line(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("version: 1\nrun: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: not valid YAML at line"):
+        load_run_config(p)
+
+
+def test_missing_params_file(tmp_path):
+    with pytest.raises(ConfigError, match="params file not found"):
+        load_run_config(tmp_path / "nope.yaml")
+
+
+def test_duplicate_model_names(tmp_path):
+    data = {**BASE, "models": [{"name": "a", "backend": "dummy"}, {"name": "a", "backend": "dummy"}]}
+    with pytest.raises(ConfigError, match="repeated: a"):
+        load_run_config(_write(tmp_path, data))
+
+
+def test_unknown_model_lookup(tmp_path):
+    cfg = load_run_config(_write(tmp_path, BASE))
+    with pytest.raises(ConfigError, match="no model named 'x'; models: dummy"):
+        cfg.model("x")
+
+
+def test_repo_params_files_validate():
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_run_config(root / "params" / "demo.yaml", check_files=False)
+    assert [m.backend for m in cfg.models].count("dummy") == 1
+    lb = load_run_config(root / "params" / "leaderboard.yaml", check_files=False)
+    from stickrole_utils.generate import resolved_chunks
+    from stickrole_utils.settings import LEADERBOARD_CHUNKS
+
+    assert [c.label for c in resolved_chunks(lb)] == list(LEADERBOARD_CHUNKS)
