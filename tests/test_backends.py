@@ -1,0 +1,132 @@
+"""Backends: dummy determinism, OpenAI-compatible HTTP (local server), llama.cpp input errors."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from stickrole_utils.backends import (
+    ContextOverflowError,
+    DummyBackend,
+    LlamaCppBackend,
+    OpenAIBackend,
+    llama_cpp_available,
+    make_backend,
+)
+from stickrole_utils.config import ModelEntry, SamplingConfig
+from stickrole_utils.errors import BackendError
+
+ITEM = [{"role": "user", "content": "Pick one.\n(A) x\n(B) y\n(C) z\nReply."}]
+
+
+def test_dummy_is_seeded_and_uniform():
+    b = DummyBackend(ModelEntry(name="d", backend="dummy"))
+    s = SamplingConfig()
+    assert b.chat(ITEM, s, 3).text == b.chat(ITEM, s, 3).text
+    letters = [b.chat(ITEM, s, k).text for k in range(600)]
+    counts = {x: letters.count(f"Answer: ({x})") for x in "ABC"}
+    assert sum(counts.values()) == 600 and min(counts.values()) > 150
+    lp = b.option_logprobs([ITEM], [["A", "B", "C"]], "Answer: (", [5])[0]
+    assert np.isclose(np.exp(lp).sum(), 1.0)
+    assert b.chat([{"role": "user", "content": "Hello"}], s, 1).text  # filler, no letter
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fail_first = 0
+    seen: list = []
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        type(self).seen.append(body)
+        if type(self).fail_first > 0:
+            type(self).fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            self.wfile.write(b"busy")
+            return
+        if body["messages"][-1]["content"] == "too long":
+            self.send_response(400)
+            self.end_headers()
+            self.wfile.write(b'{"error": "maximum context length exceeded"}')
+            return
+        reply = {"choices": [{"message": {"role": "assistant", "content": "Answer: (B)"}}],
+                 "usage": {"prompt_tokens": 7, "completion_tokens": 3}}
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        return None
+
+
+@pytest.fixture
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    _Handler.seen = []
+    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
+    srv.shutdown()
+    srv.server_close()
+
+
+def _openai(url, retries=3):
+    return OpenAIBackend(ModelEntry(name="srv", backend="openai", base_url=url, model="m",
+                                    max_retries=retries, timeout_s=5), backoff_s=0.01)
+
+
+def test_openai_chat_and_retry(server):
+    _Handler.fail_first = 2
+    gen = _openai(server).chat(ITEM, SamplingConfig(temperature=0, max_tokens=5, top_k=1), 9)
+    assert gen.text == "Answer: (B)" and gen.prompt_tokens == 7
+    body = _Handler.seen[-1]
+    assert body["model"] == "m" and body["temperature"] == 0 and body["max_tokens"] == 5
+    assert body["top_k"] == 1 and body["seed"] == 9
+    assert len(_Handler.seen) == 3
+
+
+def test_openai_gives_up_with_clear_error(server):
+    _Handler.fail_first = 10
+    with pytest.raises(BackendError, match=r"cannot reach .* after 2 attempt\(s\): HTTP 503"):
+        _openai(server, retries=1).chat(ITEM, SamplingConfig(), 0)
+    _Handler.fail_first = 0
+
+
+def test_openai_unreachable():
+    with pytest.raises(BackendError, match="cannot reach http://127.0.0.1:9/v1/chat/completions"):
+        _openai("http://127.0.0.1:9/v1", retries=1).chat(ITEM, SamplingConfig(), 0)
+
+
+def test_openai_context_overflow(server):
+    with pytest.raises(ContextOverflowError):
+        _openai(server).chat([{"role": "user", "content": "too long"}], SamplingConfig(), 0)
+
+
+def test_openai_rejects_logprob_mode():
+    with pytest.raises(ValueError, match="not logprob"):
+        ModelEntry(name="s", backend="openai", base_url="http://x/v1", model="m", mode="logprob")
+
+
+def test_make_backend_dummy():
+    assert isinstance(make_backend(ModelEntry(name="d", backend="dummy")), DummyBackend)
+
+
+@pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed")
+def test_llama_rejects_non_gguf(tmp_path):
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"PK\x03\x04 not a gguf file")
+    with pytest.raises(BackendError, match="is not a GGUF file"):
+        LlamaCppBackend(ModelEntry(name="x", backend="llama_cpp", model=str(bad), allow_cpu=True))
+
+
+@pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed")
+def test_llama_corrupt_gguf(tmp_path):
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"GGUF" + b"\x00" * 64)
+    with pytest.raises(BackendError, match="cannot load"):
+        LlamaCppBackend(ModelEntry(name="x", backend="llama_cpp", model=str(bad), allow_cpu=True))
