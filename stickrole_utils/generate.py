@@ -267,7 +267,8 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         answers = store.read_parts()
         n = len(answers)
         unparsed = int((~answers["parsed"]).sum()) if n else 0
-        skipped = answers.loc[answers["error"] != "", "persona"].nunique() if n else 0
+        skipped = (len(answers.loc[answers["error"] != "", ["chunk", "persona", "questionnaire"]]
+                       .drop_duplicates()) if n else 0)
         manifest.update({
             "status": "complete",
             "stats": {

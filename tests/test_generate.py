@@ -59,3 +59,57 @@ def test_contract_and_shape(tmp_path):
     assert manifest["backend_info"]["backend"] == "dummy"
     other = read_run_answers(dirs[1])
     assert (other["score"] != df["score"].to_numpy()).any()
+
+
+class _Overflowing:
+    """Wraps the dummy: conversations in chunk_joke are 'too long' for the context."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.system_role_supported = True
+
+    def chat(self, messages, sampling, seed):
+        from stickrole_utils.backends import ContextOverflowError
+
+        if any("joke" in m["content"] for m in messages):
+            raise ContextOverflowError("prompt of 9000 tokens + 100 reply tokens exceeds n_ctx=4096")
+        return self.inner.chat(messages, sampling, seed)
+
+    def option_logprobs(self, *a):
+        return self.inner.option_logprobs(*a)
+
+    def info(self):
+        return self.inner.info()
+
+    def close(self):
+        return None
+
+
+def test_context_overflow_skip_or_stop(tmp_path):
+    import pytest
+
+    from stickrole_utils.backends import ContextOverflowError, DummyBackend
+    from stickrole_utils.config import load_run_config
+    from stickrole_utils.generate import generate_model
+
+    data = {**PARAMS, "output_dir": str(tmp_path / "o"),
+            "generation": {"n_personas": 2, "mode": "direct",
+                           "chunks": ["chunk_no_conv", "chunk_joke"],
+                           "items": {"pvq40": [1, 2]}}}
+    p = tmp_path / "o.yaml"
+    p.write_text(yaml.safe_dump(data))
+    cfg = load_run_config(p)
+    entry = cfg.models[0]
+    out = generate_model(cfg, entry, progress=False, backend=_Overflowing(DummyBackend(entry)))
+    df = read_run_answers(out)
+    joke = df[df["chunk"] == "chunk_joke"]
+    assert len(joke) == 4 and joke["score"].isna().all() and (~joke["parsed"]).all()
+    assert joke["error"].str.contains("exceeds n_ctx=4096").all()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["stats"]["units_skipped_overflow"] == 2
+    data["generation"]["on_context_overflow"] = "stop"
+    data["output_dir"] = str(tmp_path / "s")
+    p.write_text(yaml.safe_dump(data))
+    cfg = load_run_config(p)
+    with pytest.raises(ContextOverflowError, match="exceeds n_ctx"):
+        generate_model(cfg, entry, progress=False, backend=_Overflowing(DummyBackend(entry)))
