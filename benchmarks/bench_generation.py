@@ -83,7 +83,7 @@ def run(model: str, prefix_lengths: list[int], n_items: int, full_items: int,
     for plen in prefix_lengths:
         prompts = _prompts(backend, plen, n_items)
         toks = [backend.tokens(m, suffix=DEFAULT_PROMPTS.answer_prefix) for m in prompts]
-        shared = min(next((i for i, (a, b) in enumerate(zip(toks[0], t)) if a != b), len(t))
+        shared = min(next((i for i, (a, b) in enumerate(zip(toks[0], t, strict=False)) if a != b), len(t))
                      for t in toks[1:])
         suffix = float(np.mean([len(t) - shared for t in toks]))
 
@@ -123,8 +123,8 @@ def run(model: str, prefix_lengths: list[int], n_items: int, full_items: int,
         full_ips = k / (time.perf_counter() - t0)
 
         diff = max(float(np.max(np.abs(_probs(a) - _probs(b))))
-                   for a, b in zip(reuse_lp[:k], full_lp))
-        same = all(int(np.argmax(a)) == int(np.argmax(b)) for a, b in zip(reuse_lp[:k], full_lp))
+                   for a, b in zip(reuse_lp[:k], full_lp, strict=False))
+        same = all(int(np.argmax(a)) == int(np.argmax(b)) for a, b in zip(reuse_lp[:k], full_lp, strict=False))
         print(f"\nprefix {shared} shared tokens, {suffix:.0f} item tokens on average, "
               f"{len(toks)} items")
         print(f"  items/s with prefix reuse (KV truncation): {reuse_ips:8.2f}")

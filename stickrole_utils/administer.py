@@ -329,7 +329,7 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
             return _ask(backend, msgs, lets, mode, prompts, sampling,
                         call_seed(gen.seed, *seed_parts, "svs", tag))
 
-        def rate(item: int, lead: str, short: bool) -> None:
+        def rate(item: int, lead: str, short: bool, history=history) -> None:
             perm, shown = _options_for(unit, item)
             head = f"{lead}\n\n" if lead else ""
             content = f"{head}{unit.bank.text(item)}{format_options(shown)}\n{query}"
@@ -339,7 +339,7 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
             if on_item is not None:
                 on_item()
 
-        def pick(content_head: str, pool: list[int], tag: str) -> int | None:
+        def pick(content_head: str, pool: list[int], tag: str, history=history) -> int | None:
             lets = letters(len(pool))
             names = [unit.bank.text(i) for i in pool]
             ans = ask(f"{content_head}{format_options(names)}\n{query}", lets, tag)

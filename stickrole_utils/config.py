@@ -161,7 +161,7 @@ class GenerationConfig(_Strict):
     n_personas: int | None = Field(default=None, ge=1)
     """Use only the first n personas of the population (``None``: all)."""
 
-    chunks: list[Union[str, ChunkSpec]] = Field(default_factory=lambda: ["chunk_no_conv"],
+    chunks: list[str | ChunkSpec] = Field(default_factory=lambda: ["chunk_no_conv"],
                                                 min_length=1)
     """Chunks to run, in order: preset names or chunk mappings (see ``ChunkSpec``)."""
 

@@ -101,7 +101,7 @@ def format_options(options: list[str]) -> str:
     >>> format_options(["yes", "no"])
     '\\n(A) yes\\n(B) no'
     """
-    return "".join(f"\n({letter}) {text}" for letter, text in zip(letters(len(options)), options))
+    return "".join(f"\n({letter}) {text}" for letter, text in zip(letters(len(options)), options, strict=False))
 
 
 def item_message(description: str, item_text: str, options: list[str], query: str) -> str:

@@ -51,4 +51,4 @@ def test_persona_interlocutor_is_a_derangement():
     pop = load_population("real_world_people")[:6]
     ctx = chunk_contexts(resolve_chunk("chunk_chess_0"), pop)
     assert all(c.opener == "1. e4" for c in ctx)
-    assert all(c.interlocutor is not None and c.interlocutor.id != p.id for c, p in zip(ctx, pop))
+    assert all(c.interlocutor is not None and c.interlocutor.id != p.id for c, p in zip(ctx, pop, strict=False))

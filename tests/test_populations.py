@@ -30,7 +30,7 @@ def test_builtin_matches_original_names_and_genders(data_path):
     ours = load_population("real_world_people")
     theirs = load_population("original:real_world_people", data_path)
     assert [(p.name, p.gender) for p in ours] == [(p.name, p.gender) for p in theirs]
-    assert all(a.description != b.description for a, b in zip(ours, theirs))  # our own words
+    assert all(a.description != b.description for a, b in zip(ours, theirs, strict=False))  # our own words
 
 
 def test_original_populations_load(data_path):
