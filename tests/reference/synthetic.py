@@ -10,7 +10,8 @@ Data sets (rows = personas, columns = 1-based item numbers):
   (so the value factors correlate < 1); item = loading * value latent + noise, rounded, clipped.
 * ``uniform(seed, n_items, lo, hi)``: independent uniform integer answers (no structure).
 * ``svs_structured(seed)``: 50 x 57 on -1..7, same generator with the SVS key; unkeyed items
-  load on a general level only.
+  load on a general level only. ``signal`` < 1 weakens the value structure (item = signal *
+  loading * latent + level + noise).
 * ``pvq_with_constants(seed)``: ``pvq_structured`` with items 1 and 5 constant at 6 and item
   7 constant at 3 (exercises the both-constant -> 1 / one-constant -> 0 rules).
 """
@@ -59,7 +60,9 @@ SVS_KEY = {
 }
 
 
-def _structured(seed: int, n: int, n_items: int, key: dict, lo: int, hi: int) -> pd.DataFrame:
+def _structured(
+    seed: int, n: int, n_items: int, key: dict, lo: int, hi: int, signal: float = 1.0
+) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     theta = 2 * np.pi * np.arange(10) / 10
     phi = rng.uniform(0, 2 * np.pi, n)
@@ -73,14 +76,14 @@ def _structured(seed: int, n: int, n_items: int, key: dict, lo: int, hi: int) ->
     item_value = {i: k for k, v in enumerate(VALUES) for i in key[v]}
     for i in range(1, n_items + 1):
         lam = rng.uniform(0.7, 1.1)
-        base = latent[:, item_value[i]] * lam if i in item_value else 0.0
+        base = signal * latent[:, item_value[i]] * lam if i in item_value else 0.0
         x[:, i - 1] = mid + spread * (base + level + 0.5 * rng.normal(size=n))
     x = np.clip(np.rint(x), lo, hi)
     return pd.DataFrame(x, columns=range(1, n_items + 1), index=[f"p{j}" for j in range(n)])
 
 
-def pvq_structured(seed: int, n: int = 50) -> pd.DataFrame:
-    return _structured(seed, n, 40, PVQ_KEY, 1, 6)
+def pvq_structured(seed: int, n: int = 50, signal: float = 1.0) -> pd.DataFrame:
+    return _structured(seed, n, 40, PVQ_KEY, 1, 6, signal)
 
 
 def svs_structured(seed: int, n: int = 50) -> pd.DataFrame:

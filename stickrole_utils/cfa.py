@@ -1,0 +1,510 @@
+"""CFA "magnifying glass": four higher-order confirmatory factor models and their fit (§3.5).
+
+The leaderboard fits, per chunk, four lavaan models ``cfa(model, data, std.lv = TRUE)``
+(conservation, openness to change, self-transcendence, self-enhancement; one factor per basic
+value) and reports lavaan's standard ``fitMeasures`` CFI, TLI, SRMR and RMSEA.
+
+Why our own ML fitter instead of semopy (which is installed and used as a cross-check in the
+tests): semopy reports no SRMR and does not bound CFI as lavaan does, so the fit measures have to
+be computed here anyway; the model is small (one loading and one residual variance per item plus
+the factor correlations) so the ML discrepancy and its analytic gradient take a few lines; and
+speed matters (9 chunks x 4 models per LLM). The estimator reproduces lavaan's defaults: ML on
+the sample covariance with divisor N, no mean structure, factor variances fixed to 1, all loadings
+and factor covariances free, no bounds (Heywood cases allowed), listwise deletion; and lavaan's
+convergence rule (after the optimizer stops, every element of the gradient of lavaan's objective
+F/2 must be below 1e-3 in absolute value, ``optim.dx.tol``). Fit-measure formulas are lavaan
+0.6-14's ``lav_fit_cfi``, ``lav_fit_nnfi``, ``lav_fit_rmsea`` and ``srmr_bentler``; reference
+numbers from lavaan itself are in ``tests/reference/cfa_lavaan.csv``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .instruments import Instrument
+from .values import HIGHER_ORDER, VALUE_CODES
+
+__all__ = [
+    "CFA_GROUPS",
+    "cfa_syntax",
+    "fit_cfa",
+    "fit_magnifying_glass",
+    "fit_measures",
+]
+
+log = logging.getLogger(__name__)
+
+#: The four "magnifying glass" models, in the original's order.
+CFA_GROUPS: tuple[str, ...] = tuple(HIGHER_ORDER)
+
+#: lavaan's ``optim.dx.tol``: largest |gradient| of F/2 accepted at a solution.
+GRADIENT_TOL: float = 1e-3
+
+#: Standardized loading beyond which the iteration is taken to run off to infinity.
+DIVERGENCE_LOADING: float = 3.0
+
+#: A residual variance below this fraction of the item's sample variance counts as ~0 (improper).
+NEAR_ZERO_VARIANCE: float = 1e-4
+
+
+def _check_group(group: str) -> tuple[str, ...]:
+    try:
+        return HIGHER_ORDER[group]
+    except KeyError:
+        raise ValueError(
+            f"unknown CFA model {group!r}; models are: {', '.join(CFA_GROUPS)}"
+        ) from None
+
+
+def _factors(instrument: Instrument, group: str) -> list[tuple[str, tuple[int, ...]]]:
+    """(factor name, item numbers) per basic value of ``group``."""
+    return [(VALUE_CODES[v], tuple(instrument.key[v])) for v in _check_group(group)]
+
+
+def cfa_syntax(instrument: Instrument, group: str) -> str:
+    """lavaan / semopy measurement-model syntax for one higher-order group.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        Supplies the item -> value key (``instrument.key``).
+    group : str
+        One of :data:`CFA_GROUPS` (``conservation``, ``openness_to_change``,
+        ``self_transcendence``, ``self_enhancement``); the basic values are
+        :data:`~stickrole_utils.values.HIGHER_ORDER` [group].
+
+    Returns
+    -------
+    str
+        One line ``CODE =~ itemA + itemB + ...`` per basic value (factor named by its value code),
+        items named ``item<number>`` as in the original's data file.
+
+    Examples
+    --------
+    >>> from stickrole_utils.instruments import PVQ40
+    >>> print(cfa_syntax(PVQ40, "self_enhancement"))
+    AC =~ item4 + item13 + item24 + item32
+    PO =~ item2 + item17 + item39
+    """
+    return "\n".join(
+        f"{name} =~ " + " + ".join(f"item{i}" for i in its)
+        for name, its in _factors(instrument, group)
+    )
+
+
+@dataclass
+class _Estimate:
+    lam: np.ndarray  # (p,) loading of each item on its factor
+    theta: np.ndarray  # (p,) residual variances
+    phi: np.ndarray  # (m, m) factor covariance (= correlation, variances fixed to 1)
+    sigma: np.ndarray  # (p, p) model-implied covariance
+    fmin: float  # F_ML at the solution
+    grad_max: float  # max |d(F/2)/dx|
+    success: bool
+    message: str
+    n_iter: int
+
+
+class _Model:
+    """F_ML(x) = log|Sigma| + tr(S Sigma^-1) - log|S| - p, its gradient and expected Hessian.
+
+    Parameters x = (loadings lambda (p), residual variances theta (p), factor correlations
+    phi below the diagonal (m(m-1)/2)).
+    """
+
+    def __init__(self, s: np.ndarray, factor_of: np.ndarray, m: int) -> None:
+        self.s = s
+        self.p = s.shape[0]
+        self.f = factor_of
+        self.m = m
+        self.tri = np.tril_indices(m, -1)
+        self.logdet_s = np.linalg.slogdet(s)[1]
+
+    def unpack(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        p, m = self.p, self.m
+        lam, theta = x[:p], x[p : 2 * p]
+        phi = np.eye(m)
+        phi[self.tri] = x[2 * p :]
+        phi[self.tri[1], self.tri[0]] = x[2 * p :]
+        return lam, theta, phi
+
+    def lmat(self, lam: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.p, self.m))
+        out[np.arange(self.p), self.f] = lam
+        return out
+
+    def sigma(self, x: np.ndarray) -> np.ndarray:
+        lam, theta, phi = self.unpack(x)
+        lm = self.lmat(lam)
+        return lm @ phi @ lm.T + np.diag(theta)
+
+    def value(self, x: np.ndarray) -> float:
+        """F_ML, or +inf where Sigma is not positive definite (lavaan: a huge value)."""
+        try:
+            c = np.linalg.cholesky(self.sigma(x))
+        except np.linalg.LinAlgError:
+            return np.inf
+        inv_c = np.linalg.inv(c)
+        logdet = 2 * np.log(np.diag(c)).sum()
+        tr = np.sum((inv_c @ self.s) * inv_c)  # tr(S Sigma^-1) with Sigma^-1 = C^-T C^-1
+        return float(logdet + tr - self.logdet_s - self.p)
+
+    def derivatives(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Gradient of F_ML and its expected Hessian (Fisher information up to a factor).
+
+        With W = Sigma^-1 and Delta_k = dSigma/dx_k: g_k = tr((W - W S W) Delta_k) and
+        H_kl = tr(W Delta_k W Delta_l).
+        """
+        lam, theta, phi = self.unpack(x)
+        p, m = self.p, self.m
+        lm = self.lmat(lam)
+        w = np.linalg.inv(self.sigma(x))
+        w = (w + w.T) / 2
+        a = lm @ phi  # (p, m): d Sigma / d lambda_k = e_k a_k^T + a_k e_k^T, a_k = a[:, f_k]
+        idx = np.arange(p)
+        d_lam = np.zeros((p, p, p))
+        cols = a[:, self.f].T  # row k = a_k
+        d_lam[idx, idx, :] = cols
+        d_lam[idx, :, idx] += cols
+        d_theta = np.zeros((p, p, p))
+        d_theta[idx, idx, idx] = 1.0
+        li, lj = lm[:, self.tri[0]].T, lm[:, self.tri[1]].T
+        d_phi = np.einsum("ci,cj->cij", li, lj)
+        d_phi = d_phi + d_phi.transpose(0, 2, 1)
+        d = np.concatenate([d_lam, d_theta, d_phi])  # (q, p, p), each symmetric
+        q = d.shape[0]
+        g_mat = w - w @ self.s @ w
+        grad = d.reshape(q, -1) @ g_mat.ravel()
+        wdw = w[None] @ d @ w[None]
+        hess = wdw.reshape(q, -1) @ d.reshape(q, -1).T
+        del m
+        return grad, hess
+
+
+def _start(s: np.ndarray, factor_of: np.ndarray, m: int) -> np.ndarray:
+    """Start: first principal axis per factor, residual = rest (>= 10% of variance), r of sums."""
+    p = s.shape[0]
+    lam = np.zeros(p)
+    theta = np.zeros(p)
+    for f in range(m):
+        idx = np.flatnonzero(factor_of == f)
+        w, v = np.linalg.eigh(s[np.ix_(idx, idx)])
+        load = v[:, -1] * np.sqrt(max(w[-1], 1e-8))
+        if load.sum() < 0:
+            load = -load
+        var = np.diag(s)[idx]
+        lam[idx] = load
+        theta[idx] = np.maximum(var - load**2, 0.1 * var)
+    tri = np.tril_indices(m, -1)
+    sums = np.zeros((m, p))
+    sums[factor_of, np.arange(p)] = 1.0
+    cs = sums @ s @ sums.T
+    d = np.sqrt(np.diag(cs))
+    r = cs / np.outer(d, d)
+    return np.concatenate([lam, theta, 0.5 * r[tri]])
+
+
+def _fit_ml(
+    s: np.ndarray, factor_of: np.ndarray, m: int, max_iter: int = 500, tol: float = 1e-9
+) -> _Estimate:
+    """Fisher scoring with step halving (the classic SEM algorithm), from :func:`_start`.
+
+    Converged when the largest |gradient element| of F/2 is below ``tol`` (or F stops
+    decreasing with the gradient below 1e-6). Diverging: a standardized loading
+    |lambda_i| / sd_i above :data:`DIVERGENCE_LOADING` - the ML discrepancy has no minimum and
+    the iteration runs off to infinity (a loading growing while its residual variance goes to
+    minus infinity), which is what random answers usually produce; lavaan then stops wherever
+    nlminb gives up, and calls that non-converged or not depending on the gradient there.
+    """
+    model = _Model(s, factor_of, m)
+    sd = np.sqrt(np.diag(s))
+    x = _start(s, factor_of, m)
+    fval = model.value(x)
+    if not np.isfinite(fval):
+        raise ValueError("starting values give a non-positive-definite implied covariance")
+    success, message, it = False, f"no stationary point after {max_iter} iterations", 0
+    for it in range(1, max_iter + 1):  # noqa: B007 (reported)
+        grad, hess = model.derivatives(x)
+        gmax = np.abs(grad).max() / 2
+        if gmax < tol:
+            success, message = True, "converged"
+            break
+        std_load = np.abs(x[: model.p]) / sd
+        if std_load.max() > DIVERGENCE_LOADING:
+            message = (
+                f"diverging Heywood case: standardized loading {std_load.max():.3g} and "
+                f"residual variance {x[model.p : 2 * model.p].min():.3g} still growing "
+                f"after {it} iterations (no ML minimum)"
+            )
+            break
+        ridge = 1e-10 * max(1.0, float(np.abs(np.diag(hess)).max()))
+        try:
+            step = np.linalg.solve(hess + ridge * np.eye(len(x)), grad)
+        except np.linalg.LinAlgError:
+            step = grad
+        t, improved, fc = 1.0, False, fval
+        for _ in range(40):
+            cand = x - t * step
+            fc = model.value(cand)
+            if fc <= fval:
+                improved = True
+                break
+            t /= 2
+        if not improved:
+            # No descent along the scoring direction: stationary up to rounding, or stuck.
+            success = gmax < 1e-6
+            message = "converged (no further decrease)" if success else "line search failed"
+            break
+        df_rel = (fval - fc) / max(1.0, abs(fval))
+        x, fval = cand, fc
+        if df_rel < 1e-15 and gmax < 1e-6:
+            success, message = True, "converged (relative change)"
+            break
+    grad, _ = model.derivatives(x)
+    lam, theta, phi = model.unpack(x)
+    return _Estimate(
+        lam=lam,
+        theta=theta,
+        phi=phi,
+        sigma=model.sigma(x),
+        fmin=fval,
+        grad_max=float(np.abs(grad).max() / 2),
+        success=success,
+        message=message,
+        n_iter=it,
+    )
+
+
+def fit_measures(
+    s: np.ndarray, sigma: np.ndarray, fmin: float, n: int, n_free: int
+) -> dict[str, float]:
+    """lavaan's standard (non-robust) fit measures from an ML solution.
+
+    Parameters
+    ----------
+    s : numpy.ndarray
+        Sample covariance matrix with divisor N (p x p).
+    sigma : numpy.ndarray
+        Model-implied covariance at the solution.
+    fmin : float
+        :math:`F_{ML} = \\log|\\Sigma| + \\operatorname{tr}(S\\Sigma^{-1}) - \\log|S| - p` at the
+        solution.
+    n : int
+        Number of observations N.
+    n_free : int
+        Number of free parameters q.
+
+    Returns
+    -------
+    dict
+        ``chi2``, ``df``, ``baseline_chi2``, ``baseline_df``, ``cfi``, ``tli``, ``rmsea``,
+        ``srmr``.
+
+    Notes
+    -----
+    As lavaan 0.6-14 (``lav_fit_cfi``, ``lav_fit_nnfi``, ``lav_fit_rmsea``, ``srmr_bentler``):
+
+    * :math:`\\chi^2 = N F_{ML}`, :math:`df = p(p+1)/2 - q`;
+    * baseline (independence, free variances):
+      :math:`\\chi^2_0 = N(\\sum_i \\log s_{ii} - \\log|S|)`, :math:`df_0 = p(p-1)/2`;
+    * :math:`CFI = 1 - \\max(\\chi^2-df, 0) / \\max(\\chi^2-df, \\chi^2_0-df_0, 0)`, 1 when both
+      are 0 (bounded to [0, 1]);
+    * :math:`TLI = 1 - \\frac{(\\chi^2-df)\\,df_0}{(\\chi^2_0-df_0)\\,df}` (unbounded; 1 when
+      df = 0 or the denominator is 0);
+    * :math:`RMSEA = \\sqrt{\\max(\\chi^2/(N\\,df) - 1/N, 0)}` (0 when df = 0);
+    * :math:`SRMR = \\sqrt{\\operatorname{mean}_{i \\le j}
+      \\big((s_{ij} - \\sigma_{ij}) / \\sqrt{s_{ii} s_{jj}}\\big)^2}` (Bentler, no mean
+      structure; the mean runs over the p(p+1)/2 elements including the diagonal).
+
+    Examples
+    --------
+    >>> s = np.array([[1.0, 0.5], [0.5, 1.0]])
+    >>> fm = fit_measures(s, s, 0.0, 100, 3)
+    >>> fm["cfi"], fm["rmsea"], fm["srmr"]
+    (1.0, 0.0, 0.0)
+    """
+    p = s.shape[0]
+    chi2 = n * fmin
+    df = p * (p + 1) / 2 - n_free
+    logdet_s = np.linalg.slogdet(s)[1]
+    chi2_0 = n * (np.log(np.diag(s)).sum() - logdet_s)
+    df_0 = p * (p - 1) / 2
+    t1 = max(chi2 - df, 0.0)
+    t2 = max(chi2 - df, chi2_0 - df_0, 0.0)
+    # lavaan: isTRUE(all.equal(t, 0)) is |t| < 1.5e-8 for a zero target
+    cfi = 1.0 if (abs(t1) < 1.5e-8 and abs(t2) < 1.5e-8) else 1.0 - t1 / t2
+    u1 = (chi2 - df) * df_0
+    u2 = (chi2_0 - df_0) * df
+    tli = 1.0 - u1 / u2 if (df > 0 and abs(u2) > 0) else 1.0
+    rmsea = float(np.sqrt(max(chi2 / n / df - 1.0 / n, 0.0))) if df > 0 else 0.0
+    sd = np.sqrt(np.diag(s))
+    resid = (s - sigma) / np.outer(sd, sd)
+    srmr = float(np.sqrt(np.mean(resid[np.tril_indices(p)] ** 2)))
+    return {
+        "chi2": float(chi2),
+        "df": float(df),
+        "baseline_chi2": float(chi2_0),
+        "baseline_df": float(df_0),
+        "cfi": float(cfi),
+        "tli": float(tli),
+        "rmsea": rmsea,
+        "srmr": srmr,
+    }
+
+
+def _result(syntax: str, n: int, df: float, note: str, **fit: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "cfi": np.nan,
+        "tli": np.nan,
+        "srmr": np.nan,
+        "rmsea": np.nan,
+        "chi2": np.nan,
+        "df": df,
+        "n": n,
+        "converged": False,
+        "improper": False,
+        "note": note,
+        "syntax": syntax,
+    }
+    out.update(fit)
+    return out
+
+
+def fit_cfa(items: pd.DataFrame, instrument: Instrument, group: str) -> dict[str, Any]:
+    """Fit one "magnifying glass" CFA model by ML, as lavaan ``cfa(model, data, std.lv=TRUE)``.
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        Wide raw answers (one row per persona, columns = 1-based item numbers). Rows with a
+        missing answer on the model's items are dropped (listwise deletion).
+    instrument : Instrument
+        PVQ40 or SVS57.
+    group : str
+        One of :data:`CFA_GROUPS`.
+
+    Returns
+    -------
+    dict
+        ``cfi``, ``tli``, ``srmr``, ``rmsea``, ``chi2`` (float; NaN on failure), ``df``,
+        ``n`` (complete cases), ``converged`` (bool), ``improper`` (bool), ``note`` (why it
+        failed, or what is improper; empty when clean), ``syntax`` (lavaan syntax fitted).
+
+    Notes
+    -----
+    Model: :math:`\\Sigma = \\Lambda \\Phi \\Lambda^\\top + \\Theta`, one free loading per
+    item, :math:`\\operatorname{diag}\\Phi = 1`, free factor correlations, diagonal
+    :math:`\\Theta`; minimises :math:`F_{ML}` (see :func:`fit_measures`) on
+    :math:`S = \\frac{1}{N}\\sum (x-\\bar x)(x-\\bar x)^\\top`. Failure (fit values NaN,
+    ``converged=False``): fewer than 2 complete cases, a zero-variance item or a singular
+    S (lavaan stops with an error), optimizer failure or a gradient element of F/2 above
+    1e-3 at the end (lavaan's non-convergence; typical of a Heywood case running off to
+    infinity on noise), or a latent correlation >= 1 (the original's failure rule).
+    Improper but kept (``improper=True``): a negative or ~0 residual variance, a latent
+    correlation <= -1, or a non-positive-definite latent correlation matrix.
+
+    Examples
+    --------
+    >>> from stickrole_utils.instruments import PVQ40
+    >>> rng = np.random.default_rng(1)
+    >>> f = rng.normal(size=(200, 2))
+    >>> f[:, 1] = 0.6 * f[:, 0] + 0.8 * f[:, 1]  # Achievement and Power correlate 0.6
+    >>> x = pd.DataFrame(rng.normal(size=(200, 40)), columns=range(1, 41))
+    >>> for i in PVQ40.key["Achievement"]:
+    ...     x[i] += f[:, 0]
+    >>> for i in PVQ40.key["Power"]:
+    ...     x[i] += f[:, 1]
+    >>> res = fit_cfa(x, PVQ40, "self_enhancement")
+    >>> res["converged"], res["df"], round(res["cfi"], 2)
+    (True, 13.0, 1.0)
+    """
+    factors = _factors(instrument, group)
+    syntax = cfa_syntax(instrument, group)
+    cols = [i for _, its in factors for i in its]
+    factor_of = np.array([k for k, (_, its) in enumerate(factors) for _ in its])
+    m, p = len(factors), len(cols)
+    n_free = 2 * p + m * (m - 1) // 2
+    df = p * (p + 1) / 2 - n_free
+    try:
+        data = items.reindex(columns=cols).astype(float).dropna(axis=0, how="any").to_numpy()
+    except (TypeError, ValueError) as exc:
+        return _result(syntax, 0, df, f"answers are not numeric: {exc}")
+    n = data.shape[0]
+    if n < 2:
+        return _result(syntax, n, df, f"{n} complete case(s); need at least 2")
+    s = np.cov(data, rowvar=False, bias=True)
+    var = np.diag(s)
+    const = [cols[i] for i in np.flatnonzero(var <= 1e-12 * max(1.0, float(var.max())))]
+    if const:
+        return _result(syntax, n, df, f"zero-variance item(s) {const} (lavaan stops with an error)")
+    if np.linalg.eigvalsh(s / np.sqrt(np.outer(var, var))).min() <= 1e-10:
+        return _result(syntax, n, df, "sample covariance matrix is not positive definite")
+    try:
+        est = _fit_ml(s, factor_of, m)
+    except (np.linalg.LinAlgError, ValueError, FloatingPointError) as exc:
+        return _result(syntax, n, df, f"ML fit raised {type(exc).__name__}: {exc}")
+    if not est.success:
+        return _result(syntax, n, df, f"not converged: {est.message}")
+    if est.grad_max > GRADIENT_TOL:
+        return _result(
+            syntax,
+            n,
+            df,
+            f"no proper minimum: gradient {est.grad_max:.2g} > {GRADIENT_TOL} at the end "
+            f"(max |loading| {np.abs(est.lam).max():.3g}); lavaan reports non-convergence",
+        )
+    off = est.phi[np.tril_indices(m, -1)]
+    if off.size and off.max() >= 1:
+        return _result(
+            syntax, n, df, f"latent correlation {off.max():.4f} >= 1 (the original's failure rule)"
+        )
+    problems = []
+    neg = [cols[i] for i in np.flatnonzero(est.theta < 0)]
+    tiny = [
+        cols[i] for i in np.flatnonzero((est.theta >= 0) & (est.theta < NEAR_ZERO_VARIANCE * var))
+    ]
+    if neg:
+        problems.append(f"negative residual variance for item(s) {neg}")
+    if tiny:
+        problems.append(f"~0 residual variance for item(s) {tiny}")
+    if off.size and off.min() <= -1:
+        problems.append(f"latent correlation {off.min():.4f} <= -1")
+    elif m > 1 and np.linalg.eigvalsh(est.phi).min() <= 0:
+        problems.append("latent correlation matrix is not positive definite")
+    fm = fit_measures(s, est.sigma, est.fmin, n, n_free)
+    return _result(
+        syntax,
+        n,
+        fm["df"],
+        "; ".join(problems),
+        converged=True,
+        improper=bool(problems),
+        chi2=fm["chi2"],
+        cfi=fm["cfi"],
+        tli=fm["tli"],
+        srmr=fm["srmr"],
+        rmsea=fm["rmsea"],
+    )
+
+
+def fit_magnifying_glass(items: pd.DataFrame, instrument: Instrument) -> dict[str, dict[str, Any]]:
+    """Fit the four higher-order CFA models of one chunk.
+
+    Parameters
+    ----------
+    items : pandas.DataFrame
+        Wide raw answers (see :func:`fit_cfa`).
+    instrument : Instrument
+        PVQ40 or SVS57.
+
+    Returns
+    -------
+    dict
+        group -> :func:`fit_cfa` result, for every group of :data:`CFA_GROUPS` in order.
+    """
+    return {g: fit_cfa(items, instrument, g) for g in CFA_GROUPS}
