@@ -23,9 +23,11 @@ from .answers import read_answers, validate_answers
 from .cfa import fit_magnifying_glass
 from .errors import DataError
 from .instruments import INSTRUMENTS, get_instrument
+from .leaderboard import cardinal_scores, leaderboard_columns, write_leaderboard
+from .leaderboard import order_chunks as leaderboard_order
 from .reliability import cronbach_alpha
 from .scoring import item_matrix, substitute_unparsed, value_scores
-from .settings import LEADERBOARD_CHUNKS, AnalysisSettings
+from .settings import AnalysisSettings
 from .stability import ipsative, ipsative_summary, rank_order, rank_order_summary
 from .stats import percentile_bootstrap
 from .structure import value_structure
@@ -98,8 +100,7 @@ def order_chunks(present: Sequence[str], wanted: Sequence[str] | None = None,
                 f"have no answers; chunks present: {', '.join(present)}"
             )
         return list(wanted)
-    known = [c for c in LEADERBOARD_CHUNKS if c in present]
-    return known + sorted(c for c in present if c not in LEADERBOARD_CHUNKS)
+    return leaderboard_order(present)
 
 
 def _values_questionnaire(answers: pd.DataFrame, source: str) -> dict[str, str]:
@@ -169,16 +170,10 @@ def _fit_means(fits: dict[str, dict], rule: str) -> tuple[dict[str, float], int]
 
 
 def cardinal_of(metrics: dict) -> float:
-    """A model's Cardinal score: the mean of its leaderboard columns (RO per chunk pair, and per
-    chunk 1-Stress, CFI, 1-SRMR, 1-RMSEA), NaN skipped (original-method.md §4.3)."""
-    chunks = metrics["chunks"]
-    cols = [metrics["pairwise_rank_order"][a][b]
-            for i, a in enumerate(chunks) for b in chunks[i + 1:]]
-    for c in chunks:
-        cols += [1 - metrics["stress"].get(c, math.nan), metrics["cfi"].get(c, math.nan),
-                 1 - metrics["srmr"].get(c, math.nan), 1 - metrics["rmsea"].get(c, math.nan)]
-    arr = np.array(cols, dtype=float)
-    return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
+    """A model's Cardinal score: the mean of its own leaderboard columns (RO per chunk pair, and
+    per chunk 1-Stress, CFI, 1-SRMR, 1-RMSEA), NaN skipped (original-method.md §4.3)."""
+    cols = leaderboard_columns({"_": metrics}, metrics["chunks"])
+    return float(cardinal_scores(cols).iloc[0])
 
 
 def _nanmean_dict(d: dict) -> float:
@@ -457,8 +452,6 @@ def analyze_files(paths: Sequence[str | Path], out_dir: str | Path,
     Several tables may hold the same model only if their rows do not overlap (they are
     concatenated and validated together).
     """
-    from .leaderboard import write_leaderboard
-
     settings = settings or AnalysisSettings()
     if not paths:
         raise DataError("no answers table given")

@@ -1,0 +1,175 @@
+"""End-to-end analysis of synthetic answers: metrics.json contract, settings, bad input."""
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from stickrole_utils.analysis import (
+    analyze_answers,
+    analyze_files,
+    analyze_model,
+    cardinal_of,
+    read_model_analysis,
+    write_model_analysis,
+)
+from stickrole_utils.datasets import synthetic_answers
+from stickrole_utils.errors import DataError
+from stickrole_utils.settings import LEADERBOARD_CHUNKS, AnalysisSettings
+from stickrole_utils.values import HIGHER_ORDER, VALUES
+
+FAST = AnalysisSettings(bootstrap=0)
+CONTRACT_KEYS = {
+    "rank_order", "rank_order_per_value", "pairwise_rank_order", "ipsative", "stress", "cfa",
+    "cfi", "srmr", "rmsea", "cronbach_alpha", "unparsed_rate", "n_personas", "chunks", "settings",
+    "stress_mean", "cfi_mean", "srmr_mean", "rmsea_mean", "cronbach_alpha_mean",
+}
+
+
+@pytest.fixture(scope="module")
+def nine_chunks():
+    return synthetic_answers({"stable": 0.9}, n_personas=30, seed=4, unparsed_rate=0.02)
+
+
+@pytest.fixture(scope="module")
+def analysed(nine_chunks):
+    return analyze_model(nine_chunks, AnalysisSettings(bootstrap=200, bootstrap_cardinal=3))
+
+
+def test_metrics_follow_the_contract(analysed):
+    m = analysed.metrics
+    assert CONTRACT_KEYS <= set(m)
+    assert m["chunks"] == list(LEADERBOARD_CHUNKS)
+    assert set(m["rank_order_per_value"]) == set(VALUES)
+    assert m["n_personas"] == 30
+    for c in m["chunks"]:
+        assert m["pairwise_rank_order"][c][c] == 1.0
+        assert set(m["cfa"][c]) == set(HIGHER_ORDER)
+        for fit in m["cfa"][c].values():
+            assert {"cfi", "tli", "srmr", "rmsea", "converged", "note"} <= set(fit)
+        assert 0 <= m["stress"][c] < 1
+    # symmetric pairwise matrix, 36 pairs
+    assert m["pairwise_rank_order"]["chunk_0"]["chunk_4"] == m["pairwise_rank_order"]["chunk_4"]["chunk_0"]
+    assert len(analysed.rank_order) == 36 * 10
+    assert m["unparsed_count"] > 0 and math.isclose(m["unparsed_rate"], m["unparsed_count"] / m["n_items"])
+    assert any("unparsed" in n for n in m["notes"])
+    assert json.loads(json.dumps(m, allow_nan=True))["settings"]["unparsed"] == "random"
+
+
+def test_stable_population_beats_unstable_and_dummy():
+    df = synthetic_answers({"stable": 0.95, "unstable": 0.1}, uniform=("dummy",), n_personas=40,
+                           chunks=["chunk_0", "chunk_1", "chunk_no_conv"], seed=9)
+    df = pd.concat([df, synthetic_answers(["dummy"], uniform=("dummy",), n_personas=40,
+                                          chunks=["chunk_0", "chunk_1", "chunk_no_conv"], seed=1)])
+    res = analyze_answers(df, FAST)
+    ro = {m: a.metrics["rank_order"] for m, a in res.items()}
+    assert ro["stable"] > 0.7 > ro["unstable"]
+    assert abs(ro["dummy"]) < 0.1
+    # circular structure: structured data fits the circle better than uniform noise
+    assert res["stable"].metrics["stress_mean"] < res["dummy"].metrics["stress_mean"]
+
+
+def test_cardinal_and_bootstrap_intervals(analysed):
+    m = analysed.metrics
+    assert math.isclose(m["cardinal"], cardinal_of(m))
+    lo, hi = m["rank_order_ci"]
+    assert lo <= m["rank_order"] <= hi and hi - lo < 0.3
+    clo, chi = m["cardinal_ci"]
+    assert np.isfinite(clo) and clo <= chi
+
+
+def test_settings_change_only_what_they_name(nine_chunks):
+    base = analyze_model(nine_chunks, FAST).metrics
+    drop = analyze_model(nine_chunks, FAST.model_copy(update={"unparsed": "drop"})).metrics
+    assert drop["unparsed_count"] == base["unparsed_count"]
+    assert drop["rank_order"] != base["rank_order"]
+    textbook = analyze_model(nine_chunks, FAST.model_copy(update={"stress": "dissimilarity"})).metrics
+    assert textbook["stress"] != base["stress"] and textbook["rank_order"] == base["rank_order"]
+
+
+def test_same_seed_same_numbers(nine_chunks):
+    a = analyze_model(nine_chunks, FAST).metrics
+    b = analyze_model(nine_chunks.sample(frac=1, random_state=0), FAST).metrics
+    assert a["rank_order"] == b["rank_order"] and a["cfi"] == b["cfi"]
+
+
+def test_failed_fits_apply_the_leaderboard_rule_and_are_counted():
+    df = synthetic_answers({"m": 0.8}, chunks=["chunk_0", "chunk_no_conv"], n_personas=20, seed=2)
+    # a constant item makes every CFA model holding it fail
+    df.loc[(df.chunk == "chunk_0") & (df["item"] == 5), "score"] = 3.0  # Security item
+    orig = analyze_model(df, FAST).metrics
+    fit = orig["cfa"]["chunk_0"]["conservation"]
+    assert fit["converged"] is False and math.isnan(fit["cfi"]) and fit["note"]
+    assert orig["cfa_failures"] >= 1
+    others = [orig["cfa"]["chunk_0"][g]["cfi"] for g in HIGHER_ORDER if g != "conservation"]
+    assert math.isclose(orig["cfi"]["chunk_0"], (0.0 + sum(others)) / 4)
+    assert math.isclose(orig["srmr"]["chunk_0"], (1.0 + sum(orig["cfa"]["chunk_0"][g]["srmr"]
+                                                         for g in HIGHER_ORDER if g != "conservation")) / 4)
+    nan_rule = analyze_model(df, FAST.model_copy(update={"cfa_failure": "nan"})).metrics
+    assert math.isclose(nan_rule["cfi"]["chunk_0"], sum(others) / 3)
+
+
+def test_constant_persona_answers_give_nan_with_reason_not_a_crash():
+    df = synthetic_answers({"m": 0.8}, chunks=["chunk_0", "chunk_1", "chunk_no_conv"], n_personas=6)
+    df.loc[df.chunk == "chunk_1", "score"] = 4.0  # every persona answers 4 to everything
+    m = analyze_model(df, FAST).metrics
+    assert m["rank_order_nan"] == 20  # 10 values x the 2 pairs touching chunk_1
+    assert np.isfinite(m["rank_order"])
+    assert math.isnan(m["pairwise_rank_order"]["chunk_0"]["chunk_1"])
+    assert any("rank-order correlations undefined" in n for n in m["notes"])
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d[d.chunk == "chunk_0"], "single chunk"),
+        (lambda d: d[d.persona.isin(["p00", "p01"])], "has 2 persona(s)"),
+        (lambda d: pd.concat([d, d.assign(model="other")]), "expects one model"),
+        (lambda d: d.assign(questionnaire="religion", item=1).drop_duplicates(
+            ["chunk", "persona"]), "no PVQ-40 or SVS-57 answers"),
+    ],
+)
+def test_bad_input_gives_one_clear_error(change, message):
+    df = synthetic_answers({"m": 0.8}, chunks=["chunk_0", "chunk_1"], n_personas=5)
+    with pytest.raises(DataError, match="data.csv") as e:
+        analyze_model(change(df), FAST, source="data.csv")
+    assert message in str(e.value)
+
+
+def test_persona_missing_from_a_chunk_is_a_note(caplog):
+    df = synthetic_answers({"m": 0.8}, chunks=["chunk_0", "chunk_1", "chunk_2"], n_personas=6)
+    df = df[~((df.chunk == "chunk_2") & (df.persona == "p03"))]
+    m = analyze_model(df, FAST).metrics
+    assert any("chunk 'chunk_2' lacks persona(s) p03" in n for n in m["notes"])
+    assert "lacks persona" in caplog.text
+
+
+def test_chunks_setting_orders_and_checks():
+    df = synthetic_answers({"m": 0.8}, chunks=["chunk_0", "chunk_1", "chunk_2"], n_personas=5)
+    m = analyze_model(df, FAST.model_copy(update={"chunks": ["chunk_2", "chunk_0"]})).metrics
+    assert m["chunks"] == ["chunk_2", "chunk_0"]
+    with pytest.raises(DataError, match="'chunk_9'"):
+        analyze_model(df, FAST.model_copy(update={"chunks": ["chunk_9", "chunk_0"]}))
+
+
+def test_write_read_roundtrip_and_files(tmp_path):
+    df = synthetic_answers({"a/b": 0.8, "c": 0.2}, chunks=["chunk_0", "chunk_1", "chunk_svs_no_conv"],
+                           n_personas=8)
+    path = tmp_path / "answers.csv"
+    df.to_csv(path, index=False)
+    res = analyze_files([path], tmp_path / "out", FAST)
+    assert set(res) == {"a/b", "c"}
+    out = tmp_path / "out"
+    assert (out / "a_b" / "metrics.json").exists() and (out / "leaderboard.csv").exists()
+    back = read_model_analysis(out / "a_b")
+    assert back.model == "a/b" and back.metrics["chunks"] == res["a/b"].metrics["chunks"]
+    pd.testing.assert_frame_equal(back.scores, res["a/b"].scores)
+    assert set(back.structure.columns) >= {"chunk", "item", "value", "x", "y"}
+    assert set(back.cfa.columns) >= {"chunk", "group", "cfi", "converged", "note"}
+    lb = pd.read_csv(out / "leaderboard.csv")
+    assert list(lb.columns[:8]) == ["Model", "Ordinal (Win rate)", "Cardinal (Score)",
+                                     "RO Stability", "Stress", "CFI", "SRMR", "RMSEA"]
+    write_model_analysis(back, tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "metrics.json").read_text())["model"] == "a/b"
