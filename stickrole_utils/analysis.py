@@ -139,11 +139,12 @@ def _check_personas(answers: pd.DataFrame, chunks: list[str], source: str) -> li
     return notes
 
 
-def _chunk_validity(items: pd.DataFrame, questionnaire: str, settings: AnalysisSettings) -> dict:
+def _chunk_validity(items: pd.DataFrame, questionnaire: str, settings: AnalysisSettings,
+                    alpha: bool = True) -> dict:
     inst = get_instrument(questionnaire)
     st = value_structure(items, inst, variant=settings.stress)
     fits = fit_magnifying_glass(items, inst)
-    alphas = cronbach_alpha(items, inst)
+    alphas = cronbach_alpha(items, inst) if alpha else {}
     return {"structure": st, "cfa": fits, "alpha": alphas}
 
 
@@ -183,12 +184,18 @@ def _nanmean_dict(d: dict) -> float:
 
 def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
           settings: AnalysisSettings, *, tables: bool) -> tuple[dict, dict]:
-    """Metrics of one (already substituted) model table; ``tables`` also returns DataFrames."""
+    """Metrics of one (already substituted) model table; ``tables`` also returns DataFrames.
+
+    ``tables=False`` (the Cardinal bootstrap) computes only what the Cardinal score uses: rank
+    order, Stress and CFA (no ipsative stability, no alpha).
+    """
     scores = value_scores(answers[answers["questionnaire"].isin(set(qmap.values()))])
     ro = rank_order(scores, chunks)
     m = rank_order_summary(ro, chunks)
-    ips = ipsative(scores, chunks)
-    m.update(ipsative_summary(ips))
+    ips = None
+    if tables:
+        ips = ipsative(scores, chunks)
+        m.update(ipsative_summary(ips))
     m["stress"], m["rank_distance"], m["cfa"] = {}, {}, {}
     m["cronbach_alpha"], m["cronbach_alpha_per_value"] = {}, {}
     m["structure_notes"] = {}
@@ -198,7 +205,7 @@ def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
     struct_rows, cfa_rows = [], []
     for c in chunks:
         rows = answers[(answers["chunk"] == c) & (answers["questionnaire"] == qmap[c])]
-        v = _chunk_validity(item_matrix(rows), qmap[c], settings)
+        v = _chunk_validity(item_matrix(rows), qmap[c], settings, alpha=tables)
         st = v["structure"]
         m["stress"][c] = float(st.stress)
         m["rank_distance"][c] = float(st.rank_distance)
@@ -217,7 +224,7 @@ def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
             m[k][c] = means[k]
         m["cfa_failures"] += failures
         m["cronbach_alpha_per_value"][c] = {k: float(a) for k, a in v["alpha"].items()}
-        m["cronbach_alpha"][c] = _nanmean_dict(v["alpha"])
+        m["cronbach_alpha"][c] = _nanmean_dict(v["alpha"]) if v["alpha"] else float("nan")
         if tables:
             coords = st.coords.assign(chunk=c)
             struct_rows.append(coords[["chunk", "item", "value", "x", "y"]])

@@ -61,9 +61,10 @@ class AnalysisSettings(BaseModel):
     """Bootstrap resamples over personas for the rank-order stability interval (0 disables
     all intervals)."""
 
-    bootstrap_cardinal: int = Field(default=100, ge=0)
+    bootstrap_cardinal: int = Field(default=50, ge=0)
     """Bootstrap resamples for the Cardinal-score interval. Each resample recomputes every
-    column, CFA fits and MDS included, so it costs about one full analysis (0 disables it)."""
+    column of the score, the 4 CFA fits and the MDS of every chunk included, so it costs about
+    0.3-2 s per resample for 9 chunks (see benchmarks/bench_analysis.py); 0 disables it."""
 
     ci_level: float = Field(default=0.95, gt=0, lt=1)
     """Level of the percentile bootstrap intervals."""
