@@ -173,3 +173,24 @@ def test_write_read_roundtrip_and_files(tmp_path):
                                      "RO Stability", "Stress", "CFI", "SRMR", "RMSEA"]
     write_model_analysis(back, tmp_path / "again")
     assert json.loads((tmp_path / "again" / "metrics.json").read_text())["model"] == "a/b"
+
+
+def test_full_72_column_leaderboard_from_synthetic_answers(tmp_path):
+    """Nine leaderboard chunks x four models (three stabilities + the random baseline)."""
+    models = {"steady": 0.95, "middling": 0.6, "drifting": 0.2}
+    df = pd.concat([
+        synthetic_answers(models, n_personas=20, seed=11),
+        synthetic_answers(["dummy"], uniform=("dummy",), n_personas=20, seed=12),
+    ])
+    path = tmp_path / "all.parquet"
+    df.to_parquet(path)
+    analyze_files([path], tmp_path / "out", FAST)
+    cols = pd.read_csv(tmp_path / "out" / "leaderboard_columns.csv", index_col=0)
+    assert cols.shape == (4, 72)
+    assert sum(c.startswith("RO-") for c in cols.columns) == 36
+    lb = pd.read_csv(tmp_path / "out" / "leaderboard.csv").set_index("Model")
+    assert lb.loc["steady", "RO Stability"] > lb.loc["middling", "RO Stability"] > lb.loc["drifting", "RO Stability"]
+    assert lb.loc["steady", "Cardinal (Score)"] > lb.loc["dummy", "Cardinal (Score)"]
+    assert lb.loc["steady", "Ordinal (Win rate)"] > lb.loc["dummy", "Ordinal (Win rate)"]
+    assert np.isclose(lb["Cardinal (Score)"].loc["middling"], cols.loc["middling"].mean())
+    assert lb["Ordinal (Win rate)"].between(0, 1).all()
