@@ -15,21 +15,13 @@ import pandas as pd
 
 from ..answers import ANSWER_COLUMNS
 from ..instruments import PVQ40, SVS57
+from ..settings import LEADERBOARD_CHUNKS
 from ..values import THEORETICAL_COORDS, VALUES
 
 __all__ = ["synthetic_answers", "DEFAULT_SYNTHETIC_CHUNKS"]
 
-DEFAULT_SYNTHETIC_CHUNKS: tuple[str, ...] = (
-    "chunk_0",
-    "chunk_1",
-    "chunk_2",
-    "chunk_3",
-    "chunk_4",
-    "chunk_chess_0",
-    "chunk_grammar_1",
-    "chunk_no_conv",
-    "chunk_svs_no_conv",
-)
+#: The nine leaderboard chunks; a label containing "svs" is answered on SVS-57.
+DEFAULT_SYNTHETIC_CHUNKS: tuple[str, ...] = LEADERBOARD_CHUNKS
 
 _ANGLES = np.array([np.arctan2(THEORETICAL_COORDS[v][1], THEORETICAL_COORDS[v][0]) for v in VALUES])
 
