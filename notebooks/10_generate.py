@@ -36,8 +36,8 @@ entry
 # %%
 from stickrole_utils.generate import generate_model
 
-answers_path = generate_model(cfg, entry, force=force, progress=True)
-answers_path
+model_dir = generate_model(cfg, entry, force=force, progress=True)
+model_dir
 
 # %% [markdown]
 # ## What was produced
@@ -48,11 +48,11 @@ import pandas as pd
 
 from stickrole_utils.report import manifest_table, read_manifest, unparsed_table
 
-answers = pd.read_parquet(answers_path)
+answers = pd.read_parquet(model_dir / "answers.parquet")
 unparsed_table(answers)
 
 # %% [markdown]
 # ## Run manifest
 
 # %%
-manifest_table(read_manifest(answers_path.parent))
+manifest_table(read_manifest(model_dir))

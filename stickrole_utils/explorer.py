@@ -153,14 +153,17 @@ def find_conversation(conversations: Sequence[dict], chunk: str, persona: str) -
 def conversation_html(record: dict | None) -> str:
     """A conversation record as HTML: one block per message (role in bold), or a notice.
 
-    Messages are read from ``messages`` (else ``conversation`` / ``turns``), each a mapping with
-    ``role`` and ``content``; other fields of the record are listed above them.
+    Messages are read from ``conversation`` (else ``messages`` / ``turns``) and, when present,
+    ``dialogue`` (the SVS question-and-answer dialogue), each a list of mappings with ``role`` and
+    ``content``; the record's other scalar fields are listed above them.
     """
     if record is None:
         return "<p><i>No conversation recorded for this persona and chunk.</i></p>"
-    messages = _get(record, "messages", "conversation", "turns") or []
+    lists = ("conversation", "messages", "turns", "dialogue")
+    messages = list(_get(record, "conversation", "messages", "turns") or [])
+    messages += list(record.get("dialogue") or [])
     meta = {k: v for k, v in record.items()
-            if k not in ("messages", "conversation", "turns") and not isinstance(v, (list, dict))}
+            if k not in lists and not isinstance(v, (list, dict)) and v not in ("", None)}
     head = "".join(f"<b>{html.escape(str(k))}</b>: {html.escape(str(v))}<br>"
                    for k, v in meta.items())
     blocks = []
@@ -203,7 +206,8 @@ def score_evidence(answers: pd.DataFrame, chunk: str, persona: str,
     if value != ALL_VALUES:
         sub = sub[sub["value"] == value]
     keep = ["questionnaire", "item", "value", "score"] + [
-        c for c in ("letter", "parsed", "option_order", "raw") if c in sub.columns]
+        c for c in ("letter", "parsed", "parse_reason", "option_order", "raw", "error")
+        if c in sub.columns]
     return sub.sort_values("item")[keep].reset_index(drop=True)
 
 

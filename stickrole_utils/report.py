@@ -140,6 +140,15 @@ _EXTERNAL_MODULE = re.compile(r"<script type=\"module\">(?:(?!</script>).)*https
                               r"(?:(?!</script>).)*</script>", re.I | re.S)
 
 
+class _DropMessage(logging.Filter):
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(self.prefix)
+
+
 def notebook_to_html(notebook: str | Path, html_path: str | Path, *, title: str | None = None) -> Path:
     """Render an executed notebook as one self-contained HTML page without code.
 
@@ -173,7 +182,13 @@ def notebook_to_html(notebook: str | Path, html_path: str | Path, *, title: str 
     nb.metadata["title"] = title or Path(notebook).stem
     exporter = HTMLExporter(template_name="lab", exclude_input=True, exclude_input_prompt=True,
                             exclude_output_prompt=True, embed_images=True)
-    body, _ = exporter.from_notebook_node(nb)
+    quiet = _DropMessage("Alternative text is missing")  # our figures get an alt text below
+    exporter.log.addFilter(quiet)
+    try:
+        body, _ = exporter.from_notebook_node(nb)
+    finally:
+        exporter.log.removeFilter(quiet)
+    body = body.replace('alt="No description has been provided for this image"', 'alt="figure"')
     body = _EXTERNAL_SCRIPT.sub("", body)
     body = _EXTERNAL_MODULE.sub("", body)
     out = Path(html_path)

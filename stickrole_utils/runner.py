@@ -321,6 +321,7 @@ def execute_stage(
     notebook_dir: Path | None = None,
     stream_stderr: bool = False,
     cwd: Path | None = None,
+    execution_timeout: float | None = None,
 ) -> None:
     """Run one stage notebook headless with papermill (a fresh kernel process).
 
@@ -336,6 +337,11 @@ def execute_stage(
         Jupyter kernel (always explicit: the notebooks' metadata is not trusted).
     stream_stderr : bool
         Copy the kernel's stderr (progress bars) to this process's stderr while it runs.
+    cwd : Path, optional
+        Working directory of the kernel (default: the current one).
+    execution_timeout : float, optional
+        Seconds a single cell may run before the stage fails (default: no limit; generation of
+        a large model can take hours).
 
     Raises
     ------
@@ -346,16 +352,23 @@ def execute_stage(
 
     nb = load_notebook(stage, notebook_dir)
     output.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(
-        nb,
-        str(output),
-        parameters=dict(parameters),
-        kernel_name=kernel_name,
-        language="python",
-        progress_bar=False,
-        stderr_file=sys.stderr if stream_stderr else None,
-        cwd=str(cwd or Path.cwd()),
-    )
+    pm_log = logging.getLogger("papermill")
+    level = pm_log.level
+    pm_log.setLevel(max(level, logging.WARNING))  # our one line per stage replaces its chatter
+    try:
+        pm.execute_notebook(
+            nb,
+            str(output),
+            parameters=dict(parameters),
+            kernel_name=kernel_name,
+            language="python",
+            progress_bar=False,
+            stderr_file=sys.stderr if stream_stderr else None,
+            cwd=str(cwd or Path.cwd()),
+            execution_timeout=execution_timeout,
+        )
+    finally:
+        pm_log.setLevel(level)
 
 
 def _stamp_path(run_dir: Path, model: str | None, stage: str) -> Path:
@@ -386,7 +399,10 @@ class _Stage:
     model: str | None
     stage: str
     parameters: dict
-    digest: str
+    section: dict
+    """The params section the stage depends on."""
+    inputs: list[Path]
+    """Input files (hashed when the stage is about to run: earlier stages write them)."""
     outputs: list[Path]
     notebook: Path
     html: Path | None = None
@@ -399,7 +415,8 @@ def _run_stage(spec: _Stage, run_dir: Path, *, kernel_name: str, force: bool,
 
     model = spec.model or "(all models)"
     stamp = _stamp_path(run_dir, spec.model, spec.stage)
-    if not force and _is_current(stamp, spec.digest, spec.outputs):
+    digest = inputs_digest(spec.section, spec.inputs)
+    if not force and _is_current(stamp, digest, spec.outputs):
         log.info("%s %-10s %-11s up to date", label, spec.stage, model)
         return StageResult(model, spec.stage, "up to date", "", spec.notebook, 0.0)
     t0 = time.perf_counter()
@@ -418,7 +435,7 @@ def _run_stage(spec: _Stage, run_dir: Path, *, kernel_name: str, force: bool,
                     dt, reason, spec.notebook)
         return StageResult(model, spec.stage, "failed", reason, spec.notebook, dt)
     dt = time.perf_counter() - t0
-    _write_stamp(stamp, spec.digest, spec.parameters, dt)
+    _write_stamp(stamp, digest, spec.parameters, dt)
     log.info("%s %-10s %-11s ok (%.1f s)", label, spec.stage, model, dt)
     return StageResult(model, spec.stage, "ok", "", spec.notebook, dt)
 
@@ -441,13 +458,13 @@ def _model_stages(cfg, entry, run_dir: Path, params_path: Path, nb_src: Path,
     return [
         _Stage(entry.name, "generate",
                {"params_path": str(params_path), "model": entry.name, "force": force_generate},
-               inputs_digest(gen_section, [nb["generate"]]), [answers],
+               gen_section, [nb["generate"]], [answers],
                logs / "10_generate.ipynb"),
         _Stage(entry.name, "analyze", {"params_path": str(params_path), "model": entry.name},
-               inputs_digest({"analysis": dump["analysis"]}, [answers, nb["analyze"]]),
+               {"analysis": dump["analysis"]}, [answers, nb["analyze"]],
                [model_dir / "metrics.json"], logs / "20_analyze.ipynb"),
         _Stage(entry.name, "report", {"run_dir": str(run_dir), "model": entry.name},
-               inputs_digest({}, [*report_inputs, nb["report"]]),
+               {}, [*report_inputs, nb["report"]],
                [model_page_path(run_dir, entry.name)], logs / "30_model_report.ipynb",
                html=model_page_path(run_dir, entry.name)),
     ]
@@ -535,8 +552,7 @@ def run_experiment(
         lb_params = {"run_dir": str(run_dir), "models": analysed, "ties": cfg.analysis.ties,
                      "chunks": list(cfg.analysis.chunks or []), "title": cfg.report.title}
         html = leaderboard_page_path(run_dir)
-        spec = _Stage(None, "leaderboard", lb_params,
-                      inputs_digest(lb_params, [*metric_files, nb]),
+        spec = _Stage(None, "leaderboard", lb_params, lb_params, [*metric_files, nb],
                       [run_dir / "leaderboard.csv", html],
                       run_dir / "notebooks" / "40_leaderboard.ipynb", html=html)
         summary.results.append(_run_stage(
