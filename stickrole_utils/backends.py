@@ -147,6 +147,13 @@ class DummyBackend:
 # ------------------------------------------------------------------------------------------
 
 
+def _available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 def llama_cpp_available() -> bool:
     """Whether llama-cpp-python can be imported."""
     try:
@@ -217,9 +224,9 @@ class LlamaCppBackend:
             n_batch=entry.n_batch, n_ubatch=entry.n_batch, seed=entry.seed, logits_all=False,
             verbose=False, swa_full=True,
         )
-        if entry.n_threads is not None:
-            kwargs["n_threads"] = entry.n_threads
-            kwargs["n_threads_batch"] = entry.n_threads
+        threads = entry.n_threads or _available_cpus()
+        kwargs["n_threads"] = threads
+        kwargs["n_threads_batch"] = threads
         try:
             self.llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
@@ -257,6 +264,10 @@ class LlamaCppBackend:
     def render(self, messages: list[Message]) -> tuple[str, bool]:
         """Prompt text for ``messages`` with the assistant turn opened; and whether the text
         already holds the special BOS token."""
+        if self.chat_format != "gguf":
+            # llama-cpp-python's named formatters treat "" like a missing message (they emit a
+            # bare role header); a single space keeps an empty turn a turn
+            messages = [{**m, "content": m["content"] or " "} for m in messages]
         try:
             res = self._formatter(messages=messages)
         except Exception as exc:  # jinja raises arbitrary errors from raise_exception()

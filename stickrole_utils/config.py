@@ -257,7 +257,8 @@ class ModelEntry(_Strict):
     """Prompt-processing batch size."""
 
     n_threads: int | None = Field(default=None, ge=1)
-    """CPU threads (``None``: llama.cpp default)."""
+    """CPU threads for generation and prompt processing (``None``: every CPU core this process
+    may use; llama-cpp-python's own default is half of them)."""
 
     seed: int = 0
     """Sampler seed base of the model (combined with the generation seed per call)."""

