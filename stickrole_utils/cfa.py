@@ -8,7 +8,9 @@ Why our own ML fitter instead of semopy (which is installed and used as a cross-
 tests): semopy reports no SRMR and does not bound CFI as lavaan does, so the fit measures have to
 be computed here anyway; the model is small (one loading and one residual variance per item plus
 the factor correlations) so the ML discrepancy and its analytic gradient take a few lines; and
-speed matters (9 chunks x 4 models per LLM). The estimator reproduces lavaan's defaults: ML on
+speed matters (9 chunks x 4 models per LLM): measured on a 2-core machine, semopy took 0.3-2 s
+per fit, this fitter about 5 ms on structured data (up to ~60 ms on pure noise, where it must
+detect a diverging Heywood case), i.e. one model's 36 fits in ~0.2 s instead of 10-70 s. The estimator reproduces lavaan's defaults: ML on
 the sample covariance with divisor N, no mean structure, factor variances fixed to 1, all loadings
 and factor covariances free, no bounds (Heywood cases allowed), listwise deletion; and lavaan's
 convergence rule (after the optimizer stops, every element of the gradient of lavaan's objective
