@@ -100,6 +100,9 @@ def check_run_config(cfg: RunConfig) -> None:
         for i, m in enumerate(cfg.models):
             if m.backend == "llama_cpp":
                 check_model_ref(m.model or "", where=f"models[{i}].model ({m.name})")
+            if m.backend == "openai" and (m.mode or cfg.generation.mode) == "logprob":
+                raise ConfigError(f"models[{i}] ({m.name}): the openai backend supports mode "
+                                  "direct or cot, not logprob; set mode: direct or cot on it")
         chunks = resolved_chunks(cfg)
         people = _population(cfg)
         _banks(cfg, chunks)

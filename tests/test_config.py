@@ -55,6 +55,9 @@ def test_valid_params_resolve_paths(tmp_path):
          ["models.0.backend", "'llama_cpp', 'openai' or 'dummy'"]),
         ({k: v for k, v in BASE.items() if k != "version"}, ["version", "missing"]),
         (_with(chunks=["chunk_0"]), ["corpus", "data_path is not set"]),
+        ({**_with(mode="logprob"), "models": [{"name": "s", "backend": "openai",
+                                               "base_url": "http://127.0.0.1:1/v1", "model": "m"}]},
+         ["models[0] (s)", "not logprob"]),
         (_with(population="original:real_world_people"), ["needs data_path"]),
     ],
 )
