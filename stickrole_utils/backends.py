@@ -16,6 +16,7 @@ rest (``prefix_reuse=False`` re-evaluates every prompt from scratch, for benchma
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -232,12 +233,34 @@ class LlamaCppBackend:
         except (ValueError, RuntimeError, OSError) as exc:
             raise BackendError(f"model {entry.name}: llama.cpp cannot load {self.path}: {exc} "
                                "(corrupt or unsupported GGUF, or not enough memory?)") from None
+        self.n_parallel = entry.n_parallel
+        if self.n_parallel > 1:
+            self._enable_parallel()
         self.n_vocab = int(self.llm.n_vocab())
         self._letter_ids: dict[str, list[int]] | None = None
         self._formatter, self.chat_format = self._make_formatter()
         self.system_role_supported = self._probe_system_role()
         self.n_evaluated = 0
         self.n_prompt_tokens = 0
+
+    def _enable_parallel(self) -> None:
+        """Recreate the context with room for ``n_parallel`` extra sequences sharing cells."""
+        from llama_cpp import _internals
+
+        llm = self.llm
+        params = llm.context_params
+        params.n_seq_max = self.n_parallel + 1
+        params.kv_unified = True
+        old = llm._ctx
+        try:
+            ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"model {self.entry.name}: cannot create a context for "
+                               f"n_parallel={self.n_parallel}: {exc}") from None
+        llm._ctx = llm._stack.enter_context(contextlib.closing(ctx))
+        old.close()
+        self._pbatch = llm._stack.enter_context(contextlib.closing(_internals.LlamaBatch(
+            n_tokens=self.entry.n_batch, embd=0, n_seq_max=1, verbose=False)))
 
     # -- templates -------------------------------------------------------------------------
 
@@ -318,8 +341,84 @@ class LlamaCppBackend:
         llm.eval(tokens[n_past:])
         self.n_evaluated += len(tokens) - n_past
         self.n_prompt_tokens += len(tokens)
-        ptr = self._lib.llama_get_logits_ith(llm._ctx.ctx, -1)
+        return self._logits_at(-1)
+
+    def _logits_at(self, idx: int) -> np.ndarray:
+        ptr = self._lib.llama_get_logits_ith(self.llm._ctx.ctx, idx)
         return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64)
+
+    def _hold_prefix(self, prefix: list[int]) -> None:
+        """Make sequence 0 of the KV cache hold exactly ``prefix`` (reusing what it shares)."""
+        llm = self.llm
+        n_past = 0
+        if llm.n_tokens > 0:
+            cached = np.asarray(llm.input_ids[: llm.n_tokens])
+            m = min(len(cached), len(prefix))
+            diff = np.nonzero(cached[:m] != np.asarray(prefix[:m]))[0]
+            n_past = int(diff[0]) if len(diff) else m
+            if n_past > 0 and not llm._ctx.kv_cache_seq_rm(0, n_past, -1):
+                n_past = 0
+        if n_past == 0:
+            llm.reset()
+        llm.n_tokens = n_past
+        if n_past < len(prefix):
+            llm.eval(prefix[n_past:])
+            self.n_evaluated += len(prefix) - n_past
+
+    def _parallel_logits(self, toks: list[list[int]]) -> list[np.ndarray]:
+        """Next-token logits of several prompts: their common prefix once in sequence 0, then
+        each prompt's own tokens as a parallel sequence (copies of sequence 0 share its cells),
+        as many per ``llama_decode`` as ``n_batch`` allows."""
+        lib, llm = self._lib, self.llm
+        shared = min(len(t) for t in toks) - 1
+        for t in toks[1:]:
+            m = min(len(toks[0]), len(t), shared)
+            diff = np.nonzero(np.asarray(toks[0][:m]) != np.asarray(t[:m]))[0]
+            shared = int(diff[0]) if len(diff) else m
+        self._hold_prefix(toks[0][:shared])
+        mem, batch = llm._ctx.memory, self._pbatch.batch
+        out: list[np.ndarray | None] = [None] * len(toks)
+        order = list(range(len(toks)))
+        while order:
+            group, n_tok = [], 0
+            while order and len(group) < self.n_parallel:
+                n = len(toks[order[0]]) - shared
+                if group and n_tok + n > self.entry.n_batch:
+                    break
+                group.append(order.pop(0))
+                n_tok += n
+            if n_tok > self.entry.n_batch:  # one prompt alone exceeds a batch
+                j = group[0]
+                out[j] = self.next_logits(toks[j], reuse=True)
+                self._hold_prefix(toks[0][:shared])
+                continue
+            batch.n_tokens = 0
+            last = []
+            for k, j in enumerate(group, 1):
+                lib.llama_memory_seq_rm(mem, k, -1, -1)
+                lib.llama_memory_seq_cp(mem, 0, k, 0, shared)
+                suffix = toks[j][shared:]
+                for i, tok in enumerate(suffix):
+                    n = batch.n_tokens
+                    batch.token[n] = tok
+                    batch.pos[n] = shared + i
+                    batch.seq_id[n][0] = k
+                    batch.n_seq_id[n] = 1
+                    batch.logits[n] = i == len(suffix) - 1
+                    batch.n_tokens = n + 1
+                last.append(batch.n_tokens - 1)
+            rc = lib.llama_decode(llm._ctx.ctx, batch)
+            if rc != 0:
+                raise BackendError(f"model {self.entry.name}: llama_decode of {n_tok} tokens in "
+                                   f"{len(group)} parallel sequences failed (code {rc}); lower "
+                                   "n_parallel or raise n_ctx")
+            for j, idx in zip(group, last, strict=True):
+                out[j] = self._logits_at(idx)
+            for k in range(1, len(group) + 1):
+                lib.llama_memory_seq_rm(mem, k, -1, -1)
+            self.n_evaluated += n_tok
+            self.n_prompt_tokens += sum(len(toks[j]) for j in group)
+        return [x for x in out if x is not None]
 
     def letter_token_ids(self, letter: str) -> list[int]:
         """Vocabulary ids whose text is exactly ``letter`` (scanned once per model)."""
@@ -341,11 +440,16 @@ class LlamaCppBackend:
                         answer_prefix: str, seeds: list[int] | None = None) -> list[np.ndarray]:
         """log P(letter) after ``prompt + answer_prefix`` for each prompt: the full-vocabulary
         log-softmax, summed (logsumexp) over the tokens that spell the letter."""
+        toks = [self.tokens(m, suffix=answer_prefix) for m in prompts]
+        for t in toks:
+            self._check_fits(len(t), 1)
+        room = max(len(t) for t in toks) + self.entry.n_batch <= self.entry.n_ctx
+        if self.n_parallel > 1 and len(toks) > 1 and self.prefix_reuse and room:
+            all_logits = self._parallel_logits(toks)
+        else:
+            all_logits = [self.next_logits(t) for t in toks]
         out = []
-        for msgs, lets in zip(prompts, letters, strict=True):
-            toks = self.tokens(msgs, suffix=answer_prefix)
-            self._check_fits(len(toks), 1)
-            logits = self.next_logits(toks)
+        for logits, lets in zip(all_logits, letters, strict=True):
             logp = logits - _logsumexp(logits)
             out.append(np.array([_logsumexp(logp[self.letter_token_ids(x)]) for x in lets]))
         return out
@@ -387,6 +491,7 @@ class LlamaCppBackend:
             "chat_template_sha256": getattr(self, "chat_template_sha256", None),
             "system_role_supported": self.system_role_supported,
             "prefix_reuse": self.prefix_reuse,
+            "n_parallel": self.n_parallel,
             "sampler_defaults": {"top_p": 0.95, "top_k": 40, "min_p": 0.05,
                                  "repeat_penalty": 1.0},
         }

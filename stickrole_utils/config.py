@@ -263,6 +263,10 @@ class ModelEntry(_Strict):
     seed: int = 0
     """Sampler seed base of the model (combined with the generation seed per call)."""
 
+    n_parallel: int = Field(default=1, ge=1, le=64)
+    """llama_cpp, logprob mode: score up to this many items in one batch as parallel sequences
+    sharing the cached prefix (worth it on a GPU; 1 scores items one after the other)."""
+
     mode: Literal["logprob", "direct", "cot"] | None = None
     """Per-model override of ``generation.mode`` (``None``: use generation.mode)."""
 
