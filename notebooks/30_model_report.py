@@ -17,6 +17,8 @@
 # How stable and how valid are the values this model expresses when it role-plays personas?
 # Everything below is read from the model's directory in the run (`metrics.json` and the tables
 # `20_analyze` wrote); this page is rendered without code by `stickrole run` / `stickrole report`.
+#
+# [Run index](index.html) · [Leaderboard](leaderboard.html)
 
 # %% tags=["parameters"]
 run_dir: str = "../outputs/demo"  # run directory: <output_dir>/<run>

@@ -326,6 +326,12 @@ def _num(x: Any) -> float:
         return float("nan")
 
 
+def _count(x: Any) -> int | float:
+    """An integer count, or NaN when absent."""
+    v = _num(x)
+    return int(v) if math.isfinite(v) else v
+
+
 def _ci_text(ci: Any) -> str:
     if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(math.isfinite(_num(c)) for c in ci):
         return f"[{_num(ci[0]):.3f}, {_num(ci[1]):.3f}]"
@@ -355,11 +361,11 @@ def metrics_summary(metrics: Mapping[str, Any]) -> pd.DataFrame:
         ("SRMR (mean over chunks, lower is better)", chunk_mean("srmr"), ""),
         ("RMSEA (mean over chunks, lower is better)", chunk_mean("rmsea"), ""),
         ("Unparsed answers (share of items)", _num(metrics.get("unparsed_rate")), ""),
-        ("CFA fits failed", _num(metrics.get("cfa_failures")), ""),
-        ("Personas", _num(metrics.get("n_personas")), ""),
-        ("Chunks", float(len(metrics.get("chunks") or [])), ""),
+        ("CFA fits failed", _count(metrics.get("cfa_failures")), ""),
+        ("Personas", _count(metrics.get("n_personas")), ""),
+        ("Chunks", len(metrics.get("chunks") or []), ""),
     ]
-    return pd.DataFrame(rows, columns=["measure", "value", "95% CI"])
+    return pd.DataFrame(rows, columns=["measure", "value", "95% CI"], dtype=object)
 
 
 def unparsed_table(answers: pd.DataFrame) -> pd.DataFrame:

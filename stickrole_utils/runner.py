@@ -546,10 +546,14 @@ def run_experiment(
 
     step += 1
     label = f"[{step}/{n_steps}]"
+    # models left out of this invocation (``models=``) keep their place if they were analysed
+    skipped_here = [m.name for m in cfg.models if m not in entries
+                    and (run_dir / m.name / "metrics.json").is_file()]
+    ranked = [m.name for m in cfg.models if m.name in analysed or m.name in skipped_here]
     if analysed:
-        metric_files = [run_dir / m / "metrics.json" for m in analysed]
+        metric_files = [run_dir / m / "metrics.json" for m in ranked]
         nb = nb_src / NOTEBOOK_FILES["leaderboard"]
-        lb_params = {"run_dir": str(run_dir), "models": analysed, "ties": cfg.analysis.ties,
+        lb_params = {"run_dir": str(run_dir), "models": ranked, "ties": cfg.analysis.ties,
                      "chunks": list(cfg.analysis.chunks or []), "title": cfg.report.title}
         html = leaderboard_page_path(run_dir)
         spec = _Stage(None, "leaderboard", lb_params, lb_params, [*metric_files, nb],
@@ -565,9 +569,10 @@ def run_experiment(
                  "(all models)")
     summary.index_html = write_index(run_dir, summary=summary, title=cfg.report.title)
     (run_dir / "run_summary.json").write_text(json.dumps(summary.to_json(), indent=1))
+    failed = sum(r.status in ("failed", "skipped") for r in summary.results)
     log.log(logging.INFO if summary.ok else logging.WARNING,
-            "run %s finished in %.1f s: %s\n%s\nreport: %s", cfg.run,
-            time.perf_counter() - t_run, "all stages ok" if summary.ok else "SOME STAGES FAILED",
-            summary.to_text(), summary.index_html)
+            "run %s finished in %.1f s: %s; report: %s", cfg.run, time.perf_counter() - t_run,
+            "all stages ok" if summary.ok else f"{failed} stage(s) failed or skipped",
+            summary.index_html)
     return summary
 
