@@ -366,6 +366,9 @@ def execute_stage(
             stderr_file=sys.stderr if stream_stderr else None,
             cwd=str(cwd or Path.cwd()),
             execution_timeout=execution_timeout,
+            # the kernel's own start-up warnings (e.g. "running over TCP without encryption")
+            # would print once per stage; cell errors and outputs are unaffected
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     finally:
         pm_log.setLevel(level)
