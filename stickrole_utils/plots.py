@@ -461,8 +461,9 @@ def leaderboard_bar(
         xerr = np.where(np.isfinite(xerr), xerr, 0.0)
     ax.barh(y, np.nan_to_num(vals), xerr=xerr, color="#0072B2", alpha=0.85,
             error_kw={"ecolor": "black", "capsize": 3, "lw": 1})
-    for yi, v in zip(y, vals, strict=True):
-        ax.text(0.005 if not np.isfinite(v) else max(v, 0) + 0.01, yi,
+    right = vals + (xerr[1] if xerr is not None else 0.0)  # labels clear of the error bars
+    for yi, v, r in zip(y, vals, right, strict=True):
+        ax.text(0.005 if not np.isfinite(v) else max(r, v, 0) + 0.015, yi,
                 "n/a" if not np.isfinite(v) else f"{v:.3f}", va="center", fontsize=8)
     ax.set_yticks(y, data[model].astype(str), fontsize=9)
     ax.set_xlabel(column + (" (95% bootstrap CI)" if xerr is not None else ""), fontsize=9)
