@@ -54,7 +54,7 @@ def original_way_cfa(answers, tmp: Path) -> tuple[float, int]:
     script.write_text(R_SCRIPT)
     n = 0
     t = time.perf_counter()
-    for (chunk, q), rows in answers.groupby(["chunk", "questionnaire"]):
+    for (_chunk, q), rows in answers.groupby(["chunk", "questionnaire"]):
         items = item_matrix(rows)
         items.columns = [f"item{c}" for c in items.columns]
         csv = tmp / "dummy_data.csv"

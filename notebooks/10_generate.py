@@ -23,12 +23,13 @@
 params_path: str = "../params/demo.yaml"  # params YAML of the run (relative to this notebook)
 model: str = "dummy"  # model name, as listed under `models:` in the params file
 force: bool = False  # True: discard this model's earlier answers and start over
+progress: str = "auto"  # progress bar: "auto" (widget here), "text" (stderr, for batch runs), "none"
 
 # %%
 from stickrole_utils.config import load_run_config
 from stickrole_utils.runner import check_parameters
 
-check_parameters("generate", params_path=params_path, model=model, force=force)
+check_parameters("generate", params_path=params_path, model=model, force=force, progress=progress)
 cfg = load_run_config(params_path)
 entry = cfg.model(model)
 entry
@@ -36,7 +37,8 @@ entry
 # %%
 from stickrole_utils.generate import generate_model
 
-model_dir = generate_model(cfg, entry, force=force, progress=True)
+model_dir = generate_model(cfg, entry, force=force,
+                           progress={"auto": True, "text": "text", "none": False}[progress])
 model_dir
 
 # %% [markdown]

@@ -119,14 +119,17 @@ def _cmd_generate(args) -> int:
 def _cmd_run(args) -> int:
     from .runner import run_experiment
 
-    summary = run_experiment(args.params, force=args.force)
+    summary = run_experiment(args.params, force=args.force, kernel_name=args.kernel,
+                             models=args.model or None)
+    print(summary.to_text())
+    print(summary.index_html)
     return 0 if summary.ok else 1
 
 
 def _cmd_report(args) -> int:
     from .report import build_report
 
-    print(build_report(args.run_dir))
+    print(build_report(args.run_dir, kernel_name=args.kernel))
     return 0
 
 
@@ -143,7 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="every stage for every model in PARAMS, then the report")
     p.add_argument("params", type=Path)
-    p.add_argument("--force", action="store_true", help="re-run stages that are up to date")
+    p.add_argument("--model", action="append", help="only this model (repeatable)")
+    p.add_argument("--force", action="store_true",
+                   help="re-run every stage; generation discards earlier answers and starts over")
+    p.add_argument("--kernel", default="stickrole", help="Jupyter kernel for the notebooks "
+                   "(default: stickrole, registered by `make env`)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("generate", help="generation only; resumes where it stopped")
@@ -172,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="(re)build the HTML report of a run directory")
     p.add_argument("run_dir", type=Path)
+    p.add_argument("--kernel", default=None, help="Jupyter kernel for the report notebooks")
     p.set_defaults(func=_cmd_report)
     return parser
 
@@ -181,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    # the batch runner's progress lines read best bare
+    runner_handler = logging.StreamHandler()
+    runner_handler.setFormatter(logging.Formatter("%(message)s"))
+    runner_log = logging.getLogger("stickrole_utils.runner")
+    runner_log.addHandler(runner_handler)
+    runner_log.propagate = False
     try:
         return int(args.func(args) or 0)
     except StickroleError as exc:

@@ -176,15 +176,25 @@ def _identity(cfg: RunConfig, entry: ModelEntry, info: dict[str, Any], placement
     }
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
+def _progress(total: int, desc: str, mode: bool | str) -> Any:
+    """A tqdm bar: ``True``/``"auto"`` picks a widget in notebooks and text in terminals;
+    ``"text"`` forces text on stderr (a notebook run headless by papermill, whose stderr the
+    batch runner passes through to the terminal); ``False`` disables it."""
+    if mode == "text":
+        import sys
+
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit="item", file=sys.stderr, mininterval=2.0,
+                    smoothing=0.1, ascii=True)
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit="item", disable=not enabled, dynamic_ncols=True,
+    return tqdm(total=total, desc=desc, unit="item", disable=not mode, dynamic_ncols=True,
                 smoothing=0.1)
 
 
 def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
-                   progress: bool = True, backend: Backend | None = None) -> Path:
+                   progress: bool | str = True, backend: Backend | None = None) -> Path:
     """Generate (or resume) the answers of one model.
 
     Parameters
@@ -196,8 +206,9 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
     force : bool
         Delete earlier results in the run directory first (also when they were produced under
         another configuration).
-    progress : bool
-        Show a progress bar (terminal or notebook) with items/s and an ETA.
+    progress : bool or {"auto", "text"}
+        Show a progress bar with items/s and an ETA: ``True``/``"auto"`` as a widget in a
+        notebook and text in a terminal; ``"text"`` always text on stderr; ``False`` none.
     backend : Backend, optional
         An already-built backend (tests, benchmarks); default: built from ``entry``.
 

@@ -86,6 +86,9 @@ class GenerateParameters(_Params):
     """Name of the model (as in the params file's ``models``)."""
     force: bool = False
     """Discard earlier answers of this model and start over."""
+    progress: Literal["auto", "text", "none"] = "auto"
+    """Progress bar: ``auto`` (a widget in JupyterLab), ``text`` (on stderr: what the batch
+    runner passes to the terminal), ``none``."""
 
 
 class AnalyzeParameters(_Params):
@@ -460,7 +463,8 @@ def _model_stages(cfg, entry, run_dir: Path, params_path: Path, nb_src: Path,
                                              "cfa.parquet", "manifest.json")]
     return [
         _Stage(entry.name, "generate",
-               {"params_path": str(params_path), "model": entry.name, "force": force_generate},
+               {"params_path": str(params_path), "model": entry.name, "force": force_generate,
+                "progress": "text"},
                gen_section, [nb["generate"]], [answers],
                logs / "10_generate.ipynb"),
         _Stage(entry.name, "analyze", {"params_path": str(params_path), "model": entry.name},

@@ -1,7 +1,8 @@
+import pytest
+
+from stickrole_utils.errors import DataError
 from stickrole_utils.instruments import INSTRUMENTS, PVQ40, SVS57, get_instrument
 from stickrole_utils.values import HIGHER_ORDER, VALUES
-import pytest
-from stickrole_utils.errors import DataError
 
 
 def test_pvq_key_covers_all_40_items_once():
