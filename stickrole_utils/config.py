@@ -154,7 +154,8 @@ class GenerationConfig(_Strict):
     """What every model is asked: population, chunks, instrument wording, answer mode, sampling."""
 
     population: str = "real_world_people"
-    """Personas: a built-in set (``real_world_people``), ``original:<name>`` for the original's
+    """Personas: a built-in set (``real_world_people``, ``famous_people``,
+    ``tolkien_characters``), ``original:<name>`` for the original's
     ``personas/<name>/personas.json`` under ``data_path`` (``real_world_people``,
     ``famous_people``, ``tolkien_characters``), or a path to a JSON/YAML persona file."""
 

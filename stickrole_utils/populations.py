@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 #: Built-in population names (package resources).
-BUILTIN_POPULATIONS: tuple[str, ...] = ("real_world_people",)
+BUILTIN_POPULATIONS: tuple[str, ...] = ("real_world_people", "famous_people",
+                                        "tolkien_characters")
 #: Populations readable from the original's data directory as ``original:<name>``.
 ORIGINAL_POPULATIONS: tuple[str, ...] = ("real_world_people", "famous_people",
                                          "tolkien_characters")
@@ -109,7 +110,8 @@ def load_population(spec: str, data_path: str | Path | None = None) -> list[Pers
     Parameters
     ----------
     spec : str
-        A built-in name (``real_world_people``), ``original:<name>`` (the original's
+        A built-in name (``real_world_people``, ``famous_people``, ``tolkien_characters``),
+        ``original:<name>`` (the original's
         ``personas/<name>/personas.json`` under ``data_path``), or a JSON/YAML file path.
     data_path : path, optional
         The original's data directory.

@@ -33,6 +33,26 @@ def test_builtin_matches_original_names_and_genders(data_path):
     assert all(a.description != b.description for a, b in zip(ours, theirs, strict=False))  # our own words
 
 
+@pytest.mark.parametrize(("name", "n", "n_female"), [("tolkien_characters", 60, 12),
+                                                     ("famous_people", 50, 11)])
+def test_builtin_paper_populations(name, n, n_female):
+    pop = load_population(name)
+    assert len(pop) == n
+    assert sum(p.gender == "F" for p in pop) == n_female
+    assert len({p.id for p in pop}) == n
+    assert all(p.name.split()[0].split(".")[-1] in p.description for p in pop)  # names itself
+
+
+@pytest.mark.parametrize("name", ["tolkien_characters", "famous_people"])
+def test_builtin_paper_populations_match_original(name, original_data):
+    ours = load_population(name)
+    theirs = load_population(f"original:{name}", original_data)
+    assert [p.name for p in ours] == [p.name for p in theirs]
+    assert [p.gender for p in ours] == [p.gender for p in theirs]
+    theirs_desc = {p.description.strip() for p in theirs}
+    assert not [p.name for p in ours if p.description.strip() in theirs_desc]  # our own words
+
+
 def test_original_populations_load(data_path):
     assert len(load_population("original:tolkien_characters", data_path)) == 60
     assert len(load_population("original:famous_people", data_path)) == 50
