@@ -20,7 +20,8 @@ from .instruments import get_instrument
 __all__ = ["ItemBank", "BUILTIN_BANKS", "ORIGINAL_FILES", "load_itembank", "read_original_csv"]
 
 #: Instruments with built-in wording.
-BUILTIN_BANKS: tuple[str, ...] = ("pvq40", "svs57", "religion")
+BUILTIN_BANKS: tuple[str, ...] = ("pvq40", "svs57", "religion", "tolkien_donation",
+                                  "tolkien_bag")
 
 #: The original's questionnaire CSVs (relative to its data directory), per gender for PVQ.
 ORIGINAL_FILES: dict[str, dict[str, str]] = {
@@ -84,9 +85,37 @@ def _render(template: str, gender: str) -> str:
     return template.format(**_PRONOUNS[gender])
 
 
-def _builtin(name: str) -> ItemBank:
-    raw = yaml.safe_load(resources.files("stickrole_utils").joinpath(
+def _resource(name: str) -> dict:
+    return yaml.safe_load(resources.files("stickrole_utils").joinpath(
         f"resources/instruments/{name}.yaml").read_text(encoding="utf-8"))
+
+
+def _templated(name: str, raw: dict) -> ItemBank:
+    """Expand a template bank: one item per (race block, name) of the names resource.
+
+    Item ``20*r + k + 1`` is name ``k`` of race block ``r`` (the instrument's key order);
+    ``{race}``, ``{name}`` and the pronouns of the name's gender are filled into the template
+    and into the options.
+    """
+    names = _resource(str(raw["names"]))["races"]
+    texts: dict[int, dict[str, str]] = {}
+    options: dict[int, tuple[str, ...]] = {}
+    item = 0
+    for block in names:
+        for person in block["names"]:
+            item += 1
+            fields = {**_PRONOUNS[person["gender"]], "race": block["race"],
+                      "name": person["name"]}
+            texts[item] = {"": " ".join(str(raw["template"]).split()).format(**fields)}
+            options[item] = tuple(str(o).format(**fields) for o in raw["options"])
+    return ItemBank(name=name, description=str(raw.get("description") or "").strip(),
+                    texts=texts, options=options)
+
+
+def _builtin(name: str) -> ItemBank:
+    raw = _resource(name)
+    if "template" in raw:
+        return _templated(name, raw)
     options = tuple(str(o) for o in raw["options"])
     texts: dict[int, dict[str, str]] = {}
     for k, t in raw["items"].items():
