@@ -154,8 +154,10 @@ def conversation_html(record: dict | None) -> str:
     """A conversation record as HTML: one block per message (role in bold), or a notice.
 
     Messages are read from ``conversation`` (else ``messages`` / ``turns``) and, when present,
-    ``dialogue`` (the SVS question-and-answer dialogue), each a list of mappings with ``role`` and
-    ``content``; the record's other scalar fields are listed above them.
+    ``dialogue`` (the SVS question-and-answer dialogue), each a list of mappings with ``content``
+    and a ``speaker`` (``context``, ``persona``, ``interlocutor``: the generation's conversation
+    records) or a ``role`` (chat messages); persona and interlocutor are labelled with the record's
+    names. The record's other scalar fields are listed above the messages.
     """
     if record is None:
         return "<p><i>No conversation recorded for this persona and chunk.</i></p>"
@@ -169,7 +171,10 @@ def conversation_html(record: dict | None) -> str:
     blocks = []
     for m in messages:
         if isinstance(m, dict):
-            role, content = m.get("role", "?"), m.get("content", "")
+            role, content = m.get("speaker") or m.get("role") or "?", m.get("content", "")
+            name = record.get(role) if role in ("persona", "interlocutor") else None
+            if name:
+                role = f"{role} · {name}"
         else:
             role, content = "", m
         blocks.append('<div style="margin:4px 0;padding:4px 8px;border-left:3px solid #ccc">'
@@ -318,7 +323,8 @@ class Explorer:
 
         tabs = w.Tab(children=[self.out_heatmap, self.out_orders, self.out_profile,
                                self.out_evidence])
+        # titles short enough for JupyterLab's fixed tab width (~18 characters)
         for i, name in enumerate(("Stability heatmap", "Persona orders", "Persona profile",
-                                  "Conversation & answers")):
+                                  "Score evidence")):
             tabs.set_title(i, name)
         return w.VBox([w.HBox([self.model, self.chunk]), w.HBox([self.value, self.persona]), tabs])

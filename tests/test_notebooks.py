@@ -162,9 +162,14 @@ def test_explorer_functions(run):
     assert rec["conversation"], "chunk_chess_0 has a simulated conversation"
     for message in rec["conversation"]:
         assert html.escape(message["content"]) in page
+    assert f"<b>persona · {html.escape(persona)}</b>" in page  # speakers labelled, not "?"
+    assert "<b>?</b>" not in page
     assert "No conversation" in conversation_html(None)
     ex = Explorer(run_dir)
     ex.value.value = "Power"
     ex.persona.value = persona
     box = ex.widget()
     assert len(box.children) == 3
+    tabs = box.children[2]
+    assert len(tabs.titles) == 4
+    assert all(0 < len(t) <= 18 for t in tabs.titles), "JupyterLab cuts longer tab titles"
