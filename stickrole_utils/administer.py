@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .answers import ANSWER_DTYPES
 from .backends import Backend, ContextOverflowError
 from .config import ChunkSpec, GenerationConfig, SamplingConfig
 from .contexts import ChunkContext
@@ -46,8 +47,7 @@ Message = dict[str, str]
 
 #: Columns of a unit's rows (answers-table contract columns first), with dtypes.
 ROW_COLUMNS: dict[str, str] = {
-    "model": "string", "chunk": "string", "persona": "string", "gender": "string",
-    "questionnaire": "string", "item": "int64", "score": "float64",
+    **ANSWER_DTYPES,
     "seed": "string",  # permutation seed string of the chunk
     "option_order": "string",  # original option index (0-based) shown as A, B, ...
     "letter": "string", "parsed": "bool", "raw": "string",
