@@ -294,14 +294,16 @@ def _rank_order_statistic(scores: pd.DataFrame, chunks: list[str], personas: np.
     return stat
 
 
-def _resample(answers: pd.DataFrame, personas: np.ndarray, idx: np.ndarray) -> pd.DataFrame:
-    """The table restricted to personas[idx] (with repetition; repeats get distinct ids)."""
-    parts = []
+def _resampler(answers: pd.DataFrame, personas: np.ndarray):
+    """``idx -> table`` restricted to ``personas[idx]`` (with repetition; repeats get distinct
+    ids). The table is split by persona once, not at every resample."""
     by_persona = dict(tuple(answers.groupby("persona", sort=False)))
-    for k, i in enumerate(idx):
-        p = personas[i]
-        parts.append(by_persona[p].assign(persona=f"{p}#{k}"))
-    return pd.concat(parts, ignore_index=True)
+
+    def resample(idx: np.ndarray) -> pd.DataFrame:
+        return pd.concat([by_persona[personas[i]].assign(persona=f"{personas[i]}#{k}")
+                          for k, i in enumerate(idx)], ignore_index=True)
+
+    return resample
 
 
 def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = None, *,
@@ -381,8 +383,10 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
         metrics["rank_order_ci"] = list(percentile_bootstrap(
             ro_stat, len(personas), settings.bootstrap, rng, settings.ci_level))
         if settings.bootstrap_cardinal > 0:
+            resample = _resampler(subst, personas)
+
             def cardinal_stat(idx: np.ndarray) -> float:
-                m, _ = _core(_resample(subst, personas, idx), chunks, qmap, settings, tables=False)
+                m, _ = _core(resample(idx), chunks, qmap, settings, tables=False)
                 m["chunks"] = chunks
                 return cardinal_of(m)
 
@@ -396,9 +400,13 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
 
 
 def analyze_answers(answers: pd.DataFrame, settings: AnalysisSettings | None = None, *,
-                    source: str = "<answers>") -> dict[str, ModelAnalysis]:
-    """Analyse every model of a (possibly multi-model) answers table: model -> ModelAnalysis."""
-    answers = validate_answers(answers, source)
+                    source: str = "<answers>", validate: bool = True) -> dict[str, ModelAnalysis]:
+    """Analyse every model of a (possibly multi-model) answers table: model -> ModelAnalysis.
+
+    ``validate=False`` skips :func:`validate_answers` for a table the caller has just validated.
+    """
+    if validate:
+        answers = validate_answers(answers, source)
     return {
         m: analyze_model(g, settings, source=f"{source} (model {m!r})", validate=False)
         for m, g in answers.groupby("model", sort=True)
@@ -465,7 +473,7 @@ def analyze_files(paths: Sequence[str | Path], out_dir: str | Path,
     tables = [read_answers(p) for p in paths]
     source = str(paths[0]) if len(paths) == 1 else f"{len(paths)} answers tables"
     answers = validate_answers(pd.concat(tables, ignore_index=True), source)
-    results = analyze_answers(answers, settings, source=source)
+    results = analyze_answers(answers, settings, source=source, validate=False)
     out_dir = Path(out_dir)
     for model, a in results.items():
         write_model_analysis(a, out_dir / _safe_name(model))
