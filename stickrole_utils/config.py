@@ -27,6 +27,7 @@ __all__ = [
     "GenerationConfig",
     "ModelEntry",
     "ReportSettings",
+    "ExecutionSettings",
     "RunConfig",
     "load_run_config",
     "parse_run_config",
@@ -301,6 +302,18 @@ class ReportSettings(_Strict):
     """Title shown on the report pages."""
 
 
+class ExecutionSettings(_Strict):
+    """How ``stickrole run`` executes the stage notebooks (one kernel per model and stage)."""
+
+    stall_timeout_s: float = Field(default=120.0, gt=0)
+    """A stage whose kernel has finished a cell but whose reply has not reached the runner after
+    this many seconds is stopped and reported as failed (it would otherwise wait forever)."""
+
+    cell_timeout_s: float | None = Field(default=None, gt=0)
+    """Longest time one notebook cell may run before its stage is stopped and reported as
+    failed; ``None``: no limit (generating with a large model can take hours)."""
+
+
 class RunConfig(_Strict):
     """A whole experiment: models, generation protocol, analysis and report settings."""
 
@@ -327,7 +340,10 @@ class RunConfig(_Strict):
     """Analysis options (see ``settings.AnalysisSettings``)."""
 
     report: ReportSettings = ReportSettings()
-    """Report options."""
+    """HTML report options."""
+
+    execution: ExecutionSettings = ExecutionSettings()
+    """How the stage notebooks are executed (stall and cell time limits)."""
 
     source: str | None = None
     """Path of the params file this config was read from (set by ``load_run_config``)."""

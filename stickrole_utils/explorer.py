@@ -277,45 +277,40 @@ class Explorer:
 
     def refresh(self) -> None:
         """Redraw every view for the current choices."""
-        from IPython.display import HTML, display
+        from IPython.display import HTML
 
         from . import plots
 
         a = self.analysis
         chunks = list(a.metrics["chunks"])
         value = self.value.value
-        self.out_heatmap.clear_output(wait=True)
-        with self.out_heatmap:
-            title = ("Pairwise rank-order stability (mean over values)" if value == ALL_VALUES
-                     else f"Rank-order stability of {value}")
-            display(plots.rank_order_heatmap(value_matrix(a, value), chunks=chunks, title=title))
-        self.out_orders.clear_output(wait=True)
-        with self.out_orders:
-            values = None if value == ALL_VALUES else [value]
-            display(plots.persona_order_plot(a.scores, values=values, chunks=chunks,
-                                             reference_chunk=self.chunk.value))
-        self.out_profile.clear_output(wait=True)
-        with self.out_profile:
-            display(plots.persona_profile_plot(a.scores, self.persona.value, chunks=chunks))
-        self.out_evidence.clear_output(wait=True)
-        with self.out_evidence:
-            sc = a.scores
-            row = sc[(sc["chunk"] == self.chunk.value) & (sc["persona"] == self.persona.value)]
-            if value != ALL_VALUES:
-                row = row[row["value"] == value]
-            display(HTML(f"<h4>Scores of {html.escape(self.persona.value)} in "
-                         f"{html.escape(self.chunk.value)}</h4>"))
-            display(row.drop(columns=["model"], errors="ignore").reset_index(drop=True))
-            answers = self.data.answers.get(a.model)
-            if answers is None:
-                display(HTML("<p><i>No answers.parquet in this model's directory.</i></p>"))
-            else:
-                display(HTML("<h4>Answers behind the score</h4>"))
-                display(score_evidence(answers, self.chunk.value, self.persona.value, value))
-            display(HTML("<h4>Conversation</h4>"))
-            display(HTML(conversation_html(find_conversation(
-                self.data.conversations.get(a.model, []), self.chunk.value,
-                self.persona.value))))
+        title = ("Pairwise rank-order stability (mean over values)" if value == ALL_VALUES
+                 else f"Rank-order stability of {value}")
+        _fill(self.out_heatmap,
+              plots.rank_order_heatmap(value_matrix(a, value), chunks=chunks, title=title))
+        _fill(self.out_orders,
+              plots.persona_order_plot(a.scores, values=None if value == ALL_VALUES else [value],
+                                       chunks=chunks, reference_chunk=self.chunk.value))
+        _fill(self.out_profile,
+              plots.persona_profile_plot(a.scores, self.persona.value, chunks=chunks))
+        sc = a.scores
+        row = sc[(sc["chunk"] == self.chunk.value) & (sc["persona"] == self.persona.value)]
+        if value != ALL_VALUES:
+            row = row[row["value"] == value]
+        evidence = [HTML(f"<h4>Scores of {html.escape(self.persona.value)} in "
+                         f"{html.escape(self.chunk.value)}</h4>"),
+                    row.drop(columns=["model"], errors="ignore").reset_index(drop=True)]
+        answers = self.data.answers.get(a.model)
+        if answers is None:
+            evidence.append(HTML("<p><i>No answers.parquet in this model's directory.</i></p>"))
+        else:
+            evidence += [HTML("<h4>Answers behind the score</h4>"),
+                         score_evidence(answers, self.chunk.value, self.persona.value, value)]
+        evidence += [HTML("<h4>Conversation</h4>"),
+                     HTML(conversation_html(find_conversation(
+                         self.data.conversations.get(a.model, []), self.chunk.value,
+                         self.persona.value)))]
+        _fill(self.out_evidence, *evidence)
 
     def widget(self):
         """The whole explorer as one ipywidgets box."""
@@ -328,3 +323,26 @@ class Explorer:
                                   "Score evidence")):
             tabs.set_title(i, name)
         return w.VBox([w.HBox([self.model, self.chunk]), w.HBox([self.value, self.persona]), tabs])
+
+
+def _fill(out, *objects) -> None:
+    """Replace the contents of an ``ipywidgets.Output`` with ``objects``, formatted in the kernel.
+
+    Why not ``with out: display(...)``: that form only records where the outputs go (the
+    Output's ``msg_id``); a *frontend* must route them into the widget and send the new state
+    back to the kernel. Without JupyterLab, nbclient plays that frontend and sends those
+    updates on the shell socket while it is waiting on that same socket for the cell's reply,
+    and the reply can then be missed, so the headless run hangs after the cell has finished
+    (jupyter/nbclient#312, nteract/papermill#723). Formatting here and setting ``outputs``
+    once is what ipywidgets documents for output made without a frontend (``append_display_data``,
+    which this does for several objects in one state update); the page looks the same in
+    JupyterLab, in the executed notebook and in its HTML.
+    """
+    from IPython.core.interactiveshell import InteractiveShell
+
+    fmt = InteractiveShell.instance().display_formatter.format
+    outputs = []
+    for obj in objects:
+        data, metadata = fmt(obj)
+        outputs.append({"output_type": "display_data", "data": data, "metadata": metadata})
+    out.outputs = tuple(outputs)

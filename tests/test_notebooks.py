@@ -162,3 +162,48 @@ def test_explorer_functions(run):
     tabs = box.children[2]
     assert len(tabs.titles) == 4
     assert all(0 < len(t) <= 18 for t in tabs.titles), "JupyterLab cuts longer tab titles"
+
+
+def _widget_capture_notebook(n_cells: int):
+    """Cells that fill an ipywidgets Output through ``with out: display(...)`` (a frontend's job)."""
+    import nbformat
+
+    cells = [nbformat.v4.new_code_cell("import ipywidgets as w\nfrom IPython.display import HTML, display")]
+    cells += [nbformat.v4.new_code_cell(
+        f"out = w.Output()\nwith out:\n    display(HTML('<b>{i}</b>'))\n    print({i})\nout"
+    ) for i in range(n_cells)]
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+@pytest.mark.slow
+def test_output_widget_cells_never_hang(kernel, tmp_path):
+    """nbclient's Output-widget mock sends on the shell socket while the reply is awaited there;
+    a missed wake-up used to leave such a run waiting forever (jupyter/nbclient#312). Our engine
+    polls in slices: every cell completes, and none is reported stalled."""
+    from stickrole_utils.runner import execute_notebook
+
+    out = tmp_path / "widgets.ipynb"
+    # measured with papermill's own engine and a 15 s cell limit: 1-2 of these 12 cells waited
+    # out the whole limit in each of 4 runs (without a limit: forever); with ours, none. If the
+    # slicing broke, a missed reply would end this run with StageStalled after 10 s.
+    execute_notebook(_widget_capture_notebook(12), out, {}, kernel_name=kernel,
+                     execution_timeout=None, stall_timeout=10)
+    nb = json.loads(out.read_text())
+    views = [o for c in nb["cells"] for o in c.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    assert len(views) == 12
+
+
+def test_stall_reason():
+    """The last-resort guard: a reply still missing ``stall_timeout`` s after the kernel went idle
+    stops the stage with a one-line reason naming the setting."""
+    from stickrole_utils.runner import stall_reason
+
+    assert stall_reason(None, 100.0, 5.0) is None  # busy: never a stall
+    assert stall_reason(97.0, 100.0, 5.0) is None  # idle for less than the limit
+    assert stall_reason(90.0, 100.0, None) is None  # no limit
+    reason = stall_reason(94.0, 100.0, 5.0)
+    assert reason == ("the kernel finished a cell 6 s ago but its reply never arrived "
+                      "(execution.stall_timeout_s = 5)")
