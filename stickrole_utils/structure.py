@@ -146,6 +146,10 @@ def item_intercorrelations(items: pd.DataFrame, instrument: Instrument) -> pd.Da
     return pd.DataFrame(r, index=pd.Index(keyed, name="item"), columns=pd.Index(keyed, name="item"))
 
 
+#: Dissimilarities closer than this (relative to the largest) are one tie (see :func:`_tie_groups`).
+TIE_TOLERANCE: float = 1e-12
+
+
 def _euclidean_distances(x: np.ndarray) -> np.ndarray:
     """Pairwise Euclidean distances computed as sklearn's ``euclidean_distances(X)`` does.
 
@@ -156,7 +160,11 @@ def _euclidean_distances(x: np.ndarray) -> np.ndarray:
     d = -2 * (x @ x.T)
     d += xx
     d += xx.T
-    np.maximum(d, 0, out=d)
+    # Identical rows (e.g. constant items) give 0 in exact arithmetic but +-1e-15 after
+    # rounding, which the square root lifts to ~3e-8 -- and SMACOF treats 0 as "missing", so
+    # the pair would enter the fit on one CPU and not on another. Squared distances within
+    # rounding of the row norms are taken as the exact 0 they are.
+    d[d < TIE_TOLERANCE * max(float(xx.max()), 1.0)] = 0.0
     np.fill_diagonal(d, 0)
     return np.sqrt(d)
 
@@ -187,20 +195,30 @@ def mds_dissimilarities(
     if variant == "dissimilarity":
         d = 1.0 - r
         d = (d + d.T) / 2
+        d[np.abs(d) < TIE_TOLERANCE] = 0.0  # r = 1 up to rounding: the exact 0 (see above)
         np.fill_diagonal(d, 0.0)
         return d
     raise ValueError(f"variant must be 'original' or 'dissimilarity', got {variant!r}")
 
 
 def _tie_groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sort order and group ids of ``x`` as sklearn's ``_make_unique`` forms them.
+    """Sort order and group ids of ``x`` as sklearn's ``_make_unique`` forms them, with a window
+    that survives rounding.
 
-    A new group starts when a value exceeds the group's *first* value by at least
-    ``np.finfo(float).resolution`` (1e-15), exactly as the Cython routine does.
+    As in sklearn, a new group starts when a value exceeds the group's *first* value by at least
+    the window. sklearn's window is ``np.finfo(float).resolution`` (1e-15, absolute); here it is
+    :data:`TIE_TOLERANCE` times the largest value. Why wider: dissimilarities that are equal in
+    exact arithmetic (items with identical correlation rows, constant items) come out of the
+    ``|a|^2 + |b|^2 - 2ab`` distance formula with rounding errors of several 1e-15, which the BLAS
+    of another CPU distributes differently. With sklearn's window such ties split or not by
+    machine, and since non-metric MDS uses only the *order* of the dissimilarities, a split tie
+    moved Stress by up to 1e-3 (measured by perturbing the correlations at 1e-14). With the
+    wider window they stay one tie everywhere; the reference numbers of scikit-learn 1.6.1 are
+    still met (tests/test_structure.py).
     """
     order = np.argsort(x, kind="stable")
     xs = x[order]
-    eps = np.finfo(np.float64).resolution
+    eps = TIE_TOLERANCE * max(float(np.abs(xs).max()) if len(xs) else 0.0, 1.0)
     gid = np.empty(len(xs), dtype=np.intp)
     g, first = 0, xs[0] if len(xs) else 0.0
     for j, v in enumerate(xs):
