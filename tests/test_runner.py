@@ -147,6 +147,29 @@ def test_run_with_a_failing_model_then_rerun(tmp_path, kernel, caplog):
     assert main(["run", str(params)]) == 1
 
 
+def test_a_stage_past_its_time_limit_fails_with_the_reason(tmp_path, kernel):
+    """execution.cell_timeout_s bounds every cell: a stage that makes no progress is stopped,
+    reported as failed with the reason, and the run goes on to its summary."""
+    import shutil
+
+    from stickrole_utils.runner import notebooks_dir
+
+    nbs = tmp_path / "notebooks"
+    shutil.copytree(notebooks_dir(), nbs)
+    slow = nbs / NOTEBOOK_FILES["analyze"]
+    slow.write_text(slow.read_text() + "\n# %%\nimport time\n\ntime.sleep(60)\n")
+    params = tmp_path / "slow.yaml"
+    params.write_text(TINY.split("  - name: offline")[0] + TINY.split("timeout_s: 2\n")[1]
+                      + "execution: {cell_timeout_s: 3, stall_timeout_s: 5}\n")
+    summary = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
+    table = summary.table().set_index(["model", "stage"])
+    assert table.loc[("dummy-a", "generate"), "status"] == "ok"
+    assert table.loc[("dummy-a", "analyze"), "status"] == "failed"
+    assert "timed out" in table.loc[("dummy-a", "analyze"), "reason"]
+    assert table.loc[("dummy-a", "report"), "status"] == "skipped"
+    assert not summary.ok and summary.index_html.is_file()
+
+
 def test_params_example_in_this_file_is_valid(tmp_path):
     from stickrole_utils.config import load_run_config
 
