@@ -27,7 +27,7 @@ progress: str = "auto"  # progress bar: "auto" (widget here), "text" (stderr, fo
 
 # %%
 from stickrole_utils.config import load_run_config
-from stickrole_utils.runner import check_parameters
+from stickrole_utils.pipeline import check_parameters
 
 check_parameters("generate", params_path=params_path, model=model, force=force, progress=progress)
 cfg = load_run_config(params_path)

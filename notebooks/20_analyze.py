@@ -25,7 +25,7 @@ model: str = "dummy"  # model name, as listed under `models:` in the params file
 
 # %%
 from stickrole_utils.config import load_run_config
-from stickrole_utils.runner import check_parameters
+from stickrole_utils.pipeline import check_parameters
 
 check_parameters("analyze", params_path=params_path, model=model)
 cfg = load_run_config(params_path)

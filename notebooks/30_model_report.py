@@ -31,7 +31,7 @@ from pathlib import Path
 from IPython.display import Markdown, display
 
 from stickrole_utils.analysis import read_model_analysis
-from stickrole_utils.runner import check_parameters
+from stickrole_utils.pipeline import check_parameters
 
 check_parameters("report", run_dir=run_dir, model=model)
 model_dir = Path(run_dir) / model
@@ -51,7 +51,8 @@ show_table(metrics_summary(metrics))
 # theoretical circle order, grey letters show the theoretical positions. Lower Stress is better.
 
 # %%
-from stickrole_utils import plots
+from stickrole_utils.report import cfa_table, style_cfa_table
+from stickrole_utils.report import figures as plots
 
 plots.circle_plot(analysis.structure, stress=metrics["stress"], chunks=metrics["chunks"])
 
@@ -62,7 +63,7 @@ plots.circle_plot(analysis.structure, stress=metrics["stress"], chunks=metrics["
 # (the leaderboard columns score them with the rule in `metrics.json` → `settings.cfa_failure`).
 
 # %%
-plots.style_cfa_table(plots.cfa_table(analysis.cfa, chunks=metrics["chunks"]))
+style_cfa_table(cfa_table(analysis.cfa, chunks=metrics["chunks"]))
 
 # %% [markdown]
 # ## Rank-order stability between chunks

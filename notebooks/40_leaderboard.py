@@ -19,10 +19,7 @@
 # its page.
 
 # %% tags=["parameters"]
-run_dir: str = "../outputs/demo"  # run directory: <output_dir>/<run>
-models: list = []  # models to rank (empty: every <model>/metrics.json in run_dir)
-ties: str = "loss"  # win-rate ties: "loss" (leaderboard) or "half"
-chunks: list = []  # chunk order and subset of the columns (empty: leaderboard default)
+run_dir: str = "../outputs/demo"  # run directory: <output_dir>/<run>, after its leaderboard stage
 title: str = ""  # report title shown above the table
 
 # %%
@@ -30,18 +27,19 @@ title: str = ""  # report title shown above the table
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 
-from stickrole_utils.leaderboard import load_metrics, write_leaderboard
-from stickrole_utils.runner import check_parameters
+from stickrole_utils.layout import RunLayout
+from stickrole_utils.pipeline import check_parameters
 
-check_parameters("leaderboard", run_dir=run_dir, models=models, ties=ties, chunks=chunks,
-                 title=title)
-metrics = load_metrics([Path(run_dir) / m / "metrics.json" for m in models] or [run_dir])
-table = pd.read_csv(write_leaderboard(metrics, run_dir, chunks=chunks or None, ties=ties))
+check_parameters("leaderboard", run_dir=run_dir, title=title)
+layout = RunLayout(run_dir)
+table = pd.read_csv(layout.leaderboard_csv)
 display(Markdown(f"## {title}" if title else f"## Run `{Path(run_dir).name}`"))
 
 # %%
+from IPython.display import HTML
+
 from stickrole_utils.report import model_links, sortable_table_html
 
 HTML(sortable_table_html(table, links=model_links(table["Model"])))
@@ -52,7 +50,7 @@ HTML(sortable_table_html(table, links=model_links(table["Model"])))
 # CFI, 1 − SRMR, 1 − RMSEA per chunk). CI columns: 95 % percentile bootstrap over personas.
 
 # %%
-from stickrole_utils import plots
+from stickrole_utils.report import figures as plots
 
 plots.leaderboard_bar(table, column="Cardinal (Score)")
 
@@ -74,4 +72,4 @@ show_table(ranking_table(read_ranking(run_dir)))
 # The columns the Cardinal and Ordinal scores are computed from (higher is better).
 
 # %%
-pd.read_csv(Path(run_dir) / "leaderboard_columns.csv", index_col=0).round(3)
+pd.read_csv(layout.run_dir / "leaderboard_columns.csv", index_col=0).round(3)

@@ -117,7 +117,7 @@ def _cmd_generate(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .runner import run_experiment
+    from .pipeline import run_experiment
 
     summary = run_experiment(args.params, force=args.force, kernel_name=args.kernel,
                              models=args.model or None)
@@ -127,7 +127,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from .report import build_report
+    from .pipeline import build_report
 
     print(build_report(args.run_dir, kernel_name=args.kernel))
     return 0
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     # the batch runner's progress lines read best bare
     runner_handler = logging.StreamHandler()
     runner_handler.setFormatter(logging.Formatter("%(message)s"))
-    runner_log = logging.getLogger("stickrole_utils.runner")
+    runner_log = logging.getLogger("stickrole_utils.pipeline")
     runner_log.addHandler(runner_handler)
     runner_log.propagate = False
     try:

@@ -14,7 +14,12 @@ import papermill as pm
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from stickrole_utils.runner import NOTEBOOK_FILES, NOTEBOOK_PARAMETERS, execute_stage, notebooks_dir
+from stickrole_utils.pipeline import (
+    NOTEBOOK_FILES,
+    NOTEBOOK_PARAMETERS,
+    execute_stage,
+    notebooks_dir,
+)
 
 NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
@@ -120,7 +125,7 @@ def test_explorer_notebook_runs_headless(run, kernel, tmp_path):
 
 
 def test_explorer_functions(run):
-    from stickrole_utils.explorer import (
+    from stickrole_utils.report.explorer import (
         ALL_VALUES,
         Explorer,
         conversation_html,
@@ -182,7 +187,7 @@ def test_output_widget_cells_never_hang(kernel, tmp_path):
     """nbclient's Output-widget mock sends on the shell socket while the reply is awaited there;
     a missed wake-up used to leave such a run waiting forever (jupyter/nbclient#312). Our engine
     polls in slices: every cell completes, and none is reported stalled."""
-    from stickrole_utils.runner import execute_notebook
+    from stickrole_utils.pipeline import execute_notebook
 
     out = tmp_path / "widgets.ipynb"
     # measured with papermill's own engine and a 15 s cell limit: 1-2 of these 12 cells waited
@@ -199,7 +204,7 @@ def test_output_widget_cells_never_hang(kernel, tmp_path):
 def test_stall_reason():
     """The last-resort guard: a reply still missing ``stall_timeout`` s after the kernel went idle
     stops the stage with a one-line reason naming the setting."""
-    from stickrole_utils.runner import stall_reason
+    from stickrole_utils.pipeline import stall_reason
 
     assert stall_reason(None, 100.0, 5.0) is None  # busy: never a stall
     assert stall_reason(97.0, 100.0, 5.0) is None  # idle for less than the limit

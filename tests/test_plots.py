@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from stickrole_utils import plots
 from stickrole_utils.datasets import synthetic_answers
 from stickrole_utils.instruments import PVQ40
+from stickrole_utils.report import cfa_table, style_cfa_table
+from stickrole_utils.report import figures as plots
 from stickrole_utils.scoring import value_scores
 from stickrole_utils.values import HIGHER_ORDER
 
@@ -89,13 +90,13 @@ def test_ipsative_plot_title_has_mean():
 
 
 def test_cfa_table_marks_failures_and_means_converged_only():
-    table = plots.cfa_table(_cfa(), chunks=CHUNKS)
+    table = cfa_table(_cfa(), chunks=CHUNKS)
     assert list(table.columns) == ["CFI ↑", "SRMR ↓", "RMSEA ↓", "status"]
     assert table.loc[("chunk_0", "openness_to_change"), "status"] == "FAILED: did not converge"
     assert table.loc[("chunk_0", "mean"), "status"] == "1 of 4 failed"
     assert table.loc[("chunk_0", "mean"), "CFI ↑"] == pytest.approx(0.9)
     assert table.loc[("chunk_chess_0", "openness_to_change"), "status"].startswith("improper")
-    html = plots.style_cfa_table(table).to_html()
+    html = style_cfa_table(table).to_html()
     assert "#f8d7da" in html and "n/a" in html
 
 

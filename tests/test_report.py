@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 
 from stickrole_utils.errors import DataError
+from stickrole_utils.layout import RunLayout
+from stickrole_utils.pipeline import build_report
 from stickrole_utils.report import (
-    build_report,
     manifest_table,
     metrics_summary,
-    model_page_name,
     notebook_to_html,
     ranking_table,
     sortable_table_html,
@@ -195,3 +195,7 @@ def test_leaderboard_renders_in_headless_chromium(report, analysed_run, tmp_path
     assert 'id="leaderboard" data-sortable="1"' in dom
     assert dom.count("<img") >= 2
     shutil.copy(out, analysed_run / "report" / "leaderboard.png")
+
+
+def model_page_name(model: str) -> str:
+    return RunLayout(".").model_page(model).name

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from stickrole_utils.errors import ConfigError
-from stickrole_utils.runner import (
+from stickrole_utils.pipeline import (
     NOTEBOOK_FILES,
     NOTEBOOK_PARAMETERS,
     RunSummary,
@@ -44,8 +44,10 @@ report: {title: Tiny test run}
 
 
 def test_check_parameters_messages():
-    p = check_parameters("leaderboard", run_dir="r", models=["a"], ties="half")
-    assert p.models == ["a"] and p.chunks == []
+    p = check_parameters("leaderboard", run_dir="r", title="T")
+    assert p.run_dir == "r" and p.title == "T"
+    with pytest.raises(ConfigError, match="unknown parameter 'ties'; parameters: run_dir, title"):
+        check_parameters("leaderboard", run_dir="r", ties="half")  # the leaderboard stage's
     with pytest.raises(ConfigError, match=r"10_generate.py: parameter 'force' must be bool, got "
                                           r"str 'yes'"):
         check_parameters("generate", params_path="p", model="m", force="yes")
@@ -54,7 +56,7 @@ def test_check_parameters_messages():
     with pytest.raises(ConfigError, match="unknown parameter 'modle'; parameters: run_dir, model"):
         check_parameters("report", run_dir="r", model="m", modle="x")
     with pytest.raises(ConfigError, match="must be"):
-        check_parameters("leaderboard", run_dir="r", ties="sometimes")
+        check_parameters("leaderboard", run_dir="r", title=3)
     with pytest.raises(ConfigError, match="unknown notebook stage"):
         check_parameters("publish")
     assert set(NOTEBOOK_PARAMETERS) == set(NOTEBOOK_FILES)
@@ -97,7 +99,7 @@ def test_summary_ok_and_text():
 def test_run_with_a_failing_model_then_rerun(tmp_path, kernel, caplog):
     params = tmp_path / "tiny.yaml"
     params.write_text(TINY)
-    caplog.set_level("INFO", logger="stickrole_utils.runner")
+    caplog.set_level("INFO", logger="stickrole_utils.pipeline")
     summary = run_experiment(params, kernel_name=kernel)
     run_dir = tmp_path / "out" / "tiny"
     table = summary.table().set_index(["model", "stage"])
@@ -119,9 +121,10 @@ def test_run_with_a_failing_model_then_rerun(tmp_path, kernel, caplog):
     assert "model_dummy-a.html" in index and "leaderboard.html" in index and "failed" in index
     assert json.loads((run_dir / "run_summary.json").read_text())["ok"] is False
     # one progress line per model and stage, with elapsed time
-    lines = [r.getMessage() for r in caplog.records if r.name == "stickrole_utils.runner"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "stickrole_utils.pipeline"]
     assert any("generate" in m and "dummy-a" in m and " s)" in m for m in lines)
-    assert sum("[" in m and "/7]" in m for m in lines) == 7
+    # 3 stages x 2 models, then the leaderboard and its page
+    assert sum("[" in m and "/8]" in m for m in lines) == 8
 
     # re-run: everything finished is up to date; the failing model is tried again
     caplog.clear()
@@ -152,7 +155,7 @@ def test_a_stage_past_its_time_limit_fails_with_the_reason(tmp_path, kernel):
     reported as failed with the reason, and the run goes on to its summary."""
     import shutil
 
-    from stickrole_utils.runner import notebooks_dir
+    from stickrole_utils.pipeline import notebooks_dir
 
     nbs = tmp_path / "notebooks"
     shutil.copytree(notebooks_dir(), nbs)

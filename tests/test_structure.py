@@ -30,7 +30,6 @@ from stickrole_utils.structure import (
     mds_dissimilarities,
     rank_distance,
     smacof_nonmetric,
-
     value_structure,
 )
 from stickrole_utils.values import THEORETICAL_COORDS, VALUES, theoretical_coords

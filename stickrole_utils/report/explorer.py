@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .analysis import ModelAnalysis, read_model_analysis
-from .errors import DataError
-from .instruments import INSTRUMENTS
-from .values import VALUES
+from ..analysis import ModelAnalysis, read_model_analysis
+from ..errors import DataError
+from ..instruments import INSTRUMENTS
+from ..values import VALUES
 
 __all__ = [
     "ALL_VALUES",
@@ -279,7 +279,7 @@ class Explorer:
         """Redraw every view for the current choices."""
         from IPython.display import HTML
 
-        from . import plots
+        from . import figures as plots
 
         a = self.analysis
         chunks = list(a.metrics["chunks"])

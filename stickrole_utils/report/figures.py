@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from .values import HIGHER_ORDER, HIGHER_ORDER_OF, THEORETICAL_COORDS, VALUE_CODES, VALUES
+from ..values import HIGHER_ORDER, HIGHER_ORDER_OF, THEORETICAL_COORDS, VALUE_CODES, VALUES
 
 __all__ = [
     "GROUP_COLORS",
@@ -26,8 +26,6 @@ __all__ = [
     "persona_order_plot",
     "persona_profile_plot",
     "ipsative_plot",
-    "cfa_table",
-    "style_cfa_table",
     "leaderboard_bar",
 ]
 
@@ -341,72 +339,6 @@ def ipsative_plot(ipsative: pd.DataFrame, *, chunks: Sequence[str] | None = None
     ax_m.tick_params(axis="x", labelrotation=45, labelsize=7)
     ax_m.tick_params(axis="y", labelrotation=0, labelsize=7)
     return fig
-
-
-def cfa_table(cfa: pd.DataFrame, *, chunks: Sequence[str] | None = None) -> pd.DataFrame:
-    """CFA fit per chunk and higher-order model, with the mean of the four models per chunk.
-
-    Parameters
-    ----------
-    cfa : DataFrame
-        Columns ``chunk, group, cfi, tli, srmr, rmsea, converged, improper, note`` (one row per
-        chunk and magnifying-glass model).
-    chunks : sequence of str, optional
-        Row order of the chunks.
-
-    Returns
-    -------
-    DataFrame
-        Index (chunk, model) where model is a higher-order group or ``mean``; columns
-        ``CFI ↑, SRMR ↓, RMSEA ↓, status``. ``status`` is ``ok``, ``improper: <note>`` or
-        ``FAILED: <note>``; the ``mean`` row averages the converged fits only (NaN if none) and
-        its status counts the failures, e.g. ``1 of 4 failed``.
-    """
-    cols = {"cfi": "CFI ↑", "srmr": "SRMR ↓", "rmsea": "RMSEA ↓"}
-    order = list(chunks) if chunks is not None else list(dict.fromkeys(cfa["chunk"]))
-    rows = []
-    for chunk in order:
-        sub = cfa[cfa["chunk"] == chunk]
-        for _, r in sub.iterrows():
-            note = str(r.get("note") or "").strip()
-            if not bool(r["converged"]):
-                status = f"FAILED: {note}" if note else "FAILED"
-            elif bool(r.get("improper", False)):
-                status = f"improper: {note}" if note else "improper"
-            else:
-                status = "ok"
-            rows.append({"chunk": chunk, "model": r["group"],
-                         **{v: r[k] for k, v in cols.items()}, "status": status})
-        ok = sub[sub["converged"].astype(bool)]
-        n_failed = len(sub) - len(ok)
-        rows.append({"chunk": chunk, "model": "mean",
-                     **{v: ok[k].mean() if len(ok) else np.nan for k, v in cols.items()},
-                     "status": f"{n_failed} of {len(sub)} failed" if n_failed else "ok"})
-    out = pd.DataFrame(rows, columns=["chunk", "model", *cols.values(), "status"])
-    return out.set_index(["chunk", "model"])
-
-
-def style_cfa_table(table: pd.DataFrame):
-    """Styled :func:`cfa_table` for HTML: failures on a red background, mean rows in bold.
-
-    Returns
-    -------
-    pandas.io.formats.style.Styler
-    """
-    def _row(row: pd.Series) -> list[str]:
-        status = str(row["status"])
-        if status.startswith("FAILED") or (row.name[1] == "mean" and "failed" in status):
-            css = "background-color: #f8d7da; color: #721c24"
-        elif status.startswith("improper"):
-            css = "background-color: #fff3cd"
-        else:
-            css = ""
-        if row.name[1] == "mean":
-            css += "; font-weight: bold"
-        return [css] * len(row)
-
-    return (table.style.apply(_row, axis=1)
-            .format({c: "{:.3f}" for c in table.columns if c != "status"}, na_rep="n/a"))
 
 
 def _ci_column(table: pd.DataFrame, column: str, tags: Sequence[str]) -> str | None:

@@ -1,0 +1,371 @@
+"""``stickrole run`` and ``stickrole report``: every stage of every model, then the leaderboard.
+
+:func:`run_experiment` executes, for each model of a params file, the stage notebooks
+``10_generate`` -> ``20_analyze`` -> ``30_model_report`` (one papermill run, hence one fresh
+kernel process, per model and stage, so a model's memory is freed before the next one loads),
+then the leaderboard stage over the models that were analysed (in this process: it writes
+``leaderboard.csv``, ``leaderboard_columns.csv`` and ``ranking.json``), the leaderboard page
+(``40_leaderboard``, which only displays them) and the index page.
+
+- A failing stage never stops the other models; its later stages are marked ``skipped``.
+- A stage whose inputs (its params section, its input files and the notebook source) have the
+  hash recorded in its stamp after its last success, and whose outputs exist, is not re-run
+  (``up to date``), unless ``force``.
+- Executed notebooks are kept as logs under ``<run>/notebooks/``; a failed stage's notebook
+  shows the error.
+- One log line (logger ``stickrole_utils.pipeline``, level INFO) per model and stage with the
+  elapsed time; the generation progress bar (the kernel's stderr) is passed through to stderr.
+
+:func:`build_report` re-renders the pages of a run directory (``stickrole report``) from what
+the stages wrote; it never writes data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from ..config import load_run_config
+from ..errors import ConfigError, DataError
+from ..io import atomic_write_text
+from ..layout import RunLayout
+from ..leaderboard import load_metrics, write_leaderboard
+from ..report import notebook_to_html, write_index
+from .execute import DEFAULT_KERNEL, check_kernel, execute_stage, failure_reason
+from .stages import MODEL_STAGES, NOTEBOOK_FILES, notebooks_dir
+from .stamps import inputs_digest, is_current, write_stamp
+
+__all__ = ["StageResult", "RunSummary", "run_experiment", "build_report"]
+
+log = logging.getLogger("stickrole_utils.pipeline")
+
+Status = Literal["ok", "up to date", "failed", "skipped"]
+
+
+@dataclass
+class StageResult:
+    """Outcome of one (model, stage).
+
+    ``status``: ``ok`` (ran and succeeded), ``up to date`` (not re-run: same inputs as its last
+    success), ``failed`` (``reason`` holds the error; ``notebook`` shows it), ``skipped`` (an
+    earlier stage of the model failed).
+    """
+
+    model: str
+    stage: str
+    status: Status
+    reason: str = ""
+    notebook: Path | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class RunSummary:
+    """All stage results of a run, in execution order."""
+
+    run_dir: Path
+    results: list[StageResult] = field(default_factory=list)
+    index_html: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when no stage failed or was skipped."""
+        return all(r.status in ("ok", "up to date") for r in self.results)
+
+    def table(self) -> pd.DataFrame:
+        """Columns ``model, stage, status, seconds, reason, notebook``."""
+        return pd.DataFrame(
+            [{"model": r.model, "stage": r.stage, "status": r.status,
+              "seconds": round(r.seconds, 1), "reason": r.reason,
+              "notebook": str(r.notebook) if r.notebook else ""} for r in self.results],
+            columns=["model", "stage", "status", "seconds", "reason", "notebook"],
+        )
+
+    def to_text(self) -> str:
+        """The summary table as plain text (for the terminal)."""
+        if not self.results:
+            return "(no stages run)"
+        return self.table().to_string(index=False, max_colwidth=90)
+
+    def to_json(self) -> dict:
+        return {"run_dir": str(self.run_dir), "ok": self.ok,
+                "index_html": str(self.index_html) if self.index_html else None,
+                "results": self.table().to_dict(orient="records")}
+
+
+@dataclass
+class _Stage:
+    model: str | None
+    stage: str
+    parameters: dict
+    section: dict
+    """The params section the stage depends on."""
+    inputs: list[Path]
+    """Input files (hashed when the stage is about to run: earlier stages write them)."""
+    outputs: list[Path]
+    notebook: Path | None
+    """Executed notebook (None: a stage computed in this process)."""
+    html: Path | None = None
+    """Page rendered from the executed notebook (report stages)."""
+    compute: Callable[[], object] | None = None
+    """In-process stages: the computation (instead of a notebook)."""
+    notebook_stage: str | None = None
+    """Key of the notebook in NOTEBOOK_FILES (default: ``stage``)."""
+
+
+def _run_stage(spec: _Stage, layout: RunLayout, *, kernel_name: str, force: bool,
+               notebook_dir: Path | None, label: str, execution=None) -> StageResult:
+    model = spec.model or "(all models)"
+    stamp = layout.stamp(spec.model, spec.stage)
+    digest = inputs_digest(spec.section, spec.inputs)
+    if not force and is_current(stamp, digest, spec.outputs):
+        log.info("%s %-11s %-11s up to date", label, spec.stage, model)
+        return StageResult(model, spec.stage, "up to date", "", spec.notebook, 0.0)
+    t0 = time.perf_counter()
+    try:
+        if spec.compute is not None:
+            spec.compute()
+        else:
+            limits = ({} if execution is None else
+                      {"stall_timeout": execution.stall_timeout_s,
+                       "execution_timeout": execution.cell_timeout_s})
+            execute_stage(spec.notebook_stage or spec.stage, spec.notebook, spec.parameters,
+                          kernel_name=kernel_name,
+                          notebook_dir=notebook_dir, stream_stderr=spec.stage == "generate",
+                          **limits)
+        missing = [str(o) for o in spec.outputs if not Path(o).exists() and o != spec.html]
+        if missing:
+            raise DataError(f"the stage finished but did not write {', '.join(missing)}")
+        if spec.html is not None:
+            notebook_to_html(spec.notebook, spec.html, title=spec.model or None)
+    except Exception as exc:  # noqa: BLE001 - any failure of one model is data, not a crash
+        dt = time.perf_counter() - t0
+        reason = failure_reason(exc)
+        log.warning("%s %-11s %-11s FAILED after %.1f s: %s%s", label, spec.stage, model, dt,
+                    reason, f" (see {spec.notebook})" if spec.notebook else "")
+        return StageResult(model, spec.stage, "failed", reason, spec.notebook, dt)
+    dt = time.perf_counter() - t0
+    write_stamp(stamp, digest, spec.parameters, dt)
+    log.info("%s %-11s %-11s ok (%.1f s)", label, spec.stage, model, dt)
+    return StageResult(model, spec.stage, "ok", "", spec.notebook, dt)
+
+
+def _model_stages(cfg, entry, layout: RunLayout, params_path: Path, nb_src: Path,
+                  force_generate: bool) -> list[_Stage]:
+    dump = cfg.model_dump(mode="json")
+    name = entry.name
+    gen_section = {k: v for k, v in dump.items()
+                   if k not in ("analysis", "leaderboard", "report", "models", "source",
+                                "execution")}
+    gen_section["model"] = entry.model_dump(mode="json")
+    answers = layout.answers(name)
+    nb = {s: nb_src / NOTEBOOK_FILES[s] for s in MODEL_STAGES}
+    report_inputs = [layout.metrics(name), layout.manifest(name),
+                     *(layout.table(name, t) for t in ("scores", "rank_order", "ipsative",
+                                                       "structure", "cfa"))]
+    page = layout.model_page(name)
+    return [
+        _Stage(name, "generate",
+               {"params_path": str(params_path), "model": name, "force": force_generate,
+                "progress": "text"},
+               gen_section, [nb["generate"]], [answers],
+               layout.executed_notebook(name, "generate")),
+        _Stage(name, "analyze", {"params_path": str(params_path), "model": name},
+               {"analysis": dump["analysis"]}, [answers, nb["analyze"]],
+               [layout.metrics(name)], layout.executed_notebook(name, "analyze")),
+        _Stage(name, "report", {"run_dir": str(layout.run_dir), "model": name},
+               {}, [*report_inputs, nb["report"]], [page],
+               layout.executed_notebook(name, "report"), html=page),
+    ]
+
+
+def _leaderboard_stages(cfg, layout: RunLayout, ranked: list[str], nb_src: Path) -> list[_Stage]:
+    """The leaderboard (computed here, from the models' metrics.json) and its page (``report``
+    of the run, from the ``40_leaderboard`` notebook)."""
+    metric_files = [layout.metrics(m) for m in ranked]
+    settings = {"ties": cfg.analysis.ties, "chunks": list(cfg.analysis.chunks or []),
+                "seed": cfg.analysis.seed}
+    outputs = [layout.leaderboard_csv, layout.ranking_json]
+
+    def compute() -> None:
+        write_leaderboard(load_metrics(metric_files), layout.run_dir,
+                          chunks=settings["chunks"] or None, ties=settings["ties"],
+                          seed=settings["seed"])
+
+    page_params = {"run_dir": str(layout.run_dir), "title": cfg.report.title}
+    nb = nb_src / NOTEBOOK_FILES["leaderboard"]
+    return [
+        _Stage(None, "leaderboard", {"models": ranked, **settings}, {"models": ranked, **settings},
+               metric_files, outputs, None, compute=compute),
+        _Stage(None, "report", page_params, page_params,
+               [*outputs, nb], [layout.leaderboard_page],
+               layout.executed_notebook(None, "leaderboard"), html=layout.leaderboard_page,
+               notebook_stage="leaderboard"),
+    ]
+
+
+def run_experiment(
+    params_path: str | Path,
+    *,
+    kernel_name: str = DEFAULT_KERNEL,
+    force: bool = False,
+    models: Sequence[str] | None = None,
+    notebook_dir: str | Path | None = None,
+) -> RunSummary:
+    """Run generate -> analyze -> model report for every model, then the leaderboard and report.
+
+    Parameters
+    ----------
+    params_path : path
+        Params YAML; validated completely (schema, names, files) before any notebook starts.
+    kernel_name : str
+        Jupyter kernel for every notebook (default ``stickrole``, registered by ``make env``).
+    force : bool
+        Re-run every stage even if up to date; generation then discards earlier answers and
+        starts over (``stickrole generate --force``).
+    models : sequence of str, optional
+        Only these models (names as in the params file); default all.
+    notebook_dir : path, optional
+        Where the stage notebooks are (default: :func:`~.stages.notebooks_dir`).
+
+    Returns
+    -------
+    RunSummary
+        One :class:`StageResult` per (model, stage), then the leaderboard and its page;
+        ``index_html`` is the report's entry page. Also written to ``<run>/run_summary.json``.
+
+    Raises
+    ------
+    ConfigError
+        Invalid params, unknown model name, missing kernel or notebooks (nothing has run then).
+    """
+    params_path = Path(params_path).resolve()
+    cfg = load_run_config(params_path)
+    entries = list(cfg.models) if models is None else [cfg.model(m) for m in models]
+    nb_src = Path(notebook_dir) if notebook_dir is not None else notebooks_dir()
+    for stage in ("generate", "analyze", "report", "leaderboard"):
+        if not (nb_src / NOTEBOOK_FILES[stage]).is_file():
+            raise ConfigError(f"notebook {nb_src / NOTEBOOK_FILES[stage]} not found")
+    check_kernel(kernel_name)
+    layout = RunLayout(cfg.run_dir)
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
+    summary = RunSummary(run_dir=layout.run_dir)
+    n_steps = len(entries) * len(MODEL_STAGES) + 2
+    step = 0
+    t_run = time.perf_counter()
+
+    analysed: list[str] = []
+    for entry in entries:
+        failed_at: str | None = None
+        for spec in _model_stages(cfg, entry, layout, params_path, nb_src, force):
+            step += 1
+            label = f"[{step}/{n_steps}]"
+            if failed_at is not None:
+                summary.results.append(StageResult(entry.name, spec.stage, "skipped",
+                                                   f"{failed_at} failed"))
+                log.info("%s %-11s %-11s skipped (%s failed)", label, spec.stage, entry.name,
+                         failed_at)
+                continue
+            result = _run_stage(spec, layout, kernel_name=kernel_name, force=force,
+                                notebook_dir=nb_src, label=label, execution=cfg.execution)
+            summary.results.append(result)
+            if result.status == "failed":
+                failed_at = spec.stage
+            elif spec.stage == "analyze":
+                analysed.append(entry.name)
+
+    # models left out of this invocation (``models=``) keep their place if they were analysed
+    kept = [m.name for m in cfg.models if m not in entries and layout.metrics(m.name).is_file()]
+    ranked = [m.name for m in cfg.models if m.name in analysed or m.name in kept]
+    failed_at = None if analysed else "no model was analysed"
+    for spec in _leaderboard_stages(cfg, layout, ranked, nb_src):
+        step += 1
+        label = f"[{step}/{n_steps}]"
+        if failed_at is not None:
+            summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
+            log.info("%s %-11s %-11s skipped (%s)", label, spec.stage, "(all models)", failed_at)
+            continue
+        result = _run_stage(spec, layout, kernel_name=kernel_name, force=force,
+                            notebook_dir=nb_src, label=label, execution=cfg.execution)
+        summary.results.append(result)
+        if result.status == "failed":
+            failed_at = f"{spec.stage} failed"
+    summary.index_html = write_index(layout.run_dir, stages=summary.table(),
+                                     title=cfg.report.title)
+    atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
+    failed = sum(r.status in ("failed", "skipped") for r in summary.results)
+    log.log(logging.INFO if summary.ok else logging.WARNING,
+            "run %s finished in %.1f s: %s; report: %s", cfg.run, time.perf_counter() - t_run,
+            "all stages ok" if summary.ok else f"{failed} stage(s) failed or skipped",
+            summary.index_html)
+    return summary
+
+
+def build_report(run_dir: str | Path, *, kernel_name: str | None = None) -> Path:
+    """(Re)render the HTML report of a run directory: ``stickrole report RUN_DIR``.
+
+    Executes ``30_model_report`` for every ``<model>/metrics.json`` and ``40_leaderboard``
+    (executed notebooks under ``<run>/notebooks/``), renders the pages and writes
+    ``index.html``. It renders only: ``leaderboard.csv`` and ``ranking.json`` are read as the
+    leaderboard stage wrote them (with the ties rule and chunks it was given), never rewritten.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory (``<output_dir>/<run>``) or any directory with ``<model>/metrics.json``.
+    kernel_name : str, optional
+        Jupyter kernel (default ``stickrole``).
+
+    Returns
+    -------
+    Path
+        ``<run>/report/index.html``.
+
+    Raises
+    ------
+    DataError
+        No ``<model>/metrics.json`` in ``run_dir``, or a report notebook failed (the message
+        names the executed notebook that shows the error).
+    """
+    from ..io import read_json
+
+    layout = RunLayout(Path(run_dir).resolve())
+    kernel_name = kernel_name or DEFAULT_KERNEL
+    model_dirs = layout.analysed_model_dirs()
+    if not model_dirs:
+        raise DataError(f"{layout.run_dir}: no <model>/metrics.json found; run `stickrole run "
+                        "PARAMS` or `stickrole analyze ... --out RUN_DIR` first")
+    check_kernel(kernel_name)
+    metrics = load_metrics([d / "metrics.json" for d in model_dirs])
+    failures = []
+    for model, mdir in zip(metrics, model_dirs, strict=True):
+        nb = layout.executed_notebook(mdir.name, "report")
+        try:
+            execute_stage("report", nb, {"run_dir": str(layout.run_dir), "model": mdir.name},
+                          kernel_name=kernel_name)
+            notebook_to_html(nb, layout.model_page(mdir.name), title=f"{model}")
+        except Exception as exc:  # noqa: BLE001 - other pages are still built
+            failures.append(f"{model}: {getattr(exc, 'ename', type(exc).__name__)} (see {nb})")
+    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
+    title = (cfg.get("report") or {}).get("title") or ""
+    if layout.leaderboard_csv.is_file():
+        nb = layout.executed_notebook(None, "leaderboard")
+        try:
+            execute_stage("leaderboard", nb, {"run_dir": str(layout.run_dir), "title": title},
+                          kernel_name=kernel_name)
+            notebook_to_html(nb, layout.leaderboard_page, title=title or "leaderboard")
+        except Exception as exc:  # noqa: BLE001
+            failures.append(f"leaderboard: {getattr(exc, 'ename', type(exc).__name__)} "
+                            f"(see {nb})")
+    index = write_index(layout.run_dir, title=title or None)
+    if failures:
+        raise DataError(f"{layout.run_dir}: report pages failed: {'; '.join(failures)}")
+    return index

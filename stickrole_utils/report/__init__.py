@@ -1,0 +1,39 @@
+"""Stage 4b, the report: figures, tables, HTML pages and the interactive explorer.
+
+It renders what the other stages wrote and never writes data.
+"""
+
+from .pages import notebook_to_html, write_index
+from .tables import (
+    cfa_table,
+    links_html,
+    manifest_table,
+    metrics_summary,
+    model_links,
+    model_unparsed_table,
+    ranking_table,
+    read_manifest,
+    read_ranking,
+    show_table,
+    sortable_table_html,
+    style_cfa_table,
+    unparsed_table,
+)
+
+__all__ = [
+    "cfa_table",
+    "links_html",
+    "manifest_table",
+    "metrics_summary",
+    "model_links",
+    "model_unparsed_table",
+    "read_manifest",
+    "read_ranking",
+    "notebook_to_html",
+    "ranking_table",
+    "show_table",
+    "sortable_table_html",
+    "style_cfa_table",
+    "unparsed_table",
+    "write_index",
+]
