@@ -242,18 +242,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _file_in_traceback(exc: BaseException) -> str:
+    """The file being read where ``exc`` was raised: the innermost frame's local that is the path
+    of an existing file (``"an input file"`` if there is none)."""
+    import os
+
+    tb, found = exc.__traceback__, "an input file"
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, os.PathLike) and os.path.isfile(value):
+                found = os.fspath(value)
+                break
+        tb = tb.tb_next
+    return found
+
+
 def _unexpected_input_error(exc: BaseException) -> str | None:
     """A one-line message for an exception that a user's file or path caused, which no reader
     turned into a StickroleError (the last line of defence); ``None`` for anything else."""
     import json
 
     if isinstance(exc, UnicodeDecodeError):
-        return (f"an input file is not UTF-8 text: byte 0x{exc.object[exc.start]:02x} at "
-                f"offset {exc.start}; save it as UTF-8")
+        return (f"{_file_in_traceback(exc)}: not UTF-8 text: byte "
+                f"0x{exc.object[exc.start]:02x} at offset {exc.start}; save it as UTF-8")
     if isinstance(exc, json.JSONDecodeError):
-        return f"an input file is not valid JSON: line {exc.lineno} column {exc.colno}: {exc.msg}"
+        return (f"{_file_in_traceback(exc)}: invalid JSON at line {exc.lineno} column "
+                f"{exc.colno}: {exc.msg}")
     if isinstance(exc, OverflowError):
-        return f"a number in the input is too large ({exc})"
+        return f"{_file_in_traceback(exc)}: a number is too large ({exc})"
     if isinstance(exc, (IsADirectoryError, NotADirectoryError, FileExistsError, PermissionError,
                         FileNotFoundError)):
         what = {IsADirectoryError: "is a directory where a file is expected",
@@ -268,7 +284,7 @@ def _unexpected_input_error(exc: BaseException) -> str | None:
     except ImportError:  # pragma: no cover - both are dependencies
         return None
     if isinstance(exc, yaml.YAMLError):
-        return f"an input file is not valid YAML: {exc}"
+        return f"{_file_in_traceback(exc)}: not valid YAML: {exc}"
     if isinstance(exc, ValidationError):
         return format_validation_error(exc, f"invalid {exc.title}")
     return None
