@@ -235,6 +235,16 @@ def _(ws, d):
     return ["generate", str(d / "p.yaml")]
 
 
+@case("not UTF-8", "generate original questionnaire CSV",
+      ["p.yaml", "pvq_male_test.csv", "not UTF-8", "0xe9"], "outs")
+def _(ws, d):
+    _write(d / "data" / "data" / "data_pvq" / "test" / "pvq_male_test.csv",
+           b"It is important to " + LATIN1 + b",a,b,c,d,e,f,undef\n")
+    _write(d / "p.yaml", f"data_path: {d / 'data'}\n" + _params(ws, extra="  instrument_source:"
+                                                                  " original\n"))
+    return ["generate", str(d / "p.yaml")]
+
+
 report_case("metrics.json not UTF-8", "m1/metrics.json", b'{"model": "' + LATIN1 + b'"}',
             ["not UTF-8", "0xe9"])
 report_case("run_config.json not UTF-8", "run_config.json", b'{"run": "' + LATIN1 + b'"}',
