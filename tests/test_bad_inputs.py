@@ -154,6 +154,16 @@ def params_case(cls: str, id: str, extra: str, expect: list[str], command: str =
     CASES.append(Case(cls, id, setup, ["p.yaml", *expect], earlier="outs"))
 
 
+def settings_case(cls: str, id: str, text: str | bytes, expect: list[str],
+                  command: str = "analyze") -> None:
+    """analyze/leaderboard with ``--params`` holding ``text``."""
+    def setup(ws: Path, d: Path) -> list[str]:
+        _write(d / "p.yaml", text)
+        inputs = str(ws / "answers.csv") if command == "analyze" else str(ws / "run")
+        return [command, inputs, "--out", str(ws / "run"), "--params", str(d / "p.yaml")]
+    CASES.append(Case(cls, id, setup, ["p.yaml", *expect]))
+
+
 def report_case(id: str, name: str, data: str | bytes, expect: list[str]) -> None:
     """report of a copy of the earlier run directory with one file replaced."""
     def setup(ws: Path, d: Path) -> list[str]:
@@ -166,18 +176,10 @@ def report_case(id: str, name: str, data: str | bytes, expect: list[str]) -> Non
 
 # ---- 1. files that are not UTF-8 --------------------------------------------------------------
 
-@case("not UTF-8", "analyze --params", ["p.yaml", "not UTF-8", "0xe9", "line 2, column 15"])
-def _(ws, d):
-    _write(d / "p.yaml", b"analysis:\n  stress: '" + LATIN1 + b"'\n")
-    return ["analyze", str(ws / "answers.csv"), "--out", str(ws / "run"), "--params",
-            str(d / "p.yaml")]
-
-
-@case("not UTF-8", "leaderboard --params", ["p.yaml", "not UTF-8", "0xe9"])
-def _(ws, d):
-    _write(d / "p.yaml", b"analysis:\n  ties: " + LATIN1 + b"\n")
-    return ["leaderboard", str(ws / "run"), "--out", str(ws / "run"), "--params",
-            str(d / "p.yaml")]
+settings_case("not UTF-8", "analyze --params", b"analysis:\n  stress: '" + LATIN1 + b"'\n",
+              ["not UTF-8", "0xe9", "line 2, column 15"])
+settings_case("not UTF-8", "leaderboard --params", b"analysis:\n  ties: " + LATIN1 + b"\n",
+              ["not UTF-8", "0xe9"], command="leaderboard")
 
 
 @case("not UTF-8", "generate params", ["p.yaml", "not UTF-8", "0xe9", "line 1"], "outs")
@@ -453,12 +455,9 @@ params_case("templates and YAML", "persona_interlocutor template unbalanced {",
             ["generation.prompts.persona_interlocutor", "'You play {description {knows}'"])
 
 
-@case("templates and YAML", "analyze --params YAML syntax",
-      ["p.yaml", "not valid YAML at line 3, column 7", "expected ',' or ']'"])
-def _(ws, d):
-    _write(d / "p.yaml", "analysis:\n  stress: [a\n  ties: loss\n")
-    return ["analyze", str(ws / "answers.csv"), "--out", str(ws / "run"), "--params",
-            str(d / "p.yaml")]
+settings_case("templates and YAML", "analyze --params YAML syntax",
+              "analysis:\n  stress: [a\n  ties: loss\n",
+              ["not valid YAML at line 3, column 7", "expected ',' or ']'"])
 
 
 @case("templates and YAML", "generate YAML syntax",
@@ -483,19 +482,11 @@ params_case("templates and YAML", "persona file wrong type", "  population: {d}/
                                                "gender": "F"}])})
 
 
-@case("templates and YAML", "analysis section not a mapping", ["p.yaml", "'analysis'", "3"])
-def _(ws, d):
-    _write(d / "p.yaml", "analysis: 3\n")
-    return ["analyze", str(ws / "answers.csv"), "--out", str(ws / "run"), "--params",
-            str(d / "p.yaml")]
-
-
-@case("templates and YAML", "analysis setting of the wrong type",
-      ["p.yaml", "analysis setting 'bootstrap'", "'lots'"])
-def _(ws, d):
-    _write(d / "p.yaml", "analysis:\n  bootstrap: lots\n")
-    return ["leaderboard", str(ws / "run"), "--out", str(ws / "run"), "--params",
-            str(d / "p.yaml")]
+settings_case("templates and YAML", "analysis section not a mapping", "analysis: 3\n",
+              ["'analysis'", "3"])
+settings_case("templates and YAML", "analysis setting of the wrong type",
+              "analysis:\n  bootstrap: lots\n", ["analysis setting 'bootstrap'", "'lots'"],
+              command="leaderboard")
 
 
 @case("templates and YAML", "option out of range", ["option --bootstrap", "-1"])
@@ -592,7 +583,8 @@ def test_catalogue_covers_every_command(ws, tmp_path):
 @pytest.mark.parametrize("argv_of", [
     lambda ws, d: ["leaderboard", str(_write(d / "m1" / "metrics.json", b"\xff")), "--out",
                    str(ws / "run")],
-    lambda ws, d: ["run", str(_write(d / "p.yaml", _params(ws, extra="  prompts: {persona: '{'}\n")))],
+    lambda ws, d: ["run", str(_write(d / "p.yaml",
+                                     _params(ws, extra="  prompts: {persona: '{'}\n")))],
 ], ids=["leaderboard metrics.json not UTF-8", "run with an unbalanced brace"])
 def test_entry_point_prints_one_line_without_traceback(ws, tmp_path, argv_of):
     argv = argv_of(ws, tmp_path)
