@@ -23,7 +23,13 @@ from .answers import read_answers, validate_answers
 from .cfa import fit_magnifying_glass
 from .errors import DataError
 from .instruments import INSTRUMENTS, get_instrument
-from .leaderboard import cardinal_scores, leaderboard_columns, write_leaderboard
+from .io import read_json
+from .leaderboard import (
+    cardinal_scores,
+    leaderboard_columns,
+    leaderboard_files,
+    write_leaderboard_files,
+)
 from .leaderboard import order_chunks as leaderboard_order
 from .reliability import cronbach_alpha
 from .scoring import item_matrix, substitute_unparsed, value_scores
@@ -134,6 +140,36 @@ def _check_personas(answers: pd.DataFrame, chunks: list[str], source: str) -> li
             msg = (f"chunk {c!r} lacks persona(s) {', '.join(missing[:5])}"
                    f"{' ...' if len(missing) > 5 else ''}; pairs with {c!r} use the personas "
                    "present in both chunks")
+            log.warning("%s: %s", source, msg)
+            notes.append(msg)
+    return notes
+
+
+def _check_unparsed(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
+                    settings: AnalysisSettings, source: str, model: str) -> list[str]:
+    """A chunk whose every score is empty: an error with ``unparsed: drop`` (nothing would be
+    left), a warning naming it with ``random`` (its numbers are pure noise). With ``drop``, every
+    chunk must keep answers from at least 3 personas."""
+    notes = []
+    of = "" if f"model {model!r}" in source else f" of model {model!r}"
+    for c in chunks:
+        rows = answers[(answers["chunk"] == c) & (answers["questionnaire"] == qmap[c])]
+        answered = rows["score"].notna()
+        if settings.unparsed == "drop":
+            if not answered.any():
+                raise DataError(
+                    f"{source}: column 'score' is empty in all {len(rows)} rows{of} of chunk "
+                    f"{c!r}; with unparsed: drop nothing is left to analyse "
+                    "(use --unparsed random, or leave the chunk out with --chunks)")
+            kept = rows.loc[answered, "persona"].nunique()
+            if kept < 3:
+                raise DataError(
+                    f"{source}: column 'score'{of} of chunk {c!r} leaves answers from "
+                    f"{kept} persona(s) after unparsed: drop; stability needs at least 3")
+        elif not answered.any():
+            msg = (f"column 'score' is empty in all {len(rows)} rows{of} of chunk {c!r}: "
+                   "unparsed: random replaces every one with a random option, so this "
+                   "chunk measures noise")
             log.warning("%s: %s", source, msg)
             notes.append(msg)
     return notes
@@ -351,6 +387,7 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
     answers = answers[answers["chunk"].isin(chunks)]
     notes = _check_personas(answers, chunks, source)
 
+    notes += _check_unparsed(answers, chunks, qmap, settings, source, model)
     n_items = int(len(answers))
     subst, n_unparsed = substitute_unparsed(answers, settings.unparsed, settings.seed)
     if n_unparsed:
@@ -448,10 +485,9 @@ def read_model_analysis(model_dir: str | Path) -> ModelAnalysis:
     path = model_dir / "metrics.json"
     if not path.exists():
         raise DataError(f"{model_dir}: no metrics.json (run `stickrole analyze` first)")
-    try:
-        metrics = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    metrics = read_json(path, "metrics file")
+    if not isinstance(metrics, dict):
+        raise DataError(f"{path}: expected a JSON object of metrics, got {type(metrics).__name__}")
     frames = {}
     for name in _TABLES:
         p = model_dir / f"{name}.parquet"
@@ -474,11 +510,14 @@ def analyze_files(paths: Sequence[str | Path], out_dir: str | Path,
     source = str(paths[0]) if len(paths) == 1 else f"{len(paths)} answers tables"
     answers = validate_answers(pd.concat(tables, ignore_index=True), source)
     results = analyze_answers(answers, settings, source=source, validate=False)
+    # the leaderboard is computed (chunks common to all models checked) before anything is
+    # written, so that an error leaves out_dir as it was
+    board = leaderboard_files({m: a.metrics for m, a in results.items()}, settings.chunks,
+                              settings.ties)
     out_dir = Path(out_dir)
     for model, a in results.items():
         write_model_analysis(a, out_dir / _safe_name(model))
-    write_leaderboard({m: a.metrics for m, a in results.items()}, out_dir,
-                      chunks=settings.chunks, ties=settings.ties)
+    write_leaderboard_files(board, out_dir)
     return results
 
 

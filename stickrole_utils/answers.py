@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, one_line
 from .instruments import INSTRUMENTS
+from .io import read_text_utf8
 
 __all__ = [
     "ANSWER_COLUMNS",
@@ -115,9 +116,12 @@ def read_answers(path: str | Path) -> pd.DataFrame:
             df = pd.read_parquet(path)
         else:
             df = pd.read_csv(path, keep_default_na=True, dtype={"gender": "string"})
+    except UnicodeDecodeError:
+        read_text_utf8(path, "answers table")  # raises, naming the byte's line and column
+        raise
     except Exception as exc:  # pandas/pyarrow raise many types; report them uniformly
         raise DataError(f"{path}: cannot be read as {'parquet' if path.suffix == '.parquet' else 'CSV'}"
-                        f" ({type(exc).__name__}: {exc})") from None
+                        f" ({type(exc).__name__}: {one_line(str(exc))})") from None
     return validate_answers(df, source=str(path))
 
 
@@ -178,10 +182,21 @@ def validate_answers(df: pd.DataFrame, source: str = "<answers>") -> pd.DataFram
             f"{', '.join(INSTRUMENTS)}"
         )
 
-    item = pd.to_numeric(df["item"], errors="coerce")
-    bad = df["item"][item.isna() | (item != np.floor(item))]
+    item = pd.to_numeric(df["item"], errors="coerce").astype("float64")
+    bad = df["item"][~np.isfinite(item) | (item != np.floor(item))]
     if len(bad):
         raise DataError(f"{source}: column 'item' must hold whole numbers; got {_show(bad.unique())}")
+    # the range is checked before the cast, so that a huge number is reported as given
+    n_items = df["questionnaire"].map(lambda q: INSTRUMENTS[q].n_items)
+    out = (item < 1) | (item > n_items)
+    if out.any():
+        name = sorted(df.loc[out, "questionnaire"].unique())[0]
+        inst = INSTRUMENTS[name]
+        given = df["item"][out & (df["questionnaire"] == name)]
+        raise DataError(
+            f"{source}: column 'item': questionnaire {name!r} has items 1..{inst.n_items}; "
+            f"got {_show(sorted(given.unique(), key=float))}"
+        )
     df["item"] = item.astype("int64")
 
     score = pd.to_numeric(df["score"], errors="coerce")
@@ -193,12 +208,6 @@ def validate_answers(df: pd.DataFrame, source: str = "<answers>") -> pd.DataFram
 
     for name, rows in df.groupby("questionnaire", sort=True):
         inst = INSTRUMENTS[name]
-        out = rows["item"][(rows["item"] < 1) | (rows["item"] > inst.n_items)]
-        if len(out):
-            raise DataError(
-                f"{source}: column 'item': questionnaire {name!r} has items 1..{inst.n_items}; "
-                f"got {_show(sorted(out.unique()))}"
-            )
         s = rows["score"]
         off = rows[s.notna() & ((s < inst.scale_min) | (s > inst.scale_max) | (s != np.floor(s)))]
         if len(off):

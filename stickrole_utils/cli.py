@@ -11,7 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, StickroleError
+from .errors import ConfigError, DataError, StickroleError, format_validation_error, one_line, shown
+from .io import check_out_dir, check_out_file, read_yaml
 
 __all__ = ["main", "build_parser", "settings_from_args"]
 
@@ -33,39 +34,50 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace):
-    """AnalysisSettings from ``--params`` (its ``analysis:`` section) and explicit options."""
+    """AnalysisSettings from ``--params`` (its ``analysis:`` section) and explicit options.
+
+    An invalid value is reported against where it came from: the params file (checked first,
+    alone) or the command-line option.
+    """
     from pydantic import ValidationError
 
     from .settings import AnalysisSettings
 
     base: dict = {}
-    if getattr(args, "params", None):
-        base = _analysis_section(args.params)
+    params = getattr(args, "params", None)
+    if params:
+        base = _analysis_section(params)
+        try:
+            AnalysisSettings(**base)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(
+                exc, str(params), key_label="analysis setting {key!r}")) from None
+    options = {}
     for key in ("unparsed", "stress", "cfa_failure", "ties", "chunks", "seed", "bootstrap",
                 "bootstrap_cardinal"):
         val = getattr(args, key, None)
         if val is not None:
-            base[key] = val
+            options[key] = val
     try:
-        return AnalysisSettings(**base)
+        return AnalysisSettings(**{**base, **options})
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise ConfigError(f"analysis setting {where!r}: {err['msg']} (got {err.get('input')!r})") from None
+        key = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
+        raise ConfigError(format_validation_error(
+            exc, f"option --{key.replace('_', '-')}",
+            key_label="analysis setting {key!r}")) from None
 
 
 def _analysis_section(path: Path) -> dict:
-    import yaml
-
-    if not path.exists():
-        raise ConfigError(f"{path}: params file not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    section = data.get("analysis", {}) if isinstance(data, dict) else {}
+    data = read_yaml(path, "params file", ConfigError)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a params file must be a mapping of keys (analysis, ...); "
+                          f"got {type(data).__name__}")
+    section = data.get("analysis") or {}
     if not isinstance(section, dict):
-        raise ConfigError(f"{path}: 'analysis' must be a mapping of settings")
+        raise ConfigError(f"{path}: 'analysis' must be a mapping of settings (given: "
+                          f"{shown(section)})")
     return dict(section)
 
 
@@ -73,6 +85,7 @@ def _cmd_analyze(args) -> int:
     from .analysis import analyze_files
 
     settings = settings_from_args(args)
+    check_out_dir(args.out)
     results = analyze_files(args.answers, args.out, settings)
     for model, a in results.items():
         m = a.metrics
@@ -86,6 +99,7 @@ def _cmd_leaderboard(args) -> int:
     from .leaderboard import load_metrics, write_leaderboard
 
     settings = settings_from_args(args)
+    check_out_dir(args.out)
     metrics = load_metrics(args.metrics)
     path = write_leaderboard(metrics, args.out, chunks=settings.chunks, ties=settings.ties)
     print(path)
@@ -93,15 +107,26 @@ def _cmd_leaderboard(args) -> int:
 
 
 def _cmd_import(args) -> int:
+    import os
+    import uuid
+
     from .original import import_original
 
+    out = check_out_file(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        log.warning("--out %s: suffix %r is neither .csv nor .parquet; writing parquet", out,
+                    out.suffix)
     table = import_original(args.result_dirs, model=args.model)
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        table.to_csv(out, index=False)
-    else:
-        table.to_parquet(out, index=False)
+    tmp = out.with_name(f".tmp-{uuid.uuid4().hex}-{out.name}")
+    try:
+        if out.suffix.lower() == ".csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_parquet(tmp, index=False)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
     log.info("%d answers from %d model(s), %d chunk(s)", len(table), table["model"].nunique(),
              table["chunk"].nunique())
     print(out)
@@ -117,8 +142,15 @@ def _cmd_generate(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    from .config import load_run_config
+    from .generate import preflight
     from .pipeline import run_experiment
 
+    # everything a run needs is checked before any model loads or notebook starts: the params
+    # (schema, names, files), and per model what `generate` checks before it loads the model
+    cfg = load_run_config(args.params)
+    entries = [cfg.model(m) for m in args.model] if args.model else list(cfg.models)
+    preflight(cfg, entries, force=args.force)
     summary = run_experiment(args.params, force=args.force, kernel_name=args.kernel,
                              models=args.model or None)
     print(summary.to_text())
@@ -126,9 +158,35 @@ def _cmd_run(args) -> int:
     return 0 if summary.ok else 1
 
 
+def _check_run_dir(run_dir: Path) -> None:
+    """What ``report`` reads from a run directory, read once before any notebook starts."""
+    from .io import read_json
+    from .leaderboard import load_metrics
+
+    if not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: not a directory; give a run directory "
+                          "(<output_dir>/<run>, holding <model>/metrics.json)")
+    files = sorted(run_dir.glob("*/metrics.json"))
+    if files:
+        load_metrics(files)
+    for name, key, kind in (("run_config.json", "report", dict),
+                            ("run_summary.json", "results", list)):
+        path = run_dir / name
+        if not path.is_file():
+            continue
+        data = read_json(path, name)
+        if not isinstance(data, dict):
+            raise DataError(f"{path}: expected a JSON object; got {type(data).__name__}")
+        value = data.get(key) if kind is list else data.get(key) or {}
+        if not isinstance(value, kind):
+            raise DataError(f"{path}: {key!r} must be a JSON "
+                            f"{'object' if kind is dict else 'list'}; got {shown(value)}")
+
+
 def _cmd_report(args) -> int:
     from .pipeline import build_report
 
+    _check_run_dir(Path(args.run_dir))
     print(build_report(args.run_dir, kernel_name=args.kernel))
     return 0
 
@@ -184,25 +242,91 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _file_in_traceback(exc: BaseException) -> str:
+    """The file being read where ``exc`` was raised: the innermost frame's local that is the path
+    of an existing file (``"an input file"`` if there is none)."""
+    import os
+
+    tb, found = exc.__traceback__, "an input file"
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if isinstance(value, os.PathLike) and os.path.isfile(value):
+                found = os.fspath(value)
+                break
+        tb = tb.tb_next
+    return found
+
+
+def _unexpected_input_error(exc: BaseException) -> str | None:
+    """A one-line message for an exception that a user's file or path caused, which no reader
+    turned into a StickroleError (the last line of defence); ``None`` for anything else."""
+    import json
+
+    if isinstance(exc, UnicodeDecodeError):
+        return (f"{_file_in_traceback(exc)}: not UTF-8 text: byte "
+                f"0x{exc.object[exc.start]:02x} at offset {exc.start}; save it as UTF-8")
+    if isinstance(exc, json.JSONDecodeError):
+        return (f"{_file_in_traceback(exc)}: invalid JSON at line {exc.lineno} column "
+                f"{exc.colno}: {exc.msg}")
+    if isinstance(exc, OverflowError):
+        return f"{_file_in_traceback(exc)}: a number is too large ({exc})"
+    if isinstance(exc, (IsADirectoryError, NotADirectoryError, FileExistsError, PermissionError,
+                        FileNotFoundError)):
+        what = {IsADirectoryError: "is a directory where a file is expected",
+                NotADirectoryError: "a part of this path is a file where a directory is expected",
+                FileExistsError: "exists and is not a directory",
+                PermissionError: "permission denied",
+                FileNotFoundError: "not found"}[type(exc)]
+        return f"{exc.filename}: {what}" if exc.filename else f"{what} ({exc})"
+    try:
+        import yaml
+        from pydantic import ValidationError
+    except ImportError:  # pragma: no cover - both are dependencies
+        return None
+    if isinstance(exc, yaml.YAMLError):
+        return f"{_file_in_traceback(exc)}: not valid YAML: {exc}"
+    if isinstance(exc, ValidationError):
+        return format_validation_error(exc, f"invalid {exc.title}")
+    return None
+
+
+def _runner_log_handler() -> None:
+    """The batch runner's progress lines read best bare: one handler on its logger, bound to the
+    current stderr (replaced on each call, so repeated in-process calls do not stack them)."""
+    runner_log = logging.getLogger("stickrole_utils.pipeline")
+    for h in list(runner_log.handlers):
+        if getattr(h, "_stickrole_cli", False):
+            runner_log.removeHandler(h)
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    handler._stickrole_cli = True  # type: ignore[attr-defined]
+    runner_log.addHandler(handler)
+    runner_log.propagate = False
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 ok, 1 a stage failed, 2 a user error).
+
+    Every user error ends as one line on stderr, ``stickrole COMMAND: error: MESSAGE``.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
-    # the batch runner's progress lines read best bare
-    runner_handler = logging.StreamHandler()
-    runner_handler.setFormatter(logging.Formatter("%(message)s"))
-    runner_log = logging.getLogger("stickrole_utils.pipeline")
-    runner_log.addHandler(runner_handler)
-    runner_log.propagate = False
+    _runner_log_handler()
     try:
         return int(args.func(args) or 0)
     except StickroleError as exc:
-        print(f"stickrole {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        message = str(exc)
     except KeyboardInterrupt:
         print(f"stickrole {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        message = _unexpected_input_error(exc)
+        if message is None:
+            raise
+    print(f"stickrole {args.command}: error: {one_line(message)}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

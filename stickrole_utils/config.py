@@ -14,10 +14,10 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from .errors import ConfigError, format_validation_error
+from .io import read_yaml
 from .settings import AnalysisSettings
 
 __all__ = [
@@ -414,29 +414,14 @@ def _unwrap(tp: Any, part: Any) -> Any:
     return None
 
 
+def _allowed_keys(loc: tuple) -> list[str] | None:
+    allowed = _fields_at(RunConfig, loc)
+    return [a for a in allowed if a != "source"] if allowed else None
+
+
 def _format_errors(exc: ValidationError, source: str) -> str:
-    parts = []
-    for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if p not in ("ChunkSpec", "str"))
-        key = ".".join(str(p) for p in loc) or "<top level>"
-        given = err.get("input")
-        if err["type"] == "string_type" and isinstance(given, dict):
-            continue  # the mapping branch of a `str | mapping` field reports the real problem
-        if err["type"] == "extra_forbidden":
-            allowed = _fields_at(RunConfig, loc[:-1]) or []
-            allowed = [a for a in allowed if a != "source"]
-            parts.append(f"{key}: unknown key; allowed keys here: {', '.join(allowed)}")
-        elif err["type"] == "missing":
-            parts.append(f"{key}: required key is missing")
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            shown = repr(given)
-            if len(shown) > 80:
-                shown = shown[:77] + "..."
-            parts.append(f"{key}: {msg} (given: {shown})")
-    # union branches repeat the same location; keep each message once
-    uniq = list(dict.fromkeys(parts))
-    return f"{source}: invalid params: " + "; ".join(uniq)
+    return format_validation_error(exc, f"{source}: invalid params", allowed_keys=_allowed_keys,
+                                   skip=("ChunkSpec", "str"))
 
 
 def parse_run_config(data: Any, source: str = "<params>", base_dir: str | Path | None = None,
@@ -527,14 +512,6 @@ def load_run_config(path: str | Path, check_files: bool = True) -> RunConfig:
         missing model file; one line naming the file, the key, what was given and what is allowed.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: params file not found")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from None
+    data = read_yaml(path, "params file", ConfigError)
     return parse_run_config(data, source=str(path), base_dir=path.parent.resolve(),
                             check_files=check_files)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ChunkSpec
-from .errors import ConfigError, DataError, ParseError
+from .errors import ConfigError, DataError, ParseError, shown
 from .instruments import INSTRUMENTS
+from .io import read_text_utf8
 from .populations import Persona, derangement, read_persona_file
 
 __all__ = [
@@ -121,18 +122,20 @@ def read_corpus(path: str | Path, field: str = "content") -> list[str]:
     """
     path = Path(path)
     texts = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ParseError(f"{path}:{lineno}: malformed JSON line ({exc.msg} at column "
-                                 f"{exc.colno})") from None
-            if not isinstance(obj, dict) or field not in obj:
-                raise ParseError(f"{path}:{lineno}: expected a JSON object with field {field!r}")
-            texts.append(str(obj[field]))
+    for lineno, line in enumerate(read_text_utf8(path, "corpus", ParseError).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ParseError(f"{path}:{lineno}: malformed JSON line ({exc.msg} at column "
+                             f"{exc.colno})") from None
+        if not isinstance(obj, dict) or field not in obj:
+            raise ParseError(f"{path}:{lineno}: expected a JSON object with field {field!r}")
+        if not isinstance(obj[field], str):
+            raise ParseError(f"{path}:{lineno}: field {field!r} must be text; got "
+                             f"{shown(obj[field])}")
+        texts.append(obj[field])
     return texts
 
 

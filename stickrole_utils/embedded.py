@@ -71,12 +71,15 @@ def _gguf_in_distribution(dist: md.Distribution) -> Path | None:
 
 
 def check_model_ref(ref: str, where: str = "model") -> None:
-    """Cheap check that a model reference can be resolved (no assembling, no loading).
+    """Cheap check that a model reference can be resolved (no assembling, no loading): the
+    package is installed, or the file exists and starts with the GGUF magic bytes.
 
     Raises
     ------
     ConfigError
         Missing file or package, with the command that fixes it.
+    BackendError
+        A file that is not GGUF.
     """
     if ref.startswith("pypi:"):
         dist = _dist_name(ref)
@@ -90,20 +93,29 @@ def check_model_ref(ref: str, where: str = "model") -> None:
                               f"or one of: {', '.join('pypi:' + p for p in EMBEDDED_PACKAGES)}")
         return
     path = Path(ref)
+    if path.is_dir():
+        raise ConfigError(f"{where}: {path} is a directory; give the path of a .gguf file")
     if not path.is_file():
         raise ConfigError(f"{where}: GGUF file not found: {path}")
+    check_gguf_file(path, where)
 
 
-def check_gguf_file(path: Path) -> None:
-    """Raise :class:`BackendError` unless ``path`` starts with the GGUF magic bytes."""
+def check_gguf_file(path: Path, where: str | None = None) -> None:
+    """Raise :class:`BackendError` unless ``path`` starts with the GGUF magic bytes.
+
+    ``where`` (e.g. ``models[0].model (name)``) prefixes the message.
+    """
+    prefix = f"{where}: " if where else ""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4)
     except OSError as exc:
-        raise BackendError(f"cannot read model file {path}: {exc}") from None
+        raise BackendError(f"{prefix}cannot read model file {path}: "
+                           f"{exc.strerror or exc}") from None
     if head != GGUF_MAGIC:
-        raise BackendError(f"{path} is not a GGUF file (starts with {head!r}, expected b'GGUF'); "
-                           "convert the model with llama.cpp's convert_hf_to_gguf.py or give a .gguf")
+        raise BackendError(f"{prefix}{path} is not a GGUF file (starts with {head!r}, expected "
+                           "b'GGUF'); convert the model with llama.cpp's convert_hf_to_gguf.py "
+                           "or give a .gguf")
 
 
 def resolve_model_path(ref: str) -> Path:

@@ -24,6 +24,7 @@ from .contexts import chunk_contexts, find_data_file, resolve_chunk
 from .embedded import check_model_ref
 from .errors import BackendError, ConfigError, StickroleError
 from .instruments import get_instrument
+from .io import check_out_dir
 from .itembank import ItemBank, load_itembank
 from .populations import Persona, load_population
 from .prompts import Prompts
@@ -31,6 +32,7 @@ from .store import RunStore, git_commit, identity_hash
 
 __all__ = [
     "check_run_config",
+    "preflight",
     "resolved_chunks",
     "plan_units",
     "generate_model",
@@ -123,6 +125,31 @@ def check_run_config(cfg: RunConfig) -> None:
     except StickroleError as exc:
         msg = str(exc)
         raise ConfigError(msg if msg.startswith(src) else f"{src}: {msg}") from None
+
+
+def preflight(cfg: RunConfig, entries: list[ModelEntry], force: bool = False) -> None:
+    """What generating ``entries`` reads, checked before any model loads (after
+    :func:`check_run_config`, which ``load_run_config`` runs): the chunks' corpora and
+    interlocutor files (:func:`plan_units`), each model's run directory and, unless ``force``, its
+    earlier manifest. ``stickrole generate`` and ``stickrole run`` call it for every model first,
+    so that a bad input stops the command before it has changed anything.
+
+    Raises
+    ------
+    ConfigError, DataError
+        Prefixed with the params file where the params name the culprit.
+    """
+    src = cfg.source or "params"
+    try:
+        plan_units(cfg, entries[0].name if entries else "_")
+    except StickroleError as exc:
+        msg = str(exc)
+        raise type(exc)(msg if msg.startswith(src) else f"{src}: {msg}") from None
+    for entry in entries:
+        store = RunStore(model_run_dir(cfg, entry))
+        check_out_dir(store.run_dir, f"{src}: output_dir: run directory")
+        if not force:
+            store.read_manifest()
 
 
 def plan_units(cfg: RunConfig, model: str) -> list[Unit]:
@@ -310,4 +337,5 @@ def generate_from_params(params_path: str | Path, model: str | None = None,
     """
     cfg = load_run_config(params_path)
     entries = [cfg.model(model)] if model is not None else list(cfg.models)
+    preflight(cfg, entries, force=force)
     return [generate_model(cfg, e, force=force, progress=progress) for e in entries]

@@ -8,6 +8,7 @@ and its answer options in ascending scale order (option index 0 = ``scale_min``)
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,7 @@ import yaml
 
 from .errors import ConfigError, DataError
 from .instruments import get_instrument
+from .io import read_text_utf8
 
 __all__ = ["ItemBank", "BUILTIN_BANKS", "ORIGINAL_FILES", "load_itembank", "read_original_csv"]
 
@@ -139,14 +141,14 @@ def read_original_csv(path: str | Path) -> list[tuple[str, tuple[str, ...]]]:
         raise DataError(f"{path}: questionnaire file not found (is data_path the original's "
                         "value_stability_data directory?)")
     rows = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for lineno, row in enumerate(csv.reader(fh), 1):
-            if not row:
-                continue
-            if len(row) < 3:
-                raise DataError(f"{path}:{lineno}: expected item text, options and a label; got "
-                                f"{len(row)} field(s)")
-            rows.append((row[0], tuple(row[1:-1])))
+    text = read_text_utf8(path, "questionnaire file")
+    for lineno, row in enumerate(csv.reader(io.StringIO(text, newline="")), 1):
+        if not row:
+            continue
+        if len(row) < 3:
+            raise DataError(f"{path}:{lineno}: expected item text, options and a label; got "
+                            f"{len(row)} field(s)")
+        rows.append((row[0], tuple(row[1:-1])))
     return rows
 
 
@@ -161,7 +163,7 @@ def _original(name: str, data_path: Path) -> ItemBank:
     description = ""
     if name == "svs57":
         desc = data_path / "data/data_svs/raw/description.txt"
-        description = desc.read_text(encoding="utf-8").strip() if desc.is_file() else ""
+        description = read_text_utf8(desc, "description").strip() if desc.is_file() else ""
     builtin_headers = _builtin("svs57").list_headers if name == "svs57" else {}
     builtin_desc = _builtin("pvq40").description if name == "pvq40" else ""
     return ItemBank(name=name, description=description or builtin_desc, texts=texts,

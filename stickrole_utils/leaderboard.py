@@ -13,6 +13,7 @@ import itertools
 import json
 import logging
 import math
+import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -20,7 +21,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from .errors import DataError, shown
+from .io import read_json
 from .sensitivity import ranking_robustness
 from .settings import LEADERBOARD_CHUNKS
 
@@ -36,6 +38,8 @@ __all__ = [
     "win_rates",
     "ordinal_scores",
     "leaderboard_table",
+    "leaderboard_files",
+    "write_leaderboard_files",
     "write_leaderboard",
 ]
 
@@ -107,17 +111,51 @@ def validate_metrics(metrics: Mapping[str, Any], source: str) -> None:
         if _pair_value(pro, c1, c2) is _MISSING:
             raise DataError(f"{source}: 'pairwise_rank_order' lacks the pair ({c1!r}, {c2!r}); "
                             f"it needs a value for every pair of the chunks {chunks}")
+    for c1, c2 in itertools.combinations(chunks, 2):
+        _check_number(_pair_value(pro, c1, c2), source,
+                      f"pairwise_rank_order[{c1!r}][{c2!r}]")
     for key in _PER_CHUNK_KEYS:
         lacking = [c for c in chunks if c not in metrics[key]]
         if lacking:
             raise DataError(f"{source}: {key!r} lacks chunk(s) {lacking}; it needs a value "
                             f"(NaN allowed) for every chunk in 'chunks'")
         for c in chunks:
-            try:
-                _float(metrics[key][c])
-            except (TypeError, ValueError) as exc:
-                raise DataError(f"{source}: {key}[{c!r}] = {metrics[key][c]!r} is not a "
-                                f"number") from exc
+            _check_number(metrics[key][c], source, f"{key}[{c!r}]")
+    for key in ("ipsative", "unparsed_rate"):
+        _check_number(metrics.get(key), source, key)
+    for key in ("rank_order_ci", "cardinal_ci"):
+        ci = metrics.get(key)
+        if ci is None:
+            continue
+        if not isinstance(ci, list | tuple) or len(ci) != 2:
+            raise DataError(f"{source}: {key!r} must be [low, high] (numbers or NaN); got "
+                            f"{shown(ci)}")
+        for k, v in enumerate(ci):
+            _check_number(v, source, f"{key}[{k}]")
+    failures = metrics.get("cfa_failures")
+    if failures is not None and (isinstance(failures, bool)
+                                 or not isinstance(failures, numbers.Integral)
+                                 or not 0 <= failures < 2**31):
+        raise DataError(f"{source}: cfa_failures = {shown(failures)} is not a count (a whole "
+                        "number >= 0)")
+    for key, kind in (("settings", Mapping), ("model", str)):
+        if metrics.get(key) is not None and not isinstance(metrics[key], kind):
+            raise DataError(f"{source}: {key!r} must be "
+                            f"{'an object' if kind is Mapping else 'text'}; got "
+                            f"{shown(metrics[key])}")
+
+
+def _check_number(value: Any, source: str, where: str) -> None:
+    """A metric value: a JSON number, NaN/Infinity token or null (NaN); never text or a list."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise DataError(f"{source}: {where} = {shown(value)} is not a number")
+    try:
+        float(value)
+    except OverflowError:
+        raise DataError(f"{source}: {where} = {shown(value)} is out of range for a "
+                        "number") from None
 
 
 _MISSING = object()
@@ -174,15 +212,7 @@ def load_metrics(paths: Sequence[str | Path]) -> dict[str, dict]:
             if resolved in seen:
                 continue
             seen.add(resolved)
-            try:
-                text = file.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise DataError(f"{file}: cannot read ({exc})") from exc
-            try:
-                metrics = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: "
-                                f"{exc.msg}") from exc
+            metrics = read_json(file, "metrics file")
             validate_metrics(metrics, str(file))
             name = metrics.get("model")
             name = str(name) if name not in (None, "") else file.resolve().parent.name
@@ -434,6 +464,39 @@ def leaderboard_table(
     return table.reset_index(drop=True)
 
 
+def leaderboard_files(
+    metrics: Mapping[str, dict],
+    chunks: Sequence[str] | None = None,
+    ties: Ties = "loss",
+    seed: int = 0,
+) -> dict[str, str]:
+    """The text of ``leaderboard.csv``, ``leaderboard_columns.csv`` and ``ranking.json``,
+    computed (and every input checked) without writing anything; see :func:`write_leaderboard`.
+    """
+    cols = leaderboard_columns(metrics, chunks)
+    table = leaderboard_table(metrics, chunks=_chunks_of(cols), ties=ties)
+    ranking = ranking_robustness(cols, seed=seed)
+    ranking.update(models=[str(m) for m in cols.index], chunks=_chunks_of(cols), ties=ties)
+    ranking = {k: (None if isinstance(v, float) and math.isinf(v) else v)
+               for k, v in ranking.items()}
+    return {"leaderboard.csv": table.to_csv(index=False),
+            "leaderboard_columns.csv": cols.to_csv(index=True),
+            "ranking.json": json.dumps(ranking, indent=2) + "\n"}
+
+
+def write_leaderboard_files(files: Mapping[str, str], out_dir: str | Path) -> Path:
+    """Write what :func:`leaderboard_files` returned into ``out_dir`` (created if needed);
+    returns the path of leaderboard.csv."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    path = out / "leaderboard.csv"
+    header, *rows = files["leaderboard_columns.csv"].splitlines()
+    logger.info("leaderboard: %d models x %d columns -> %s", len(rows), header.count(","), path)
+    return path
+
+
 def write_leaderboard(
     metrics: Mapping[str, dict],
     out_dir: str | Path,
@@ -442,6 +505,9 @@ def write_leaderboard(
     seed: int = 0,
 ) -> Path:
     """Write leaderboard.csv, leaderboard_columns.csv and ranking.json into ``out_dir``.
+
+    Everything is computed and checked before the first file is written, so an invalid input
+    changes nothing in ``out_dir``.
 
     Parameters
     ----------
@@ -460,20 +526,7 @@ def write_leaderboard(
         ``models``, ``chunks``, ``ties``; NaN written as the JSON NaN token, as in
         metrics.json).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cols = leaderboard_columns(metrics, chunks)
-    table = leaderboard_table(metrics, chunks=_chunks_of(cols), ties=ties)
-    path = out / "leaderboard.csv"
-    table.to_csv(path, index=False)
-    cols.to_csv(out / "leaderboard_columns.csv", index=True)
-    ranking = ranking_robustness(cols, seed=seed)
-    ranking.update(models=[str(m) for m in cols.index], chunks=_chunks_of(cols), ties=ties)
-    ranking = {k: (None if isinstance(v, float) and math.isinf(v) else v)
-               for k, v in ranking.items()}
-    (out / "ranking.json").write_text(json.dumps(ranking, indent=2) + "\n", encoding="utf-8")
-    logger.info("leaderboard: %d models x %d columns -> %s", *cols.shape, path)
-    return path
+    return write_leaderboard_files(leaderboard_files(metrics, chunks, ties, seed), out_dir)
 
 
 def _chunks_of(cols: pd.DataFrame) -> list[str]:

@@ -11,7 +11,6 @@ layout is the only place the original records it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from .answers import ANSWER_COLUMNS, validate_answers
-from .errors import DataError
+from .errors import DataError, shown
 from .instruments import get_instrument
+from .io import read_json
 
 __all__ = ["SUBJECTS", "chunk_label", "find_result_files", "read_original_results",
            "import_original"]
@@ -66,24 +66,56 @@ def find_result_files(path: str | Path) -> list[Path]:
 
 
 def _load(file: Path) -> dict:
-    try:
-        data = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    data = read_json(file, "results file")
     if not isinstance(data, dict):
         raise DataError(f"{file}: expected a JSON object with 'answers' and 'simulated_population'")
     for key in ("answers", "simulated_population"):
         if key not in data:
             raise DataError(f"{file}: missing key {key!r}; is this a results.json of the original code?")
+    for key in ("answers", "simulated_population"):
+        if not isinstance(data[key], list):
+            raise DataError(f"{file}: {key!r} must be a list over personas; got "
+                            f"{shown(data[key])}")
+    for key in ("generations",):
+        if data.get(key) is not None and not isinstance(data[key], list):
+            raise DataError(f"{file}: {key!r} must be a list over personas; got "
+                            f"{shown(data[key])}")
+    for key in ("params", "args"):
+        if data.get(key) is not None and not isinstance(data[key], dict):
+            raise DataError(f"{file}: {key!r} must be an object; got {shown(data[key])}")
     return data
 
 
-def _persona(entry, i: int) -> tuple[str, str]:
-    if isinstance(entry, dict):
-        name = entry.get("name") or f"persona_{i}"
-        gender = entry.get("gender") or ""
-        return str(name), str(gender)
-    return f"persona_{i}", ""
+def _persona(entry, i: int, file: Path) -> tuple[str, str]:
+    if not isinstance(entry, dict):
+        return f"persona_{i}", ""
+    name = entry.get("name") or f"persona_{i}"
+    gender = entry.get("gender") or ""
+    for key, value in (("name", name), ("gender", gender)):
+        if not isinstance(value, str):
+            raise DataError(f"{file}: simulated_population[{i}].{key} must be text; got "
+                            f"{shown(value)}")
+    return name, gender
+
+
+def _score(pair, file: Path, where: str) -> tuple[str | None, float]:
+    """``[letter, score]`` (or a bare score) -> (letter, float score; NaN for null)."""
+    if isinstance(pair, list | tuple):
+        if len(pair) != 2:
+            raise DataError(f"{file}: {where} must be [letter, score]; got {shown(pair)}")
+        letter, score = pair
+    else:
+        letter, score = None, pair
+    if letter is not None and not isinstance(letter, str):
+        raise DataError(f"{file}: {where}: the letter must be text; got {shown(letter)}")
+    if score is None:
+        return letter, np.nan
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        raise DataError(f"{file}: {where}: score {shown(score)} is not a number")
+    try:
+        return letter, float(score)
+    except OverflowError:
+        raise DataError(f"{file}: {where}: score {shown(score)} is out of range") from None
 
 
 def read_original_results(file: str | Path, *, model: str | None = None,
@@ -103,11 +135,19 @@ def read_original_results(file: str | Path, *, model: str | None = None,
     DataFrame
         Contract columns plus ``letter``, ``raw`` (the reply text when stored), ``seed``
         (the permutation seed string) and ``source`` (the file).
+
+    Raises
+    ------
+    DataError
+        Not UTF-8, malformed JSON, a field of the wrong type (naming it, e.g.
+        ``answers[3]['pvq_auto'][5]``, and the value), persona and answer counts that differ.
     """
     file = Path(file)
     data = _load(file)
     params = data.get("params") or data.get("args") or {}
     model = model or params.get("engine") or file.parent.parent.name
+    if not isinstance(model, str):
+        raise DataError(f"{file}: params.engine must be text; got {shown(model)}")
     chunk = chunk or chunk_label(file.parent.name)
     population = data["simulated_population"]
     answers = data["answers"]
@@ -115,29 +155,34 @@ def read_original_results(file: str | Path, *, model: str | None = None,
     if len(answers) != len(population):
         raise DataError(f"{file}: 'answers' has {len(answers)} personas but 'simulated_population' "
                         f"has {len(population)}")
+    seed = str(params.get("permute_options_seed", ""))
     rows = []
     for i, (person, per_subject) in enumerate(zip(population, answers, strict=True)):
-        name, gender = _persona(person, i)
+        name, gender = _persona(person, i, file)
         if not isinstance(per_subject, dict):
-            raise DataError(f"{file}: answers[{i}] should map subject -> [[letter, score], ...]")
+            raise DataError(f"{file}: answers[{i}] should map subject -> [[letter, score], ...]; "
+                            f"got {shown(per_subject)}")
         gens = generations[i] if i < len(generations) and isinstance(generations[i], dict) else {}
         for subject, items in per_subject.items():
+            where = f"answers[{i}][{subject!r}]"
             if subject not in SUBJECTS:
                 raise DataError(f"{file}: unknown subject {subject!r} in answers[{i}]; known: "
                                 f"{', '.join(SUBJECTS)}")
+            if not isinstance(items, list):
+                raise DataError(f"{file}: {where} must be a list of [letter, score] per item; "
+                                f"got {shown(items)}")
             q = SUBJECTS[subject]
             inst = get_instrument(q)
             if len(items) != inst.n_items:
-                raise DataError(f"{file}: answers[{i}][{subject!r}] has {len(items)} items; "
+                raise DataError(f"{file}: {where} has {len(items)} items; "
                                 f"{q} has {inst.n_items}")
-            texts = gens.get(subject) or [None] * len(items)
+            texts = gens.get(subject)
+            texts = texts if isinstance(texts, list) else []
             for k, pair in enumerate(items):
-                letter, score = (pair[0], pair[1]) if isinstance(pair, list | tuple) else (None, pair)
-                rows.append((model, chunk, name, gender, q, k + 1,
-                             float(score) if score is not None else np.nan,
-                             "" if letter is None else str(letter),
-                             texts[k] if k < len(texts) and texts[k] is not None else "",
-                             str(params.get("permute_options_seed", "")), str(file)))
+                letter, score = _score(pair, file, f"{where}[{k}]")
+                text = texts[k] if k < len(texts) and texts[k] is not None else ""
+                rows.append((model, chunk, name, gender, q, k + 1, score,
+                             "" if letter is None else letter, str(text), seed, str(file)))
     cols = list(ANSWER_COLUMNS) + ["letter", "raw", "seed", "source"]
     return pd.DataFrame(rows, columns=cols)
 
@@ -159,6 +204,8 @@ def import_original(paths: Sequence[str | Path], *, model: str | None = None) ->
     for p in paths:
         for f in find_result_files(p):
             df = read_original_results(f, model=model)
+            if len(df):  # name this file in what validation finds (scores off the scale, ...)
+                validate_answers(df, source=str(f))
             key = (df["model"].iat[0], df["chunk"].iat[0]) if len(df) else None
             if key in seen:
                 raise DataError(f"{f}: a second result for model {key[0]!r}, chunk {key[1]!r} "

@@ -7,7 +7,6 @@ user-given path. Persona ids are the names, so the same person pairs with themse
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -15,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import ConfigError, DataError, ParseError
+from .errors import ConfigError, DataError, shown
+from .io import read_json, read_yaml
 
 __all__ = [
     "Persona",
@@ -72,11 +72,17 @@ def _personas_from_records(records: object, source: str) -> list[Persona]:
             raise DataError(f"{source}: persona {i} ({rec.get('name', '?')!r}) lacks "
                             f"{', '.join(missing)}; every persona needs name, description and "
                             "gender (F, M, or empty)")
+        for key in ("id", "name", "description"):
+            value = rec.get(key, "")
+            if isinstance(value, (bool, list, dict)) or (value is None and key != "id"):
+                raise DataError(f"{source}: persona {i} ({rec['name']!r}): {key} must be text; "
+                                f"got {shown(value)}")
         gender = "" if rec["gender"] is None else str(rec["gender"]).strip().upper()
         if gender not in _GENDERS:
             raise DataError(f"{source}: persona {i} ({rec['name']!r}) has gender "
                             f"{rec['gender']!r}; allowed: F, M, or empty")
-        out.append(Persona(id=str(rec.get("id", rec["name"])), name=str(rec["name"]),
+        pid = rec.get("id")
+        out.append(Persona(id=str(rec["name"] if pid is None else pid), name=str(rec["name"]),
                            description=str(rec["description"]), gender=gender))
     ids = [p.id for p in out]
     dup = sorted({i for i in ids if ids.count(i) > 1})
@@ -90,18 +96,13 @@ def read_persona_file(path: str | Path) -> list[Persona]:
 
     Raises
     ------
-    DataError, ParseError
-        Missing file, malformed content, a persona without gender.
+    DataError
+        Missing file, not UTF-8, malformed JSON/YAML (line and column), a persona without
+        gender or with a field of the wrong type; one line naming the file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: persona file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise ParseError(f"{path}: cannot parse persona file: {exc}") from None
-    return _personas_from_records(data, str(path))
+    read = read_json if path.suffix == ".json" else read_yaml
+    return _personas_from_records(read(path, "persona file", DataError), str(path))
 
 
 def load_population(spec: str, data_path: str | Path | None = None) -> list[Persona]:

@@ -11,7 +11,7 @@ import string
 from dataclasses import dataclass, fields
 
 from .config import PromptTemplates
-from .errors import ConfigError
+from .errors import ConfigError, shown
 
 __all__ = [
     "Prompts",
@@ -53,7 +53,12 @@ class Prompts:
                    "persona_interlocutor": {"description", "knows", "name"},
                    "knows_persona": {"name"}, "svs_rate_chosen": {"value"}}
         for name, keys in allowed.items():
-            used = {f[1] for f in string.Formatter().parse(getattr(out, name)) if f[1]}
+            text = getattr(out, name)
+            try:
+                used = {f[1] for f in string.Formatter().parse(text) if f[1]}
+            except ValueError as exc:  # an unbalanced brace
+                raise ConfigError(f"generation.prompts.{name}: {exc} in {shown(text)}; write a "
+                                  "literal brace as {{ or }}") from None
             if used - keys:
                 raise ConfigError(f"generation.prompts.{name}: unknown placeholder(s) "
                                   f"{', '.join(sorted(used - keys))}; allowed: "

@@ -32,6 +32,7 @@ import pandas as pd
 from .administer import ROW_COLUMNS
 from .answers import ROW_KEY, UNIT_KEY
 from .errors import ConfigError, DataError
+from .io import read_json
 
 __all__ = [
     "RunStore",
@@ -169,10 +170,13 @@ class RunStore:
         if not self.manifest_path.exists():
             return {}
         try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{self.manifest_path}: not valid JSON ({exc}); delete it or use "
-                            "--force") from None
+            data = read_json(self.manifest_path, "manifest")
+        except DataError as exc:
+            raise DataError(f"{exc}; delete it or use --force") from None
+        if not isinstance(data, dict):
+            raise DataError(f"{self.manifest_path}: expected a JSON object, got "
+                            f"{type(data).__name__}; delete it or use --force")
+        return data
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
