@@ -50,6 +50,9 @@ GRADIENT_TOL: float = 1e-3
 #: Standardized loading beyond which the iteration is taken to run off to infinity.
 DIVERGENCE_LOADING: float = 3.0
 
+#: |Latent correlation| beyond which the iteration is taken to run off to infinity.
+DIVERGENCE_CORRELATION: float = 10.0
+
 #: A residual variance below this fraction of the item's sample variance counts as ~0 (improper).
 NEAR_ZERO_VARIANCE: float = 1e-4
 
@@ -159,60 +162,107 @@ class _Model:
     def derivatives(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Gradient of F_ML and its expected Hessian (Fisher information up to a factor).
 
-        With W = Sigma^-1 and Delta_k = dSigma/dx_k: g_k = tr((W - W S W) Delta_k) and
-        H_kl = tr(W Delta_k W Delta_l).
+        With W = Sigma^-1, M = W - W S W and Delta_k = dSigma/dx_k: g_k = tr(M Delta_k) and
+        H_kl = tr(W Delta_k W Delta_l), written out per parameter block (b_i = column f_i of
+        Lambda Phi, B = [b_1 .. b_p], D = W Lambda, C = Lambda' W Lambda):
+
+        * g_lambda = 2 diag(M B), g_theta = diag(M), g_phi = 2 (Lambda' M Lambda)_kl;
+        * H_ll = 2 (W o B'WB + WB o (WB)'), H_lt[i, j] = 2 W_ij (WB)_ji, H_tt = W o W,
+          H_lp[i, kl] = 2 ((B'D)_ik D_il + (B'D)_il D_ik), H_tp[i, kl] = 2 D_ik D_il,
+          H_pp[kl, uv] = 2 (C_lu C_kv + C_lv C_ku).
         """
         lam, theta, phi = self.unpack(x)
-        p, m = self.p, self.m
         lm = self.lmat(lam)
-        w = np.linalg.inv(self.sigma(x))
-        w = (w + w.T) / 2
-        a = lm @ phi  # (p, m): d Sigma / d lambda_k = e_k a_k^T + a_k e_k^T, a_k = a[:, f_k]
-        idx = np.arange(p)
-        d_lam = np.zeros((p, p, p))
-        cols = a[:, self.f].T  # row k = a_k
-        d_lam[idx, idx, :] = cols
-        d_lam[idx, :, idx] += cols
-        d_theta = np.zeros((p, p, p))
-        d_theta[idx, idx, idx] = 1.0
-        li, lj = lm[:, self.tri[0]].T, lm[:, self.tri[1]].T
-        d_phi = np.einsum("ci,cj->cij", li, lj)
-        d_phi = d_phi + d_phi.transpose(0, 2, 1)
-        d = np.concatenate([d_lam, d_theta, d_phi])  # (q, p, p), each symmetric
-        q = d.shape[0]
-        g_mat = w - w @ self.s @ w
-        grad = d.reshape(q, -1) @ g_mat.ravel()
-        wdw = w[None] @ d @ w[None]
-        hess = wdw.reshape(q, -1) @ d.reshape(q, -1).T
-        del m
+        c = np.linalg.cholesky(self.sigma(x))
+        inv_c = np.linalg.inv(c)
+        w = inv_c.T @ inv_c
+        bm = (lm @ phi)[:, self.f]  # column i = b_i
+        mm = w - w @ self.s @ w
+        k, ll = self.tri
+        g_lam = 2 * np.einsum("ij,ji->i", mm, bm)
+        g_phi = 2 * (lm.T @ mm @ lm)[k, ll]
+        grad = np.concatenate([g_lam, np.diag(mm), g_phi])
+        wb = w @ bm
+        dm = w @ lm
+        cm = lm.T @ dm
+        bd = bm.T @ dm
+        h_ll = 2 * (w * (bm.T @ wb) + wb * wb.T)
+        h_lt = 2 * w * wb.T
+        h_tt = w * w
+        h_lp = 2 * (bd[:, k] * dm[:, ll] + bd[:, ll] * dm[:, k])
+        h_tp = 2 * dm[:, k] * dm[:, ll]
+        h_pp = 2 * (cm[np.ix_(ll, k)] * cm[np.ix_(k, ll)] + cm[np.ix_(ll, ll)] * cm[np.ix_(k, k)])
+        hess = np.block([[h_ll, h_lt, h_lp], [h_lt.T, h_tt, h_tp], [h_lp.T, h_tp.T, h_pp]])
         return grad, hess
 
 
+def _one_factor_start(s: np.ndarray) -> np.ndarray:
+    """Starting loadings of one factor from its items' covariances, as lavaan 0.6 computes them.
+
+    lavaan starts each factor's loadings with Hagglund's FABIN 3 estimator (4+ indicators) or
+    the closed-form three-indicator solution (3 indicators), both with loadings bounded so that
+    the factor variance stays >= 10% of the first item's variance, then rescales them to a unit
+    factor variance (``std.lv = TRUE``): loadings * sign(psi) * sqrt(|psi|). A negative triad
+    (three indicators whose covariances multiply to a negative number) starts at 0.7 each.
+    Written from the behaviour of ``lav_cfa_1fac_fabin`` / ``lav_cfa_1fac_3ind`` (not their code).
+    """
+    k = s.shape[0]
+    lower_psi = 0.1 * s[0, 0]
+    if k == 3:
+        s21, s31, s32 = s[1, 0], s[2, 0], s[2, 1]
+        if s21 * s31 * s32 < 0:
+            return np.full(3, 0.7)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            psi = s21 * s31 / s32
+            lam = np.array([1.0, s32 / s31, s32 / s21])
+        psi = min(max(psi, lower_psi), s[0, 0])
+    else:
+        lam = np.ones(k)
+        for i in range(1, k):
+            rest = [j for j in range(k) if j not in (0, i)]
+            s_i3, s_31 = s[i, rest], s[rest, 0]
+            try:
+                w = np.linalg.solve(s[np.ix_(rest, rest)], s_31)
+                lam[i] = (s_i3 @ w) / (s_31 @ w)
+            except np.linalg.LinAlgError:
+                lam[i] = (s_i3 @ s_31) / (s_31 @ s_31)
+        bound = np.sqrt(np.diag(s)[1:] / lower_psi)
+        lam[1:] = np.clip(lam[1:], -bound, bound)
+        d = np.outer(lam, lam) / (lam @ lam)
+        try:
+            theta = np.linalg.solve(np.eye(k) - d * d, np.diag(s - d @ s @ d))
+        except np.linalg.LinAlgError:
+            theta = np.full(k, np.nan)
+        l2 = lam @ lam
+        psi = (lam @ (s - np.diag(theta)) @ lam) / (l2 * l2)
+    if k == 3:
+        bound = np.sqrt(np.diag(s)[1:] / lower_psi)
+        lam[1:] = np.clip(lam[1:], -bound, bound)
+    lam = lam * np.sign(psi) * np.sqrt(abs(psi))
+    lam[~np.isfinite(lam)] = 1.0
+    return lam
+
+
 def _start(s: np.ndarray, factor_of: np.ndarray, m: int) -> np.ndarray:
-    """Start: first principal axis per factor, residual = rest (>= 10% of variance), r of sums."""
+    """lavaan's default starting values for ``cfa(model, data, std.lv = TRUE)``.
+
+    Per-factor FABIN 3 / three-indicator loadings (:func:`_one_factor_start`), residual
+    variances half the item variances, factor correlations 0.
+    """
     p = s.shape[0]
     lam = np.zeros(p)
-    theta = np.zeros(p)
     for f in range(m):
         idx = np.flatnonzero(factor_of == f)
-        w, v = np.linalg.eigh(s[np.ix_(idx, idx)])
-        load = v[:, -1] * np.sqrt(max(w[-1], 1e-8))
-        if load.sum() < 0:
-            load = -load
-        var = np.diag(s)[idx]
-        lam[idx] = load
-        theta[idx] = np.maximum(var - load**2, 0.1 * var)
-    tri = np.tril_indices(m, -1)
-    sums = np.zeros((m, p))
-    sums[factor_of, np.arange(p)] = 1.0
-    cs = sums @ s @ sums.T
-    d = np.sqrt(np.diag(cs))
-    r = cs / np.outer(d, d)
-    return np.concatenate([lam, theta, 0.5 * r[tri]])
+        lam[idx] = _one_factor_start(s[np.ix_(idx, idx)])
+    return np.concatenate([lam, 0.5 * np.diag(s), np.zeros(m * (m - 1) // 2)])
 
 
 def _fit_ml(
-    s: np.ndarray, factor_of: np.ndarray, m: int, max_iter: int = 500, tol: float = 1e-9
+    s: np.ndarray,
+    factor_of: np.ndarray,
+    m: int,
+    max_iter: int = 500,
+    tol: float = 1e-9,
 ) -> _Estimate:
     """Fisher scoring with step halving (the classic SEM algorithm), from :func:`_start`.
 
@@ -242,6 +292,13 @@ def _fit_ml(
                 f"diverging Heywood case: standardized loading {std_load.max():.3g} and "
                 f"residual variance {x[model.p : 2 * model.p].min():.3g} still growing "
                 f"after {it} iterations (no ML minimum)"
+            )
+            break
+        off = np.abs(x[2 * model.p :])
+        if off.size and off.max() > DIVERGENCE_CORRELATION:
+            message = (
+                f"diverging Heywood case (improper latent correlation matrix): latent "
+                f"correlation {off.max():.3g} still growing after {it} iterations (no ML minimum)"
             )
             break
         ridge = 1e-10 * max(1.0, float(np.abs(np.diag(hess)).max()))
