@@ -426,3 +426,20 @@ def test_one_model_analysis_is_fast() -> None:
     for _ in range(9):
         fit_magnifying_glass(x, PVQ40)
     assert time.perf_counter() - t0 < 3.0
+
+
+def test_one_model_36_fits_timing() -> None:
+    """One LLM's CFA: 9 chunks x 4 models, 50 personas; printed (``pytest -s``) and bounded."""
+    from make_cfa_fixtures import NOISE_CHUNKS
+
+    structured = [pvq_structured(101 + c) for c in range(9)]
+    noise = [build() for build, _ in NOISE_CHUNKS.values()]
+    times = {}
+    for name, chunks in (("structured", structured), ("uniform noise", noise)):
+        t0 = time.perf_counter()
+        for x in chunks:
+            fit_magnifying_glass(x, PVQ40)
+        times[name] = time.perf_counter() - t0
+    print("\n36 fits: " + ", ".join(f"{k} {v:.2f} s" for k, v in times.items()))
+    assert times["structured"] < 1.0
+    assert times["uniform noise"] < 5.0
