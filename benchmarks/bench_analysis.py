@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from stickrole_utils.analysis import analyze_model, write_model_analysis
-from stickrole_utils.cfa import cfa_syntax
+from stickrole_utils.cfa import cfa_syntax, fit_magnifying_glass
 from stickrole_utils.datasets import synthetic_answers
-from stickrole_utils.instruments import get_instrument
+from stickrole_utils.instruments import PVQ40, get_instrument
 from stickrole_utils.leaderboard import load_metrics, write_leaderboard
 from stickrole_utils.scoring import item_matrix
 from stickrole_utils.settings import AnalysisSettings
@@ -84,7 +84,15 @@ def main() -> int:
     card = AnalysisSettings(bootstrap=1, bootstrap_cardinal=10)
     t_card = (_time(lambda: analyze_model(answers, card)) - t_core) / 10
     default = AnalysisSettings()
+    t_cfa = {}
+    noise = synthetic_answers(["noise"], n_personas=args.personas, seed=2, uniform=["noise"])
+    for name, table in (("structured", answers), ("uniform noise", noise)):
+        items = [g.pivot(index="persona", columns="item", values="score")
+                 for _, g in table[table["questionnaire"] == "pvq40"].groupby("chunk")]
+        t_cfa[name] = _time(lambda items=items: [fit_magnifying_glass(x, PVQ40) for x in items])
     print(f"one model, 9 chunks x {args.personas} personas, 36 CFA fits")
+    for name, t in t_cfa.items():
+        print(f"  CFA alone, {name + ' answers':24s}{t:8.2f} s   (target well under 1 s)")
     print(f"  core analysis (no bootstrap)          {t_core:8.2f} s   (target < 5 s)")
     print(f"  + rank-order bootstrap, 1000 resamples {t_ro:8.2f} s")
     print(f"  + Cardinal bootstrap, per resample     {t_card:8.2f} s   "
