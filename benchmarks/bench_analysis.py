@@ -20,14 +20,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from stickrole_utils.analysis import analyze_model, write_model_analysis
-from stickrole_utils.cfa import cfa_syntax, fit_magnifying_glass
+from stickrole_utils.analysis.cfa import cfa_syntax, fit_magnifying_glass
+from stickrole_utils.analysis.model import analyze_model, write_model_analysis
+from stickrole_utils.analysis.scoring import item_matrix
+from stickrole_utils.config.analysis import AnalysisSettings
 from stickrole_utils.datasets import synthetic_answers
-from stickrole_utils.instruments import PVQ40, get_instrument
-from stickrole_utils.leaderboard import load_metrics, write_leaderboard
-from stickrole_utils.scoring import item_matrix
-from stickrole_utils.settings import AnalysisSettings
-from stickrole_utils.values import HIGHER_ORDER
+from stickrole_utils.design.instruments import PVQ40, get_instrument
+from stickrole_utils.design.values import HIGHER_ORDER
+from stickrole_utils.leaderboard.table import load_metrics, write_leaderboard
 
 R_SCRIPT = r"""
 suppressMessages(library(lavaan))

@@ -26,16 +26,16 @@ force: bool = False  # True: discard this model's earlier answers and start over
 progress: str = "auto"  # progress bar: "auto" (widget here), "text" (stderr, for batch runs), "none"
 
 # %%
-from stickrole_utils.config import load_run_config
+from stickrole_utils.generation import load_params
 from stickrole_utils.pipeline import check_parameters
 
 check_parameters("generate", params_path=params_path, model=model, force=force, progress=progress)
-cfg = load_run_config(params_path)
+cfg = load_params(params_path)
 entry = cfg.model(model)
 entry
 
 # %%
-from stickrole_utils.generate import generate_model
+from stickrole_utils.generation import generate_model
 
 model_dir = generate_model(cfg, entry, force=force,
                            progress={"auto": True, "text": "text", "none": False}[progress])

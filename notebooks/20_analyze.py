@@ -24,17 +24,17 @@ params_path: str = "../params/demo.yaml"  # params YAML of the run (relative to 
 model: str = "dummy"  # model name, as listed under `models:` in the params file
 
 # %%
-from stickrole_utils.config import load_run_config
+from stickrole_utils.generation import load_params
 from stickrole_utils.pipeline import check_parameters
 
 check_parameters("analyze", params_path=params_path, model=model)
-cfg = load_run_config(params_path)
+cfg = load_params(params_path)
 model_dir = cfg.run_dir / cfg.model(model).name
 cfg.analysis
 
 # %%
-from stickrole_utils.analysis import analyze_model, write_model_analysis
-from stickrole_utils.answers import read_answers
+from stickrole_utils.analysis.answers import read_answers
+from stickrole_utils.analysis.model import analyze_model, write_model_analysis
 
 answers = read_answers(model_dir / "answers.parquet")
 analysis = analyze_model(answers, cfg.analysis, source=str(model_dir / "answers.parquet"))

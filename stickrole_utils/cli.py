@@ -41,7 +41,7 @@ def settings_from_args(args: argparse.Namespace):
     """
     from pydantic import ValidationError
 
-    from .settings import AnalysisSettings
+    from .config.analysis import AnalysisSettings
 
     base: dict = {}
     params = getattr(args, "params", None)
@@ -82,7 +82,7 @@ def _analysis_section(path: Path) -> dict:
 
 
 def _cmd_analyze(args) -> int:
-    from .analysis import analyze_files
+    from .analysis.model import analyze_files
 
     settings = settings_from_args(args)
     check_out_dir(args.out)
@@ -96,7 +96,7 @@ def _cmd_analyze(args) -> int:
 
 
 def _cmd_leaderboard(args) -> int:
-    from .leaderboard import load_metrics, write_leaderboard
+    from .leaderboard.table import load_metrics, write_leaderboard
 
     settings = settings_from_args(args)
     check_out_dir(args.out)
@@ -110,7 +110,7 @@ def _cmd_import(args) -> int:
     import os
     import uuid
 
-    from .original import import_original
+    from .analysis.original import import_original
 
     out = check_out_file(args.out)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
@@ -134,7 +134,7 @@ def _cmd_import(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    from .generate import generate_from_params
+    from .generation.generate import generate_from_params
 
     for path in generate_from_params(args.params, model=args.model, force=args.force):
         print(path)
@@ -142,13 +142,12 @@ def _cmd_generate(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from .config import load_run_config
-    from .generate import preflight
+    from .generation import load_params, preflight
     from .pipeline import run_experiment
 
     # everything a run needs is checked before any model loads or notebook starts: the params
     # (schema, names, files), and per model what `generate` checks before it loads the model
-    cfg = load_run_config(args.params)
+    cfg = load_params(args.params)
     entries = [cfg.model(m) for m in args.model] if args.model else list(cfg.models)
     preflight(cfg, entries, force=args.force)
     summary = run_experiment(args.params, force=args.force, kernel_name=args.kernel,
@@ -161,7 +160,7 @@ def _cmd_run(args) -> int:
 def _check_run_dir(run_dir: Path) -> None:
     """What ``report`` reads from a run directory, read once before any notebook starts."""
     from .io import read_json
-    from .leaderboard import load_metrics
+    from .leaderboard.table import load_metrics
 
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: not a directory; give a run directory "

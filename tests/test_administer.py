@@ -6,18 +6,18 @@ import random
 import numpy as np
 import pytest
 
-from stickrole_utils.administer import (
+from stickrole_utils.config.run import GenerationConfig, ModelEntry
+from stickrole_utils.design.contexts import chunk_contexts, resolve_chunk
+from stickrole_utils.design.itembank import load_itembank
+from stickrole_utils.design.populations import load_population
+from stickrole_utils.design.prompts import Prompts
+from stickrole_utils.generation.administer import (
     administer_unit,
     original_permutations,
     per_item_permutations,
     unit_permutations,
 )
-from stickrole_utils.backends import DummyBackend
-from stickrole_utils.config import GenerationConfig, ModelEntry
-from stickrole_utils.contexts import chunk_contexts, resolve_chunk
-from stickrole_utils.itembank import load_itembank
-from stickrole_utils.populations import load_population
-from stickrole_utils.prompts import Prompts
+from stickrole_utils.generation.backends.base import DummyBackend
 
 
 def _reference(seed: str, n_options: int, n_items: int, n_personas: int):
@@ -67,7 +67,7 @@ def test_unit_permutations_scheme_switch():
 
 
 def _unit(questionnaire="pvq40", chunk="chunk_no_conv", n=3, items=None):
-    from stickrole_utils.administer import Unit
+    from stickrole_utils.generation.administer import Unit
 
     pop = load_population("real_world_people")[:n]
     spec = resolve_chunk(chunk)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stickrole_utils.analysis import (
+from stickrole_utils.analysis.model import (
     analyze_answers,
     analyze_files,
     analyze_model,
@@ -15,10 +15,10 @@ from stickrole_utils.analysis import (
     read_model_analysis,
     write_model_analysis,
 )
+from stickrole_utils.config.analysis import LEADERBOARD_CHUNKS, AnalysisSettings
 from stickrole_utils.datasets import synthetic_answers
+from stickrole_utils.design.values import HIGHER_ORDER, VALUES
 from stickrole_utils.errors import DataError
-from stickrole_utils.settings import LEADERBOARD_CHUNKS, AnalysisSettings
-from stickrole_utils.values import HIGHER_ORDER, VALUES
 
 FAST = AnalysisSettings(bootstrap=0)
 CONTRACT_KEYS = {

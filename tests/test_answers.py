@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stickrole_utils.answers import ANSWER_COLUMNS, read_answers, validate_answers
+from stickrole_utils.analysis.answers import ANSWER_COLUMNS, read_answers, validate_answers
 from stickrole_utils.datasets import synthetic_answers
 from stickrole_utils.errors import DataError
 

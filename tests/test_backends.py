@@ -7,7 +7,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from stickrole_utils.backends import (
+from stickrole_utils.config.run import ModelEntry, SamplingConfig
+from stickrole_utils.errors import BackendError
+from stickrole_utils.generation.backends.base import (
     ContextOverflowError,
     DummyBackend,
     LlamaCppBackend,
@@ -15,8 +17,6 @@ from stickrole_utils.backends import (
     llama_cpp_available,
     make_backend,
 )
-from stickrole_utils.config import ModelEntry, SamplingConfig
-from stickrole_utils.errors import BackendError
 
 ITEM = [{"role": "user", "content": "Pick one.\n(A) x\n(B) y\n(C) z\nReply."}]
 

@@ -1,4 +1,4 @@
-"""Tests for stickrole_utils.cfa.
+"""Tests for stickrole_utils.analysis.cfa.
 
 Reference numbers: R lavaan 0.6-14, ``cfa(model, data, std.lv = TRUE)`` + ``fitMeasures``, run by
 ``tests/reference/cfa_lavaan.R`` on the CSVs written by ``tests/reference/make_cfa_fixtures.py``
@@ -24,14 +24,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stickrole_utils.cfa import (
+from stickrole_utils.analysis.cfa import (
     CFA_GROUPS,
     cfa_syntax,
     fit_cfa,
     fit_magnifying_glass,
     fit_measures,
 )
-from stickrole_utils.instruments import PVQ40, SVS57, get_instrument
+from stickrole_utils.design.instruments import PVQ40, SVS57, get_instrument
 
 sys.path.insert(0, str(Path(__file__).parent / "reference"))
 from make_cfa_fixtures import CFA_DATASETS  # noqa: E402

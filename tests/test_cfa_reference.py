@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stickrole_utils.cfa import CFA_GROUPS, fit_magnifying_glass
-from stickrole_utils.instruments import get_instrument
+from stickrole_utils.analysis.cfa import CFA_GROUPS, fit_magnifying_glass
+from stickrole_utils.design.instruments import get_instrument
 
 sys.path.insert(0, str(Path(__file__).parent / "reference"))
 from make_cfa_fixtures import NOISE_CHUNKS, REFERENCE_DATASETS  # noqa: E402

@@ -7,6 +7,7 @@ import yaml
 
 from stickrole_utils.config import RunConfig, load_run_config
 from stickrole_utils.errors import ConfigError
+from stickrole_utils.generation import load_params
 
 BASE = {
     "version": 1,
@@ -63,7 +64,7 @@ def test_valid_params_resolve_paths(tmp_path):
 )
 def test_bad_params_give_one_clear_message(tmp_path, data, expected):
     with pytest.raises(ConfigError) as err:
-        load_run_config(_write(tmp_path, data))
+        load_params(_write(tmp_path, data))
     msg = str(err.value)
     assert "\n" not in msg
     for part in expected:
@@ -96,10 +97,10 @@ def test_unknown_model_lookup(tmp_path):
 
 def test_repo_params_files_validate():
     root = Path(__file__).resolve().parents[1]
-    cfg = load_run_config(root / "params" / "demo.yaml", check_files=False)
+    cfg = load_run_config(root / "params" / "demo.yaml")
     assert [m.backend for m in cfg.models].count("dummy") == 1
-    lb = load_run_config(root / "params" / "leaderboard.yaml", check_files=False)
-    from stickrole_utils.generate import resolved_chunks
-    from stickrole_utils.settings import LEADERBOARD_CHUNKS
+    lb = load_run_config(root / "params" / "leaderboard.yaml")
+    from stickrole_utils.config.analysis import LEADERBOARD_CHUNKS
+    from stickrole_utils.generation import resolved_chunks
 
     assert [c.label for c in resolved_chunks(lb)] == list(LEADERBOARD_CHUNKS)

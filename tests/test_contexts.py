@@ -4,11 +4,16 @@ import json
 
 import pytest
 
-from stickrole_utils.config import ChunkSpec
-from stickrole_utils.contexts import CHUNK_PRESETS, chunk_contexts, read_corpus, resolve_chunk
+from stickrole_utils.config.analysis import LEADERBOARD_CHUNKS
+from stickrole_utils.config.run import ChunkSpec
+from stickrole_utils.design.contexts import (
+    CHUNK_PRESETS,
+    chunk_contexts,
+    read_corpus,
+    resolve_chunk,
+)
+from stickrole_utils.design.populations import load_population
 from stickrole_utils.errors import ConfigError, DataError, ParseError
-from stickrole_utils.populations import load_population
-from stickrole_utils.settings import LEADERBOARD_CHUNKS
 
 
 def test_leaderboard_chunks_are_presets():

@@ -4,8 +4,12 @@ import importlib.util
 
 import pytest
 
-from stickrole_utils.embedded import check_gguf_file, check_model_ref, resolve_model_path
 from stickrole_utils.errors import BackendError, ConfigError
+from stickrole_utils.generation.backends.embedded import (
+    check_gguf_file,
+    check_model_ref,
+    resolve_model_path,
+)
 
 
 def test_unknown_package_names_the_fix():

@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import yaml
 
-from stickrole_utils.answers import ANSWER_COLUMNS, GENERATION_COLUMNS, read_answers
-from stickrole_utils.generate import generate_from_params
-from stickrole_utils.store import read_run_answers
+from stickrole_utils.analysis.answers import ANSWER_COLUMNS, GENERATION_COLUMNS, read_answers
+from stickrole_utils.generation.generate import generate_from_params
+from stickrole_utils.generation.store import read_run_answers
 
 PARAMS = {
     "version": 1,
@@ -69,7 +69,7 @@ class _Overflowing:
         self.system_role_supported = True
 
     def chat(self, messages, sampling, seed):
-        from stickrole_utils.backends import ContextOverflowError
+        from stickrole_utils.generation.backends.base import ContextOverflowError
 
         if any("joke" in m["content"] for m in messages):
             raise ContextOverflowError("prompt of 9000 tokens + 100 reply tokens exceeds n_ctx=4096")
@@ -88,9 +88,9 @@ class _Overflowing:
 def test_context_overflow_skip_or_stop(tmp_path):
     import pytest
 
-    from stickrole_utils.backends import ContextOverflowError, DummyBackend
-    from stickrole_utils.config import load_run_config
-    from stickrole_utils.generate import generate_model
+    from stickrole_utils.config.run import load_run_config
+    from stickrole_utils.generation.backends.base import ContextOverflowError, DummyBackend
+    from stickrole_utils.generation.generate import generate_model
 
     data = {**PARAMS, "output_dir": str(tmp_path / "o"),
             "generation": {"n_personas": 2, "mode": "direct",

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import yaml
 
-from stickrole_utils.backends import LlamaCppBackend, llama_cpp_available
-from stickrole_utils.config import ModelEntry, load_run_config
-from stickrole_utils.generate import generate_model, plan_units
-from stickrole_utils.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
-from stickrole_utils.store import read_run_answers
+from stickrole_utils.config.run import ModelEntry, load_run_config
+from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
+from stickrole_utils.generation import generate_model, plan_units
+from stickrole_utils.generation.backends.base import LlamaCppBackend, llama_cpp_available
+from stickrole_utils.generation.store import read_run_answers
 
 pytestmark = [
     pytest.mark.slow,

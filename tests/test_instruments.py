@@ -1,8 +1,8 @@
 import pytest
 
+from stickrole_utils.design.instruments import INSTRUMENTS, PVQ40, SVS57, get_instrument
+from stickrole_utils.design.values import HIGHER_ORDER, VALUES
 from stickrole_utils.errors import DataError
-from stickrole_utils.instruments import INSTRUMENTS, PVQ40, SVS57, get_instrument
-from stickrole_utils.values import HIGHER_ORDER, VALUES
 
 
 def test_pvq_key_covers_all_40_items_once():

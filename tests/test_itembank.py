@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stickrole_utils.analysis import value_scores
-from stickrole_utils.answers import read_answers
+from stickrole_utils.analysis.answers import read_answers
+from stickrole_utils.analysis.model import value_scores
+from stickrole_utils.design.instruments import get_instrument
+from stickrole_utils.design.itembank import load_itembank, read_original_csv
 from stickrole_utils.errors import ConfigError
-from stickrole_utils.generate import generate_from_params
-from stickrole_utils.instruments import get_instrument
-from stickrole_utils.itembank import load_itembank, read_original_csv
+from stickrole_utils.generation.generate import generate_from_params
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "value_stability_data"
 

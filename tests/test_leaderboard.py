@@ -1,4 +1,4 @@
-"""Tests for stickrole_utils.leaderboard: columns, Cardinal/Ordinal scores, loading, writing."""
+"""Tests for stickrole_utils.leaderboard.table: columns, Cardinal/Ordinal scores, loading, writing."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from stickrole_utils.config.analysis import LEADERBOARD_CHUNKS
 from stickrole_utils.errors import DataError
-from stickrole_utils.leaderboard import (
+from stickrole_utils.leaderboard.table import (
     LEADERBOARD_COLUMNS,
     cardinal_scores,
     column_names,
@@ -26,7 +27,6 @@ from stickrole_utils.leaderboard import (
     win_rates,
     write_leaderboard,
 )
-from stickrole_utils.settings import LEADERBOARD_CHUNKS
 
 
 def make_metrics(quality: float, chunks=LEADERBOARD_CHUNKS, seed: int = 0, **extra) -> dict:

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stickrole_utils.analysis.original import chunk_label, import_original
 from stickrole_utils.cli import main
 from stickrole_utils.errors import DataError
-from stickrole_utils.original import chunk_label, import_original
 
 POP = [
     {"name": "Ada Lovelace", "description": "x", "gender": "F"},

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stickrole_utils.parsing import parse_answer
+from stickrole_utils.generation.parsing import parse_answer
 
 PVQ = "ABCDEF"
 

@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from stickrole_utils.analysis.scoring import value_scores
 from stickrole_utils.datasets import synthetic_answers
-from stickrole_utils.instruments import PVQ40
+from stickrole_utils.design.instruments import PVQ40
+from stickrole_utils.design.values import HIGHER_ORDER
 from stickrole_utils.report import cfa_table, style_cfa_table
 from stickrole_utils.report import figures as plots
-from stickrole_utils.scoring import value_scores
-from stickrole_utils.values import HIGHER_ORDER
 
 CHUNKS = ["chunk_0", "chunk_chess_0", "chunk_no_conv"]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from stickrole_utils.design.populations import derangement, load_population, read_persona_file
 from stickrole_utils.errors import ConfigError, DataError
-from stickrole_utils.populations import derangement, load_population, read_persona_file
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "value_stability_data"
 

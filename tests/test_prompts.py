@@ -2,9 +2,8 @@
 
 import pytest
 
-from stickrole_utils.config import PromptTemplates
-from stickrole_utils.errors import ConfigError
-from stickrole_utils.prompts import (
+from stickrole_utils.config.run import PromptTemplates
+from stickrole_utils.design.prompts import (
     Prompts,
     alternate_roles,
     format_options,
@@ -12,6 +11,7 @@ from stickrole_utils.prompts import (
     letters,
     with_persona,
 )
+from stickrole_utils.errors import ConfigError
 
 
 def test_alternate_roles_end_with_requested_role():

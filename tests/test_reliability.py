@@ -1,4 +1,4 @@
-"""Tests for stickrole_utils.reliability.
+"""Tests for stickrole_utils.analysis.reliability.
 
 Reference alphas: pingouin 0.7.0 ``cronbach_alpha`` on the original's centering, produced by
 ``tests/reference/alpha_pingouin.py`` on the seeded data of ``tests/reference/synthetic.py``.
@@ -15,9 +15,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stickrole_utils.instruments import PVQ40, SVS57, Instrument
-from stickrole_utils.reliability import alpha_from_matrix, center_items, cronbach_alpha, mean_alpha
-from stickrole_utils.values import VALUES
+from stickrole_utils.analysis.reliability import (
+    alpha_from_matrix,
+    center_items,
+    cronbach_alpha,
+    mean_alpha,
+)
+from stickrole_utils.design.instruments import PVQ40, SVS57, Instrument
+from stickrole_utils.design.values import VALUES
 
 sys.path.insert(0, str(Path(__file__).parent / "reference"))
 from synthetic import pvq_structured, svs_structured, uniform  # noqa: E402

@@ -37,9 +37,9 @@ CONTRACT = ["Model", "Ordinal (Win rate)", "Cardinal (Score)", "RO Stability", "
 @pytest.fixture(scope="module")
 def analysed_run(tmp_path_factory) -> Path:
     """Three synthetic models analysed by the real pipeline (no generation needed)."""
-    from stickrole_utils.analysis import analyze_files
+    from stickrole_utils.analysis.model import analyze_files
+    from stickrole_utils.config.analysis import AnalysisSettings
     from stickrole_utils.datasets import synthetic_answers
-    from stickrole_utils.settings import AnalysisSettings
 
     run = tmp_path_factory.mktemp("run")
     answers = synthetic_answers({"stable": 0.95, "shaky": 0.3, "dummy": 0.0},

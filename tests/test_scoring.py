@@ -3,9 +3,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stickrole_utils.analysis.scoring import item_matrix, substitute_unparsed, value_scores
 from stickrole_utils.datasets import synthetic_answers
-from stickrole_utils.instruments import PVQ40, SVS57
-from stickrole_utils.scoring import item_matrix, substitute_unparsed, value_scores
+from stickrole_utils.design.instruments import PVQ40, SVS57
 
 from .conftest import pvq_rows
 

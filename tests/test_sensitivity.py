@@ -1,4 +1,4 @@
-"""Tests for stickrole_utils.sensitivity: Kendall's W, benchbench diversity and sensitivity.
+"""Tests for stickrole_utils.leaderboard.sensitivity: Kendall's W, benchbench diversity and sensitivity.
 
 Reference numbers marked "benchbench" were produced by running benchbench's procedures
 (socialfoundations/benchbench @150688e, ``cardinal.get_sensitivity`` with torch 2.13 CPU,
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stickrole_utils.sensitivity import (
+from stickrole_utils.leaderboard.sensitivity import (
     _cardinal_loss_and_grad,
     benchbench_diversity,
     cardinal_sensitivity,

@@ -4,16 +4,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import spearmanr
 
-from stickrole_utils.datasets import synthetic_answers
-from stickrole_utils.scoring import value_scores
-from stickrole_utils.stability import (
+from stickrole_utils.analysis.scoring import value_scores
+from stickrole_utils.analysis.stability import (
     ipsative,
     ipsative_summary,
     rank_order,
     rank_order_summary,
     spearman,
 )
-from stickrole_utils.values import VALUES
+from stickrole_utils.datasets import synthetic_answers
+from stickrole_utils.design.values import VALUES
 
 
 def _scores(table: dict[str, np.ndarray]) -> pd.DataFrame:

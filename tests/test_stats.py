@@ -1,4 +1,4 @@
-"""Tests for stickrole_utils.stats: bootstrap, Benjamini-Hochberg, model comparisons."""
+"""Tests for stickrole_utils.analysis.stats: bootstrap, Benjamini-Hochberg, model comparisons."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
-from stickrole_utils.stats import (
+from stickrole_utils.analysis.stats import (
     COMPARISON_COLUMNS,
     benjamini_hochberg,
     bootstrap_distribution,

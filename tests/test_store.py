@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from stickrole_utils.backends import DummyBackend
-from stickrole_utils.config import load_run_config
+from stickrole_utils.config.run import load_run_config
 from stickrole_utils.errors import ConfigError
-from stickrole_utils.generate import generate_model
-from stickrole_utils.store import RunStore, read_run_answers
+from stickrole_utils.generation.backends.base import DummyBackend
+from stickrole_utils.generation.generate import generate_model
+from stickrole_utils.generation.store import RunStore, read_run_answers
 
 PARAMS = {
     "version": 1,

@@ -1,4 +1,4 @@
-"""Tests for stickrole_utils.structure.
+"""Tests for stickrole_utils.analysis.structure.
 
 Reference numbers: scikit-learn 1.6.1 run by ``tests/reference/mds_sklearn16.py`` on the seeded
 data sets of ``tests/reference/synthetic.py`` (stress and n_iter pasted below; embeddings, rounded
@@ -21,8 +21,7 @@ from hypothesis import strategies as st
 from scipy.stats import ConstantInputWarning, spearmanr
 from sklearn.isotonic import IsotonicRegression
 
-from stickrole_utils.instruments import PVQ40, SVS57, get_instrument
-from stickrole_utils.structure import (
+from stickrole_utils.analysis.structure import (
     MAX_RANK_DISTANCE,
     _tie_groups,
     circular_rank_distance,
@@ -32,7 +31,8 @@ from stickrole_utils.structure import (
     smacof_nonmetric,
     value_structure,
 )
-from stickrole_utils.values import THEORETICAL_COORDS, VALUES, theoretical_coords
+from stickrole_utils.design.instruments import PVQ40, SVS57, get_instrument
+from stickrole_utils.design.values import THEORETICAL_COORDS, VALUES, theoretical_coords
 
 REF_DIR = Path(__file__).parent / "reference"
 sys.path.insert(0, str(REF_DIR))

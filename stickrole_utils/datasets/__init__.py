@@ -13,10 +13,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..answers import ANSWER_COLUMNS
-from ..instruments import PVQ40, SVS57
-from ..settings import LEADERBOARD_CHUNKS
-from ..values import THEORETICAL_COORDS, VALUES
+from ..analysis.answers import ANSWER_COLUMNS
+from ..config.analysis import LEADERBOARD_CHUNKS
+from ..design.instruments import PVQ40, SVS57
+from ..design.values import THEORETICAL_COORDS, VALUES
 
 __all__ = ["synthetic_answers", "DEFAULT_SYNTHETIC_CHUNKS"]
 

@@ -32,11 +32,11 @@ from typing import Literal
 
 import pandas as pd
 
-from ..config import load_run_config
 from ..errors import ConfigError, DataError
+from ..generation import load_params
 from ..io import atomic_write_text
 from ..layout import RunLayout
-from ..leaderboard import load_metrics, write_leaderboard
+from ..leaderboard.table import load_metrics, write_leaderboard
 from ..report import notebook_to_html, write_index
 from .execute import DEFAULT_KERNEL, check_kernel, execute_stage, failure_reason
 from .stages import MODEL_STAGES, NOTEBOOK_FILES, notebooks_dir
@@ -247,7 +247,7 @@ def run_experiment(
         Invalid params, unknown model name, missing kernel or notebooks (nothing has run then).
     """
     params_path = Path(params_path).resolve()
-    cfg = load_run_config(params_path)
+    cfg = load_params(params_path)
     entries = list(cfg.models) if models is None else [cfg.model(m) for m in models]
     nb_src = Path(notebook_dir) if notebook_dir is not None else notebooks_dir()
     for stage in ("generate", "analyze", "report", "leaderboard"):

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis import ModelAnalysis, read_model_analysis
+from ..analysis.model import ModelAnalysis, read_model_analysis
+from ..design.instruments import INSTRUMENTS
+from ..design.values import VALUES
 from ..errors import DataError
-from ..instruments import INSTRUMENTS
-from ..values import VALUES
 
 __all__ = [
     "ALL_VALUES",

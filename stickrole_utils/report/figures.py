@@ -2,7 +2,7 @@
 
 Every function builds its own :class:`matplotlib.figure.Figure` (no pyplot state, no global style
 changes), so it can be called from notebooks, scripts and tests alike. Inputs are the tables of
-:class:`stickrole_utils.analysis.ModelAnalysis` and the leaderboard table; columns are listed in
+:class:`stickrole_utils.analysis.model.ModelAnalysis` and the leaderboard table; columns are listed in
 each docstring.
 """
 
@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
-from ..values import HIGHER_ORDER, HIGHER_ORDER_OF, THEORETICAL_COORDS, VALUE_CODES, VALUES
+from ..design.values import HIGHER_ORDER, HIGHER_ORDER_OF, THEORETICAL_COORDS, VALUE_CODES, VALUES
 
 __all__ = [
     "GROUP_COLORS",
@@ -205,7 +205,7 @@ def persona_order_plot(
     ----------
     scores : DataFrame
         Columns ``chunk, persona, value`` and ``score`` (default ``centered``), as
-        :func:`stickrole_utils.scoring.value_scores` returns (one model).
+        :func:`stickrole_utils.analysis.scoring.value_scores` returns (one model).
     values : sequence of str, optional
         Panels; default the 10 values in circle order (those present).
     chunks : sequence of str, optional

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# Circle order; keys duplicated from stickrole_utils.instruments on purpose (no package import).
+# Circle order; keys duplicated from stickrole_utils.design.instruments on purpose (no package import).
 VALUES = (
     "Self-Direction",
     "Stimulation",

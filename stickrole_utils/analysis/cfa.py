@@ -59,8 +59,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .instruments import Instrument
-from .values import HIGHER_ORDER, VALUE_CODES
+from ..design.instruments import Instrument
+from ..design.values import HIGHER_ORDER, VALUE_CODES
 
 __all__ = [
     "CFA_GROUPS",
@@ -112,7 +112,7 @@ def cfa_syntax(instrument: Instrument, group: str) -> str:
     group : str
         One of :data:`CFA_GROUPS` (``conservation``, ``openness_to_change``,
         ``self_transcendence``, ``self_enhancement``); the basic values are
-        :data:`~stickrole_utils.values.HIGHER_ORDER` [group].
+        :data:`~stickrole_utils.design.values.HIGHER_ORDER` [group].
 
     Returns
     -------
@@ -122,7 +122,7 @@ def cfa_syntax(instrument: Instrument, group: str) -> str:
 
     Examples
     --------
-    >>> from stickrole_utils.instruments import PVQ40
+    >>> from stickrole_utils.design.instruments import PVQ40
     >>> print(cfa_syntax(PVQ40, "self_enhancement"))
     AC =~ item4 + item13 + item24 + item32
     PO =~ item2 + item17 + item39
@@ -502,7 +502,7 @@ def fit_cfa(items: pd.DataFrame, instrument: Instrument, group: str) -> dict[str
 
     Examples
     --------
-    >>> from stickrole_utils.instruments import PVQ40
+    >>> from stickrole_utils.design.instruments import PVQ40
     >>> rng = np.random.default_rng(1)
     >>> f = rng.normal(size=(200, 2))
     >>> f[:, 1] = 0.6 * f[:, 0] + 0.8 * f[:, 1]  # Achievement and Power correlate 0.6

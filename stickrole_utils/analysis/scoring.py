@@ -12,8 +12,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from ..design.instruments import INSTRUMENTS, get_instrument
 from .answers import ROW_KEY
-from .instruments import INSTRUMENTS, get_instrument
 
 __all__ = ["substitute_unparsed", "value_scores", "item_matrix", "SCORE_COLUMNS"]
 
@@ -88,7 +88,7 @@ def value_scores(answers: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> import pandas as pd
-    >>> from stickrole_utils.instruments import PVQ40
+    >>> from stickrole_utils.design.instruments import PVQ40
     >>> df = pd.DataFrame({"model": "m", "chunk": "c", "persona": "p", "gender": "",
     ...                    "questionnaire": "pvq40", "item": range(1, 41), "score": 3.0})
     >>> df.loc[df["item"].isin(PVQ40.key["Power"]), "score"] = 6.0

@@ -22,8 +22,8 @@ import pandas as pd
 from scipy.stats import rankdata
 from sklearn.isotonic import isotonic_regression
 
-from .instruments import Instrument
-from .values import THEORETICAL_RANKS, VALUES, theoretical_coords
+from ..design.instruments import Instrument
+from ..design.values import THEORETICAL_RANKS, VALUES, theoretical_coords
 
 __all__ = [
     "StructureResult",
@@ -116,7 +116,7 @@ def item_intercorrelations(items: pd.DataFrame, instrument: Instrument) -> pd.Da
 
     Examples
     --------
-    >>> from stickrole_utils.instruments import PVQ40
+    >>> from stickrole_utils.design.instruments import PVQ40
     >>> x = pd.DataFrame([[float(i % 6 + 1 + p) for i in range(40)] for p in range(3)],
     ...                  columns=range(1, 41))
     >>> r = item_intercorrelations(x, PVQ40)
@@ -365,7 +365,7 @@ def rank_distance(value_coords: pd.DataFrame) -> float:
     Parameters
     ----------
     value_coords : pandas.DataFrame
-        Columns ``value``, ``x``, ``y``; one row per value of :data:`~stickrole_utils.values.VALUES`.
+        Columns ``value``, ``x``, ``y``; one row per value of :data:`~stickrole_utils.design.values.VALUES`.
 
     Returns
     -------
@@ -373,7 +373,7 @@ def rank_distance(value_coords: pd.DataFrame) -> float:
         :math:`\\min(D_{ccw}, D_{cw}) / 3.4`, where :math:`D` is
         :func:`circular_rank_distance` of the polar angles of :math:`x + iy` (CCW) or
         :math:`-x + iy` (CW), each re-zeroed at Self-Direction and wrapped to [0, 2pi), against
-        :data:`~stickrole_utils.values.THEORETICAL_RANKS`. NaN if a centroid is missing.
+        :data:`~stickrole_utils.design.values.THEORETICAL_RANKS`. NaN if a centroid is missing.
     """
     vc = value_coords.set_index("value").reindex(list(VALUES))
     if vc[["x", "y"]].isna().to_numpy().any():
@@ -425,13 +425,13 @@ def value_structure(
     Notes
     -----
     R = :func:`item_intercorrelations`; dissimilarities per :func:`mds_dissimilarities`; each
-    item starts at its value's point in :data:`~stickrole_utils.values.THEORETICAL_COORDS`;
+    item starts at its value's point in :data:`~stickrole_utils.design.values.THEORETICAL_COORDS`;
     :func:`smacof_nonmetric` gives
     :math:`\\text{Stress-1} = \\sqrt{\\sum (d - \\hat d)^2 / \\sum \\hat d^2}`.
 
     Examples
     --------
-    >>> from stickrole_utils.instruments import PVQ40
+    >>> from stickrole_utils.design.instruments import PVQ40
     >>> rng = np.random.default_rng(0)
     >>> x = pd.DataFrame(rng.integers(1, 7, (30, 40)).astype(float), columns=range(1, 41))
     >>> res = value_structure(x, PVQ40)

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError, format_validation_error
-from .io import read_yaml
-from .settings import AnalysisSettings
+from ..errors import ConfigError, format_validation_error
+from ..io import read_yaml
+from .analysis import AnalysisSettings
 
 __all__ = [
     "ChunkSpec",
@@ -424,8 +424,8 @@ def _format_errors(exc: ValidationError, source: str) -> str:
                                    skip=("ChunkSpec", "str"))
 
 
-def parse_run_config(data: Any, source: str = "<params>", base_dir: str | Path | None = None,
-                     check_files: bool = True) -> RunConfig:
+def parse_run_config(data: Any, source: str = "<params>",
+                     base_dir: str | Path | None = None) -> RunConfig:
     """Validate a params mapping (e.g. parsed YAML) into a :class:`RunConfig`.
 
     Parameters
@@ -436,9 +436,6 @@ def parse_run_config(data: Any, source: str = "<params>", base_dir: str | Path |
         Name used in error messages (the file path).
     base_dir : path, optional
         Directory that relative paths are resolved against (default: the current directory).
-    check_files : bool
-        Also check chunk/population/instrument names and that model files, corpora and the
-        data path exist (everything short of loading a model).
 
     Raises
     ------
@@ -456,10 +453,6 @@ def parse_run_config(data: Any, source: str = "<params>", base_dir: str | Path |
         raise ConfigError(_format_errors(exc, source)) from None
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     cfg = _resolve_paths(cfg, base, source)
-    if check_files:
-        from .generate import check_run_config  # local import: generate imports config
-
-        check_run_config(cfg)
     return cfg
 
 
@@ -489,8 +482,8 @@ def _resolve_paths(cfg: RunConfig, base: Path, source: str) -> RunConfig:
     })
 
 
-def load_run_config(path: str | Path, check_files: bool = True) -> RunConfig:
-    """Read and validate a params YAML file.
+def load_run_config(path: str | Path) -> RunConfig:
+    """Read and validate a params YAML file (the schema; see also ``generation.load_params``).
 
     Relative paths inside the file are resolved against the file's directory.
 
@@ -498,8 +491,6 @@ def load_run_config(path: str | Path, check_files: bool = True) -> RunConfig:
     ----------
     path : str or Path
         The params file.
-    check_files : bool
-        See :func:`parse_run_config`.
 
     Returns
     -------
@@ -508,10 +499,10 @@ def load_run_config(path: str | Path, check_files: bool = True) -> RunConfig:
     Raises
     ------
     ConfigError
-        Missing or malformed file, unknown key, wrong type, unknown chunk/population/instrument,
-        missing model file; one line naming the file, the key, what was given and what is allowed.
+        Missing or malformed file, unknown key, wrong type; one line naming the file, the key,
+        what was given and what is allowed. Names of chunks, populations and instruments and the
+        files a run reads are checked by :func:`stickrole_utils.generation.load_params`.
     """
     path = Path(path)
     data = read_yaml(path, "params file", ConfigError)
-    return parse_run_config(data, source=str(path), base_dir=path.parent.resolve(),
-                            check_files=check_files)
+    return parse_run_config(data, source=str(path), base_dir=path.parent.resolve())

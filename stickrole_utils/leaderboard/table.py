@@ -21,10 +21,10 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, shown
-from .io import read_json
+from ..config.analysis import LEADERBOARD_CHUNKS
+from ..errors import DataError, shown
+from ..io import read_json
 from .sensitivity import ranking_robustness
-from .settings import LEADERBOARD_CHUNKS
 
 __all__ = [
     "REQUIRED_KEYS",
@@ -516,7 +516,7 @@ def write_leaderboard(
     out_dir
         Output directory (created if needed).
     seed
-        Seed of the ordinal sensitivity (:func:`stickrole_utils.sensitivity.ranking_robustness`).
+        Seed of the ordinal sensitivity (:func:`stickrole_utils.leaderboard.sensitivity.ranking_robustness`).
 
     Returns
     -------

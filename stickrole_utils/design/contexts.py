@@ -12,10 +12,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ChunkSpec
-from .errors import ConfigError, DataError, ParseError, shown
+from ..config.run import ChunkSpec
+from ..errors import ConfigError, DataError, ParseError, shown
+from ..io import read_text_utf8
 from .instruments import INSTRUMENTS
-from .io import read_text_utf8
 from .populations import Persona, derangement, read_persona_file
 
 __all__ = [

@@ -26,7 +26,7 @@ named:
   not reproduced, only the procedure.
 
 Every function takes ``columns``: a DataFrame with one row per model and one column per
-criterion (higher is better), as returned by :func:`stickrole_utils.leaderboard.leaderboard_columns`.
+criterion (higher is better), as returned by :func:`stickrole_utils.leaderboard.table.leaderboard_columns`.
 Degenerate inputs give NaN plus a reason (``note``), never an exception.
 """
 

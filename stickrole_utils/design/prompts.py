@@ -10,8 +10,8 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, fields
 
-from .config import PromptTemplates
-from .errors import ConfigError, shown
+from ..config.run import PromptTemplates
+from ..errors import ConfigError, shown
 
 __all__ = [
     "Prompts",

@@ -79,7 +79,7 @@ def rank_order(
     Parameters
     ----------
     scores : DataFrame
-        :func:`stickrole_utils.scoring.value_scores` output for one model.
+        :func:`stickrole_utils.analysis.scoring.value_scores` output for one model.
     chunks : sequence of str
         Chunk order; pairs are ``itertools.combinations(chunks, 2)``.
     score : str
@@ -95,7 +95,7 @@ def rank_order(
     Examples
     --------
     >>> from stickrole_utils.datasets import synthetic_answers
-    >>> from stickrole_utils.scoring import value_scores
+    >>> from stickrole_utils.analysis.scoring import value_scores
     >>> df = synthetic_answers(["m"], chunks=["a", "b"], n_personas=10)
     >>> s = value_scores(df)
     >>> same = pd.concat([s[s.chunk == "a"], s[s.chunk == "a"].assign(chunk="b")])

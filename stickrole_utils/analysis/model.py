@@ -18,26 +18,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .answers import read_answers, validate_answers
-from .cfa import fit_magnifying_glass
-from .errors import DataError
-from .instruments import INSTRUMENTS, get_instrument
-from .io import read_json
-from .leaderboard import (
+from .. import __version__
+from ..config.analysis import AnalysisSettings
+from ..design.instruments import INSTRUMENTS, get_instrument
+from ..design.values import HIGHER_ORDER
+from ..errors import DataError
+from ..io import read_json
+from ..leaderboard.table import (
     cardinal_scores,
     leaderboard_columns,
     leaderboard_files,
     write_leaderboard_files,
 )
-from .leaderboard import order_chunks as leaderboard_order
+from ..leaderboard.table import order_chunks as leaderboard_order
+from .answers import read_answers, validate_answers
+from .cfa import fit_magnifying_glass
 from .reliability import cronbach_alpha
 from .scoring import item_matrix, substitute_unparsed, value_scores
-from .settings import AnalysisSettings
 from .stability import ipsative, ipsative_summary, rank_order, rank_order_summary
 from .stats import percentile_bootstrap
 from .structure import value_structure
-from .values import HIGHER_ORDER
 
 __all__ = [
     "ModelAnalysis",
@@ -355,7 +355,7 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
     source : str
         Name of the input used in error messages (a file path).
     validate : bool
-        Run :func:`stickrole_utils.answers.validate_answers` first.
+        Run :func:`stickrole_utils.analysis.answers.validate_answers` first.
 
     Returns
     -------

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .errors import ConfigError, DataError, shown
-from .io import read_json, read_yaml
+from ..errors import ConfigError, DataError, shown
+from ..io import read_json, read_yaml
 
 __all__ = [
     "Persona",

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..design.instruments import get_instrument
+from ..errors import DataError, shown
+from ..io import read_json
 from .answers import ANSWER_COLUMNS, validate_answers
-from .errors import DataError, shown
-from .instruments import get_instrument
-from .io import read_json
 
 __all__ = ["SUBJECTS", "chunk_label", "find_result_files", "read_original_results",
            "import_original"]

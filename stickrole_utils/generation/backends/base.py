@@ -30,9 +30,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .config import ModelEntry, SamplingConfig
+from ...config.run import ModelEntry, SamplingConfig
+from ...errors import BackendError, ConfigError
 from .embedded import check_gguf_file, resolve_model_path, sha256_file
-from .errors import BackendError, ConfigError
 
 __all__ = [
     "Generation",

@@ -2,14 +2,14 @@
 
 These are the facts analysis needs (original-method.md §2.1, §2.2, §5). The wording shown to models
 (our own) and loaders for the original's questionnaire CSVs live with generation
-(``stickrole_utils.itembank``).
+(``stickrole_utils.design.itembank``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = ["Instrument", "INSTRUMENTS", "PVQ40", "SVS57", "get_instrument"]
 

@@ -16,163 +16,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .administer import Unit, administer_unit, unit_permutations
-from .backends import Backend, make_backend
-from .config import ChunkSpec, GenerationConfig, ModelEntry, RunConfig, load_run_config
-from .contexts import chunk_contexts, find_data_file, resolve_chunk
-from .embedded import check_model_ref
-from .errors import BackendError, ConfigError, StickroleError
-from .instruments import get_instrument
-from .io import check_out_dir
-from .itembank import ItemBank, load_itembank
-from .populations import Persona, load_population
-from .prompts import Prompts
+from .. import __version__
+from ..config.run import GenerationConfig, ModelEntry, RunConfig
+from ..design.prompts import Prompts
+from ..errors import BackendError, ConfigError
+from .administer import administer_unit
+from .backends.base import Backend, make_backend
+from .plan import load_params, model_run_dir, plan_units, preflight
 from .store import RunStore, git_commit, identity_hash
 
 __all__ = [
-    "check_run_config",
-    "preflight",
-    "resolved_chunks",
-    "plan_units",
     "generate_model",
     "generate_from_params",
-    "model_run_dir",
 ]
 
 _log = logging.getLogger(__name__)
 
 #: ModelEntry fields that do not change outputs (left out of the run identity).
 _OPERATIONAL = {"n_threads", "timeout_s", "max_retries", "allow_cpu", "api_key_env"}
-
-
-def _base_dir(cfg: RunConfig) -> Path | None:
-    return Path(cfg.source).resolve().parent if cfg.source else None
-
-
-def resolved_chunks(cfg: RunConfig) -> list[ChunkSpec]:
-    """The params' chunks as complete specs (presets expanded), labels checked unique."""
-    out = [resolve_chunk(c, f"generation.chunks[{i}]") for i, c in enumerate(cfg.generation.chunks)]
-    labels = [c.label for c in out]
-    dup = sorted({x for x in labels if labels.count(x) > 1})
-    if dup:
-        raise ConfigError(f"generation.chunks: labels must be unique; repeated: {', '.join(dup)}")
-    return out
-
-
-def _population(cfg: RunConfig) -> list[Persona]:
-    people = load_population(cfg.generation.population, cfg.data_path)
-    n = cfg.generation.n_personas
-    return people[:n] if n is not None else people
-
-
-def _banks(cfg: RunConfig, chunks: list[ChunkSpec]) -> dict[str, ItemBank]:
-    gen = cfg.generation
-    banks = {}
-    for c in chunks:
-        if c.questionnaire not in banks:
-            banks[c.questionnaire] = load_itembank(c.questionnaire, gen.instrument_source,
-                                                   cfg.data_path)
-    return banks
-
-
-def _items(gen: GenerationConfig, questionnaire: str) -> tuple[int, ...]:
-    n = get_instrument(questionnaire).n_items
-    if gen.items and questionnaire in gen.items:
-        chosen = sorted(set(gen.items[questionnaire]))
-        bad = [i for i in chosen if not 1 <= i <= n]
-        if bad:
-            raise ConfigError(f"generation.items.{questionnaire}: questionnaire {questionnaire!r} "
-                              f"has items 1..{n}; got {bad}")
-        return tuple(chosen)
-    return tuple(range(1, n + 1))
-
-
-def check_run_config(cfg: RunConfig) -> None:
-    """Everything about a config that can be checked without loading a model.
-
-    Raises
-    ------
-    ConfigError
-        Prefixed with the params file: unknown chunk/population/instrument, missing model
-        file or package, missing corpus or data path, items out of range.
-    """
-    src = cfg.source or "params"
-    try:
-        for i, m in enumerate(cfg.models):
-            if m.backend == "llama_cpp":
-                check_model_ref(m.model or "", where=f"models[{i}].model ({m.name})")
-            if m.backend == "openai" and (m.mode or cfg.generation.mode) == "logprob":
-                raise ConfigError(f"models[{i}] ({m.name}): the openai backend supports mode "
-                                  "direct or cot, not logprob; set mode: direct or cot on it")
-        chunks = resolved_chunks(cfg)
-        people = _population(cfg)
-        _banks(cfg, chunks)
-        for c in chunks:
-            _items(cfg.generation, c.questionnaire)
-            if c.context == "corpus":
-                find_data_file(c.corpus or "", cfg.data_path, _base_dir(cfg),
-                               f"chunk {c.label}: corpus")
-            if c.interlocutors_file:
-                find_data_file(c.interlocutors_file, cfg.data_path, _base_dir(cfg),
-                               f"chunk {c.label}: interlocutors_file")
-            if c.interlocutor == "persona" and c.context != "none" and len(people) < 2:
-                raise ConfigError(f"chunk {c.label}: a persona interlocutor needs at least 2 "
-                                  "personas")
-        for q in (cfg.generation.items or {}):
-            get_instrument(q)
-        Prompts.from_config(cfg.generation.prompts)
-    except StickroleError as exc:
-        msg = str(exc)
-        raise ConfigError(msg if msg.startswith(src) else f"{src}: {msg}") from None
-
-
-def preflight(cfg: RunConfig, entries: list[ModelEntry], force: bool = False) -> None:
-    """What generating ``entries`` reads, checked before any model loads (after
-    :func:`check_run_config`, which ``load_run_config`` runs): the chunks' corpora and
-    interlocutor files (:func:`plan_units`), each model's run directory and, unless ``force``, its
-    earlier manifest. ``stickrole generate`` and ``stickrole run`` call it for every model first,
-    so that a bad input stops the command before it has changed anything.
-
-    Raises
-    ------
-    ConfigError, DataError
-        Prefixed with the params file where the params name the culprit.
-    """
-    src = cfg.source or "params"
-    try:
-        plan_units(cfg, entries[0].name if entries else "_")
-    except StickroleError as exc:
-        msg = str(exc)
-        raise type(exc)(msg if msg.startswith(src) else f"{src}: {msg}") from None
-    for entry in entries:
-        store = RunStore(model_run_dir(cfg, entry))
-        check_out_dir(store.run_dir, f"{src}: output_dir: run directory")
-        if not force:
-            store.read_manifest()
-
-
-def plan_units(cfg: RunConfig, model: str) -> list[Unit]:
-    """Every (chunk, persona) unit of one model, in run order (chunk by chunk)."""
-    gen = cfg.generation
-    chunks = resolved_chunks(cfg)
-    people = _population(cfg)
-    banks = _banks(cfg, chunks)
-    units = []
-    for chunk in chunks:
-        contexts = chunk_contexts(chunk, people, cfg.data_path, _base_dir(cfg))
-        items = _items(gen, chunk.questionnaire)
-        for idx, (persona, ctx) in enumerate(zip(people, contexts, strict=True)):
-            perms = unit_permutations(gen, chunk, persona, idx, len(people), chunk.questionnaire)
-            units.append(Unit(model=model, chunk=chunk, persona=persona, persona_index=idx,
-                              context=ctx, bank=banks[chunk.questionnaire], items=items,
-                              permutations=perms))
-    return units
-
-
-def model_run_dir(cfg: RunConfig, entry: ModelEntry) -> Path:
-    """``<output_dir>/<run>/<model name>``."""
-    return cfg.run_dir / entry.name
 
 
 def _placement(gen: GenerationConfig, backend: Backend, entry: ModelEntry) -> str:
@@ -335,7 +196,7 @@ def generate_from_params(params_path: str | Path, model: str | None = None,
     list of Path
         The per-model run directories, in params order.
     """
-    cfg = load_run_config(params_path)
+    cfg = load_params(params_path)
     entries = [cfg.model(model)] if model is not None else list(cfg.models)
     preflight(cfg, entries, force=force)
     return [generate_model(cfg, e, force=force, progress=progress) for e in entries]

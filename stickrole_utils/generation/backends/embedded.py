@@ -20,7 +20,7 @@ import logging
 import os
 from pathlib import Path
 
-from .errors import BackendError, ConfigError
+from ...errors import BackendError, ConfigError
 
 __all__ = [
     "EMBEDDED_PACKAGES",

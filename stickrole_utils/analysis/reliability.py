@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .instruments import Instrument
+from ..design.instruments import Instrument
 
 __all__ = ["center_items", "cronbach_alpha", "alpha_from_matrix", "mean_alpha"]
 
@@ -36,7 +36,7 @@ def center_items(items: pd.DataFrame, instrument: Instrument) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from stickrole_utils.instruments import PVQ40
+    >>> from stickrole_utils.design.instruments import PVQ40
     >>> x = pd.DataFrame([[float(i % 2) for i in range(1, 41)]], columns=range(1, 41))
     >>> center_items(x, PVQ40).iloc[0, :2].tolist()
     [0.5, -0.5]
@@ -106,7 +106,7 @@ def cronbach_alpha(items: pd.DataFrame, instrument: Instrument) -> dict[str, flo
 
     Examples
     --------
-    >>> from stickrole_utils.instruments import PVQ40
+    >>> from stickrole_utils.design.instruments import PVQ40
     >>> rng = np.random.default_rng(0)
     >>> x = pd.DataFrame(rng.integers(1, 7, (20, 40)).astype(float), columns=range(1, 41))
     >>> a = cronbach_alpha(x, PVQ40)

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, one_line
-from .instruments import INSTRUMENTS
-from .io import read_text_utf8
+from ..design.instruments import INSTRUMENTS
+from ..errors import DataError, one_line
+from ..io import read_text_utf8
 
 __all__ = [
     "ANSWER_COLUMNS",

@@ -1,6 +1,6 @@
 """Item wording shown to models: stickrole's own texts, or the original's questionnaire CSVs.
 
-The scoring facts (item -> value key, scale) live in :mod:`stickrole_utils.instruments`; an item
+The scoring facts (item -> value key, scale) live in :mod:`stickrole_utils.design.instruments`; an item
 bank holds what is *said*: the questionnaire description, each item's text (gendered for PVQ-40)
 and its answer options in ascending scale order (option index 0 = ``scale_min``).
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from .errors import ConfigError, DataError
+from ..errors import ConfigError, DataError
+from ..io import read_text_utf8
 from .instruments import get_instrument
-from .io import read_text_utf8
 
 __all__ = ["ItemBank", "BUILTIN_BANKS", "ORIGINAL_FILES", "load_itembank", "read_original_csv"]
 

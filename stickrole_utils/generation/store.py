@@ -29,10 +29,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..analysis.answers import ROW_KEY, UNIT_KEY
+from ..errors import ConfigError, DataError
+from ..io import read_json
 from .administer import ROW_COLUMNS
-from .answers import ROW_KEY, UNIT_KEY
-from .errors import ConfigError, DataError
-from .io import read_json
 
 __all__ = [
     "RunStore",

@@ -19,16 +19,23 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .answers import ANSWER_DTYPES
-from .backends import Backend, ContextOverflowError
-from .config import ChunkSpec, GenerationConfig, SamplingConfig
-from .contexts import ChunkContext
-from .errors import ConfigError
-from .instruments import get_instrument
-from .itembank import ItemBank
+from ..analysis.answers import ANSWER_DTYPES
+from ..config.run import ChunkSpec, GenerationConfig, SamplingConfig
+from ..design.contexts import ChunkContext
+from ..design.instruments import get_instrument
+from ..design.itembank import ItemBank
+from ..design.populations import Persona
+from ..design.prompts import (
+    Prompts,
+    alternate_roles,
+    format_options,
+    item_message,
+    letters,
+    with_persona,
+)
+from ..errors import ConfigError
+from .backends.base import Backend, ContextOverflowError
 from .parsing import parse_answer
-from .populations import Persona
-from .prompts import Prompts, alternate_roles, format_options, item_message, letters, with_persona
 
 __all__ = [
     "ROW_COLUMNS",
