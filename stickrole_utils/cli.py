@@ -14,77 +14,100 @@ from pathlib import Path
 from .errors import ConfigError, DataError, StickroleError, format_validation_error, one_line, shown
 from .io import check_out_dir, check_out_file, read_yaml
 
-__all__ = ["main", "build_parser", "settings_from_args"]
+__all__ = ["main", "build_parser", "settings_from_args", "leaderboard_settings_from_args"]
 
 log = logging.getLogger("stickrole")
 
 
-def _add_analysis_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("analysis settings (defaults reproduce the leaderboard)")
-    g.add_argument("--params", type=Path, help="take the analysis settings from this params "
-                   "file's `analysis:` section (options below override them)")
-    g.add_argument("--unparsed", choices=["random", "drop"])
-    g.add_argument("--stress", choices=["original", "dissimilarity"])
-    g.add_argument("--cfa-failure", dest="cfa_failure", choices=["original", "nan"])
-    g.add_argument("--ties", choices=["loss", "half"])
+def _add_analysis_options(p: argparse.ArgumentParser, *, analysis: bool = True) -> None:
+    g = p.add_argument_group("settings (defaults reproduce the leaderboard)")
+    g.add_argument("--params", type=Path, help="take the settings from this params file's "
+                   "`analysis:` and `leaderboard:` sections (options below override them)")
+    if analysis:
+        g.add_argument("--unparsed", choices=["random", "drop"])
+        g.add_argument("--stress", choices=["original", "dissimilarity"])
+        g.add_argument("--cfa-failure", dest="cfa_failure", choices=["original", "nan"])
+        g.add_argument("--bootstrap", type=int, metavar="N")
+        g.add_argument("--bootstrap-cardinal", dest="bootstrap_cardinal", type=int, metavar="N")
+    g.add_argument("--ties", choices=["loss", "half"], help="win-rate ties (leaderboard.ties)")
     g.add_argument("--chunks", nargs="+", metavar="CHUNK", help="chunk order (and subset)")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--bootstrap", type=int, metavar="N")
-    g.add_argument("--bootstrap-cardinal", dest="bootstrap_cardinal", type=int, metavar="N")
+    g.add_argument("--seed", type=int, help="seed of the unparsed substitution and bootstrap "
+                   "(analyze) or of the ranking sensitivity (leaderboard)")
 
 
-def settings_from_args(args: argparse.Namespace):
-    """AnalysisSettings from ``--params`` (its ``analysis:`` section) and explicit options.
+#: Command-line options of each settings section, by command.
+_OPTIONS = {
+    ("analyze", "analysis"): ("unparsed", "stress", "cfa_failure", "chunks", "seed", "bootstrap",
+                              "bootstrap_cardinal"),
+    ("analyze", "leaderboard"): ("ties",),
+    ("leaderboard", "leaderboard"): ("ties", "chunks", "seed"),
+}
+
+
+def _settings(args: argparse.Namespace, section: str, cls):
+    """A settings model from ``--params`` (its ``section:``) and the command's options.
 
     An invalid value is reported against where it came from: the params file (checked first,
     alone) or the command-line option.
     """
     from pydantic import ValidationError
 
-    from .config.analysis import AnalysisSettings
-
     base: dict = {}
     params = getattr(args, "params", None)
     if params:
-        base = _analysis_section(params)
+        base = _params_section(params, section)
         try:
-            AnalysisSettings(**base)
+            cls(**base)
         except ValidationError as exc:
             raise ConfigError(format_validation_error(
-                exc, str(params), key_label="analysis setting {key!r}")) from None
+                exc, str(params), key_label=section + " setting {key!r}")) from None
     options = {}
-    for key in ("unparsed", "stress", "cfa_failure", "ties", "chunks", "seed", "bootstrap",
-                "bootstrap_cardinal"):
+    for key in _OPTIONS.get((args.command, section), ()):
         val = getattr(args, key, None)
         if val is not None:
             options[key] = val
     try:
-        return AnalysisSettings(**{**base, **options})
+        return cls(**{**base, **options})
     except ValidationError as exc:
         key = str(exc.errors()[0]["loc"][0]) if exc.errors()[0]["loc"] else ""
         raise ConfigError(format_validation_error(
             exc, f"option --{key.replace('_', '-')}",
-            key_label="analysis setting {key!r}")) from None
+            key_label=section + " setting {key!r}")) from None
 
 
-def _analysis_section(path: Path) -> dict:
+def settings_from_args(args: argparse.Namespace):
+    """AnalysisSettings from ``--params`` (its ``analysis:`` section) and explicit options."""
+    from .config import AnalysisSettings
+
+    return _settings(args, "analysis", AnalysisSettings)
+
+
+def leaderboard_settings_from_args(args: argparse.Namespace):
+    """LeaderboardSettings from ``--params`` (its ``leaderboard:`` section) and options."""
+    from .config import LeaderboardSettings
+
+    return _settings(args, "leaderboard", LeaderboardSettings)
+
+
+def _params_section(path: Path, section: str) -> dict:
     data = read_yaml(path, "params file", ConfigError)
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a params file must be a mapping of keys (analysis, ...); "
                           f"got {type(data).__name__}")
-    section = data.get("analysis") or {}
-    if not isinstance(section, dict):
-        raise ConfigError(f"{path}: 'analysis' must be a mapping of settings (given: "
-                          f"{shown(section)})")
-    return dict(section)
+    value = data.get(section) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: {section!r} must be a mapping of settings (given: "
+                          f"{shown(value)})")
+    return dict(value)
 
 
 def _cmd_analyze(args) -> int:
     from .analysis.model import analyze_files
 
-    settings = settings_from_args(args)
+    lb = leaderboard_settings_from_args(args)
+    settings = settings_from_args(args).model_copy(update={"ties": lb.ties})
     check_out_dir(args.out)
     results = analyze_files(args.answers, args.out, settings)
     for model, a in results.items():
@@ -98,10 +121,12 @@ def _cmd_analyze(args) -> int:
 def _cmd_leaderboard(args) -> int:
     from .leaderboard.table import load_metrics, write_leaderboard
 
-    settings = settings_from_args(args)
+    settings_from_args(args)  # a --params file's analysis section must be valid too
+    settings = leaderboard_settings_from_args(args)
     check_out_dir(args.out)
     metrics = load_metrics(args.metrics)
-    path = write_leaderboard(metrics, args.out, chunks=settings.chunks, ties=settings.ties)
+    path = write_leaderboard(metrics, args.out, chunks=settings.chunks, ties=settings.ties,
+                             seed=settings.seed)
     print(path)
     return 0
 
@@ -231,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("leaderboard", help="metrics.json files or run dirs -> DIR/leaderboard.csv")
     p.add_argument("metrics", nargs="+", type=Path)
     p.add_argument("--out", required=True, type=Path)
-    _add_analysis_options(p)
+    _add_analysis_options(p, analysis=False)
     p.set_defaults(func=_cmd_leaderboard)
 
     p = sub.add_parser("report", help="(re)build the HTML report of a run directory")

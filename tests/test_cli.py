@@ -1,5 +1,6 @@
 """The command line: exit codes, one-line errors, the analyze -> leaderboard chain."""
 
+import json
 import subprocess
 import sys
 
@@ -23,6 +24,13 @@ def test_analyze_then_leaderboard_from_separate_runs(tmp_path, capsys):
     lb = pd.read_csv(tmp_path / "lb" / "leaderboard.csv")
     assert sorted(lb["Model"]) == ["m1", "m2", "m3"]
     assert str(tmp_path / "lb" / "leaderboard.csv") in capsys.readouterr().out
+    assert json.loads((tmp_path / "lb" / "ranking.json").read_text())["ties"] == "half"
+    # the leaderboard stage's settings from a params file's `leaderboard:` section
+    params = tmp_path / "p.yaml"
+    params.write_text("leaderboard:\n  ties: half\n  seed: 3\n")
+    assert main(["-q", "leaderboard", str(tmp_path / "run_m1"), str(tmp_path / "run_m2"),
+                 "--out", str(tmp_path / "lb2"), "--params", str(params)]) == 0
+    assert json.loads((tmp_path / "lb2" / "ranking.json").read_text())["ties"] == "half"
 
 
 def test_user_errors_are_one_line_with_exit_code_2(tmp_path, capsys):

@@ -1,18 +1,21 @@
 """Settings: the typed, validated params file (run, generation, analysis, execution)."""
 
 from .analysis import (
-    LEADERBOARD_CHUNKS,
     AnalysisSettings,
+    LEADERBOARD_CHUNKS,
+)
+from .leaderboard import (
+    LeaderboardSettings,
 )
 from .run import (
     ChunkSpec,
-    ExecutionSettings,
+    SamplingConfig,
+    PromptTemplates,
     GenerationConfig,
     ModelEntry,
-    PromptTemplates,
     ReportSettings,
+    ExecutionSettings,
     RunConfig,
-    SamplingConfig,
     load_run_config,
     parse_run_config,
 )
@@ -20,6 +23,7 @@ from .run import (
 __all__ = [
     "AnalysisSettings",
     "LEADERBOARD_CHUNKS",
+    "LeaderboardSettings",
     "ChunkSpec",
     "SamplingConfig",
     "PromptTemplates",

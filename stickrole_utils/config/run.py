@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import ConfigError, format_validation_error
 from ..io import read_yaml
 from .analysis import AnalysisSettings
+from .leaderboard import LeaderboardSettings
 
 __all__ = [
     "ChunkSpec",
@@ -338,6 +339,9 @@ class RunConfig(_Strict):
 
     analysis: AnalysisSettings = AnalysisSettings()
     """Analysis options (see ``settings.AnalysisSettings``)."""
+
+    leaderboard: LeaderboardSettings = LeaderboardSettings()
+    """How the models are ranked (win-rate ties, chunks, sensitivity seed)."""
 
     report: ReportSettings = ReportSettings()
     """HTML report options."""

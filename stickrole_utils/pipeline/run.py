@@ -190,14 +190,13 @@ def _leaderboard_stages(cfg, layout: RunLayout, ranked: list[str], nb_src: Path)
     """The leaderboard (computed here, from the models' metrics.json) and its page (``report``
     of the run, from the ``40_leaderboard`` notebook)."""
     metric_files = [layout.metrics(m) for m in ranked]
-    settings = {"ties": cfg.analysis.ties, "chunks": list(cfg.analysis.chunks or []),
-                "seed": cfg.analysis.seed}
+    settings = {**cfg.leaderboard.model_dump(mode="json"), "analysis_chunks": cfg.analysis.chunks}
     outputs = [layout.leaderboard_csv, layout.ranking_json]
 
     def compute() -> None:
         write_leaderboard(load_metrics(metric_files), layout.run_dir,
-                          chunks=settings["chunks"] or None, ties=settings["ties"],
-                          seed=settings["seed"])
+                          chunks=cfg.leaderboard.chunks or cfg.analysis.chunks,
+                          ties=cfg.leaderboard.ties, seed=cfg.leaderboard.seed)
 
     page_params = {"run_dir": str(layout.run_dir), "title": cfg.report.title}
     nb = nb_src / NOTEBOOK_FILES["leaderboard"]
