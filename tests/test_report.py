@@ -21,8 +21,10 @@ from stickrole_utils.pipeline import build_report
 from stickrole_utils.report import (
     manifest_table,
     metrics_summary,
+    model_unparsed_table,
     notebook_to_html,
     ranking_table,
+    show_table,
     sortable_table_html,
     unparsed_table,
     write_index,
@@ -92,11 +94,16 @@ def test_notebook_to_html_is_self_contained_without_code(tmp_path):
     assert '<script src="http' not in html and "cdnjs" not in html
 
 
-def test_small_tables():
+def test_small_tables(tmp_path):
     ans = pd.DataFrame({"chunk": ["a", "a", "b"], "questionnaire": "pvq40",
                         "score": [1.0, np.nan, 2.0]})
     t = unparsed_table(ans)
     assert t["unparsed"].tolist() == [1, 0, 1] and t["rate"].iloc[-1] == pytest.approx(1 / 3)
+    # without answers.parquet, from metrics.json: counts stay whole numbers on the page
+    fallback = model_unparsed_table(tmp_path, {"n_items": 480, "unparsed_count": 12.0,
+                                               "unparsed_rate": 0.025})
+    html_text = show_table(fallback).to_html()
+    assert ">480<" in html_text and ">12<" in html_text and "480.000" not in html_text
     m = manifest_table({"a": {"b": [1, 2]}, "c": "x" * 500})
     assert m["key"].tolist() == ["a.b", "c"] and m["value"].iloc[1].endswith("...")
     r = ranking_table({"kendall_w": 0.4, "cardinal_mrc": 2.0, "notes": ["why"]})
@@ -176,11 +183,8 @@ def test_leaderboard_renders_in_headless_chromium(report, analysed_run, tmp_path
         pytest.skip("chromium not installed")
     from PIL import Image
 
-    shots = REPO / "outputs" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
     page = (analysed_run / "report" / "leaderboard.html").resolve()
-    out = shots / "leaderboard.png"
-    out.unlink(missing_ok=True)
+    out = tmp_path / "leaderboard.png"  # tests never write into the repository
     proc = _screenshot(page.as_uri(), out, tmp_path / "profile")
     assert out.is_file(), proc.stderr[-2000:]
     img = np.asarray(Image.open(out).convert("RGB")).astype(int)

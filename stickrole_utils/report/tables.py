@@ -309,9 +309,10 @@ def model_unparsed_table(model_dir: str | Path, metrics: Mapping[str, Any]) -> p
     path = Path(model_dir) / "answers.parquet"
     if path.is_file():
         return unparsed_table(pd.read_parquet(path, columns=["chunk", "questionnaire", "score"]))
-    items, count = _num(metrics.get("n_items")), _num(metrics.get("unparsed_count"))
+    items, count = _count(metrics.get("n_items")), _count(metrics.get("unparsed_count"))
     return pd.DataFrame([{"chunk": "all", "questionnaire": "", "items": items, "unparsed": count,
-                          "rate": _num(metrics.get("unparsed_rate"))}])
+                          "rate": _num(metrics.get("unparsed_rate"))}],
+                        dtype=object).astype({"rate": float})
 
 
 def ranking_table(ranking: Mapping[str, Any]) -> pd.DataFrame:
