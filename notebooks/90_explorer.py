@@ -29,7 +29,7 @@ run_dir: str = "../outputs/demo"  # run directory: <output_dir>/<run>
 # %%
 # %matplotlib inline
 from stickrole_utils.pipeline import check_parameters
-from stickrole_utils.report.explorer import Explorer
+from stickrole_utils.report import Explorer
 
 check_parameters("explorer", run_dir=run_dir)
 explorer = Explorer(run_dir)

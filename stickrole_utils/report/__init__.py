@@ -3,6 +3,7 @@
 It renders what the other stages wrote and never writes data.
 """
 
+from .explorer import Explorer
 from .pages import notebook_to_html, write_index
 from .tables import (
     cfa_table,
@@ -21,6 +22,7 @@ from .tables import (
 )
 
 __all__ = [
+    "Explorer",
     "cfa_table",
     "links_html",
     "manifest_table",
