@@ -1,4 +1,4 @@
-"""The ``stickrole`` command line (DESIGN.md command-line contract).
+"""The ``stickrole`` command line (README, "Contracts").
 
 Every sub-command is a thin wrapper over one package function. A user error (StickroleError) is
 printed as one line on stderr with exit code 2; success exits 0.

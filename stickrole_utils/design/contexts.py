@@ -3,7 +3,7 @@
 A chunk (``config.ChunkSpec``) is no conversation, a text from a JSONL corpus (persona i gets
 text i; the original's Reddit chunks), or a topic opener shared by all personas; the opener is
 followed by a simulated conversation with a human or persona interlocutor (``administer``).
-The leaderboard's nine chunks are presets (original-method.md §1.4).
+The leaderboard's nine chunks are presets (docs/method.md, "Protocol").
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ TOPIC_OPENERS: dict[str, str] = {
 
 _REDDIT = "contexts/leaderboard_reddit_chunks/chunk_{k}.jsonl"
 
-#: Built-in chunks: the leaderboard's nine (§1.4) and the paper's other topic chunks.
+#: Built-in chunks: the leaderboard's nine (docs/method.md, "Protocol") and the paper's other topic chunks.
 CHUNK_PRESETS: dict[str, ChunkSpec] = {
     "chunk_no_conv": ChunkSpec(label="chunk_no_conv"),
     **{f"chunk_{k}": ChunkSpec(label=f"chunk_{k}", context="corpus", corpus=_REDDIT.format(k=k))

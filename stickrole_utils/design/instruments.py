@@ -1,6 +1,6 @@
 """Instruments as scoring facts: item count, answer scale, item -> value key, centering rule.
 
-These are the facts analysis needs (original-method.md §2.1, §2.2, §5). The wording shown to models
+These are the facts analysis needs (docs/method.md, "Questionnaires and scoring"). The wording shown to models
 (our own) and loaders for the original's questionnaire CSVs live with generation
 (``stickrole_utils.design.itembank``).
 """
@@ -31,7 +31,7 @@ class Instrument:
         in circle order; items not in any dimension are "unkeyed" (asked, used for centering only).
     centered : bool
         Whether dimension scores are ipsatized (minus the persona's mean over *all* items),
-        as for PVQ and SVS; downstream tasks are not centered (§5).
+        as for PVQ and SVS; downstream tasks are not centered (docs/method.md, "Downstream behaviour").
     is_values : bool
         True when the dimensions are the 10 Schwartz values (structure, CFA and alpha apply).
     """
@@ -64,7 +64,7 @@ class Instrument:
         return self.scale_max - self.scale_min + 1
 
 
-# Standard Schwartz PVQ-40 key (1-based), as in the original's values.json (§2.1).
+# Standard Schwartz PVQ-40 key (1-based), as in the original's values.json (docs/method.md, "Questionnaires and scoring").
 PVQ40 = Instrument(
     name="pvq40",
     n_items=40,
@@ -84,7 +84,7 @@ PVQ40 = Instrument(
     },
 )
 
-# Standard SVS-57 key: 46 keyed items, 11 unkeyed (§2.2).
+# Standard SVS-57 key: 46 keyed items, 11 unkeyed (docs/method.md, "Questionnaires and scoring").
 SVS57 = Instrument(
     name="svs57",
     n_items=57,
@@ -106,7 +106,7 @@ SVS57 = Instrument(
 
 _RACES = ("elves", "dwarves", "orcs", "humans", "hobbits")
 
-# Downstream tasks (§5): 5 blocks of 20 items, one per race; not centered.
+# Downstream tasks (docs/method.md, "Downstream behaviour"): 5 blocks of 20 items, one per race; not centered.
 TOLKIEN_DONATION = Instrument(
     name="tolkien_donation",
     n_items=100,

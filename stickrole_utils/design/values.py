@@ -1,7 +1,7 @@
 """Schwartz's 10 basic values: circle order, higher-order groups, theoretical 2-D positions.
 
 Facts from Schwartz (1992, 2012) as used by the original "Stick to Your Role!" code
-(original-method.md §2.3, §3.3, §3.4).
+(docs/method.md, "Questionnaires and scoring").
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ HIGHER_ORDER: dict[str, tuple[str, ...]] = {
 #: value -> higher-order group (for colouring plots).
 HIGHER_ORDER_OF: dict[str, str] = {v: g for g, vs in HIGHER_ORDER.items() for v in vs}
 
-#: The hard-coded "theoretical" 2-D point of each value used to initialise MDS (§3.3).
+#: The hard-coded "theoretical" 2-D point of each value used to initialise MDS (docs/method.md, "Circular structure (MDS Stress)").
 THEORETICAL_COORDS: dict[str, tuple[float, float]] = {
     "Self-Direction": (-0.34, 0.94),
     "Stimulation": (-0.87, 0.50),
@@ -63,7 +63,7 @@ THEORETICAL_COORDS: dict[str, tuple[float, float]] = {
     "Universalism": (0.34, 0.94),
 }
 
-#: Theoretical circular ranks (Conformity and Tradition share a wedge) used by rank distance (§3.4).
+#: Theoretical circular ranks (Conformity and Tradition share a wedge) used by rank distance (docs/method.md, "Rank distance").
 THEORETICAL_RANKS: dict[str, float] = {
     "Self-Direction": 1,
     "Stimulation": 2,
