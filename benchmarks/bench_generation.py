@@ -31,7 +31,7 @@ from stickrole_utils.config.run import ModelEntry
 from stickrole_utils.design.itembank import load_itembank
 from stickrole_utils.design.populations import load_population
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
-from stickrole_utils.generation.backends.base import LlamaCppBackend, _logsumexp
+from stickrole_utils.generation.backends.llama_cpp import LlamaCppBackend, _logsumexp
 
 
 def _filler(backend: LlamaCppBackend, n_tokens: int) -> str:

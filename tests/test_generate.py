@@ -6,6 +6,7 @@ import pandas as pd
 import yaml
 
 from stickrole_utils.analysis.answers import ANSWER_COLUMNS, GENERATION_COLUMNS, read_answers
+from stickrole_utils.generation.backends import ContextOverflowError, ScriptedBackend
 from stickrole_utils.generation.generate import generate_from_params
 from stickrole_utils.generation.store import read_run_answers
 
@@ -61,35 +62,21 @@ def test_contract_and_shape(tmp_path):
     assert (other["score"] != df["score"].to_numpy()).any()
 
 
-class _Overflowing:
-    """Wraps the dummy: conversations in chunk_joke are 'too long' for the context."""
+def _overflowing() -> ScriptedBackend:
+    """Conversations in chunk_joke are 'too long' for the context; items get a letter."""
 
-    def __init__(self, inner):
-        self.inner = inner
-        self.system_role_supported = True
-
-    def chat(self, messages, sampling, seed):
-        from stickrole_utils.generation.backends.base import ContextOverflowError
-
+    def reply(messages, seed):
         if any("joke" in m["content"] for m in messages):
             raise ContextOverflowError("prompt of 9000 tokens + 100 reply tokens exceeds n_ctx=4096")
-        return self.inner.chat(messages, sampling, seed)
+        return "Answer: (A)"
 
-    def option_logprobs(self, *a):
-        return self.inner.option_logprobs(*a)
-
-    def info(self):
-        return self.inner.info()
-
-    def close(self):
-        return None
+    return ScriptedBackend(reply)
 
 
 def test_context_overflow_skip_or_stop(tmp_path):
     import pytest
 
     from stickrole_utils.config.run import load_run_config
-    from stickrole_utils.generation.backends.base import ContextOverflowError, DummyBackend
     from stickrole_utils.generation.generate import generate_model
 
     data = {**PARAMS, "output_dir": str(tmp_path / "o"),
@@ -100,7 +87,7 @@ def test_context_overflow_skip_or_stop(tmp_path):
     p.write_text(yaml.safe_dump(data))
     cfg = load_run_config(p)
     entry = cfg.models[0]
-    out = generate_model(cfg, entry, progress=False, backend=_Overflowing(DummyBackend(entry)))
+    out = generate_model(cfg, entry, progress=False, backend=_overflowing())
     df = read_run_answers(out)
     joke = df[df["chunk"] == "chunk_joke"]
     assert len(joke) == 4 and joke["score"].isna().all() and (~joke["parsed"]).all()
@@ -112,4 +99,4 @@ def test_context_overflow_skip_or_stop(tmp_path):
     p.write_text(yaml.safe_dump(data))
     cfg = load_run_config(p)
     with pytest.raises(ContextOverflowError, match="exceeds n_ctx"):
-        generate_model(cfg, entry, progress=False, backend=_Overflowing(DummyBackend(entry)))
+        generate_model(cfg, entry, progress=False, backend=_overflowing())

@@ -12,7 +12,7 @@ import yaml
 from stickrole_utils.config.run import ModelEntry, load_run_config
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
 from stickrole_utils.generation import generate_model, plan_units
-from stickrole_utils.generation.backends.base import LlamaCppBackend, llama_cpp_available
+from stickrole_utils.generation.backends import LlamaCppBackend, llama_cpp_available
 from stickrole_utils.generation.store import read_run_answers
 
 pytestmark = [

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from stickrole_utils.config.run import load_run_config
+from stickrole_utils.config.run import SamplingConfig, load_run_config
 from stickrole_utils.errors import ConfigError
-from stickrole_utils.generation.backends.base import DummyBackend
+from stickrole_utils.generation.backends import DummyBackend, ScriptedBackend
 from stickrole_utils.generation.generate import generate_model
 from stickrole_utils.generation.store import RunStore, read_run_answers
 
@@ -26,19 +26,17 @@ class Crash(Exception):
     pass
 
 
-class CrashingBackend(DummyBackend):
-    """A dummy that dies (like a killed process) after a number of calls."""
+def crashing_backend(entry, after):
+    """Answers like the dummy, then dies (like a killed process) after ``after`` calls."""
+    dummy = DummyBackend(entry)
 
-    def __init__(self, entry, after):
-        super().__init__(entry)
-        self.calls = 0
-        self.after = after
-
-    def chat(self, messages, sampling, seed):
-        self.calls += 1
-        if self.calls > self.after:
+    def reply(messages, seed):
+        if len(backend.calls) > after:
             raise Crash("killed")
-        return super().chat(messages, sampling, seed)
+        return dummy.chat(messages, SamplingConfig(), seed)
+
+    backend = ScriptedBackend(reply, info=dummy.info())
+    return backend
 
 
 def _cfg(tmp_path, **gen):
@@ -58,7 +56,7 @@ def test_resume_after_crash_no_loss_no_duplicates(tmp_path):
     entry = cfg.models[0]
     with pytest.raises(Crash):
         # 4 items per no_conv unit; dies in the middle of the 3rd unit
-        generate_model(cfg, entry, progress=False, backend=CrashingBackend(entry, after=10))
+        generate_model(cfg, entry, progress=False, backend=crashing_backend(entry, after=10))
     store = RunStore(cfg.run_dir / "dummy")
     assert len(store.part_files()) == 2  # two whole units, no half unit
     # debris of a process killed while writing: a temp part and an orphan conversation
@@ -81,10 +79,10 @@ def test_rerun_skips_finished_units(tmp_path):
     entry = cfg.models[0]
     out = generate_model(cfg, entry, progress=False)
     before = {p.name: p.stat().st_mtime_ns for p in RunStore(out).part_files()}
-    backend = CrashingBackend(entry, after=0)  # any model call would raise
+    backend = crashing_backend(entry, after=0)  # any model call would raise
     generate_model(cfg, entry, progress=False, backend=backend)
     after = {p.name: p.stat().st_mtime_ns for p in RunStore(out).part_files()}
-    assert before == after and backend.calls == 0
+    assert before == after and backend.calls == []
 
 
 def test_changed_configuration_is_refused_unless_forced(tmp_path):
@@ -115,3 +113,22 @@ def test_write_unit_is_atomic_marker(tmp_path):
     store.write_unit(key, rows, {"x": 1})
     assert store.is_done(key)
     assert [p.name for p in store.parts.iterdir() if p.name.startswith(".")] == []
+
+
+def test_manifest_schema_one_writer_one_reader(tmp_path):
+    from stickrole_utils.errors import DataError
+    from stickrole_utils.generation.manifest import Manifest
+    from stickrole_utils.generation.store import read_manifest
+    from stickrole_utils.report import read_manifest as report_read_manifest
+
+    cfg = _cfg(tmp_path)
+    out = generate_model(cfg, cfg.models[0], progress=False)
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert list(on_disk) == [*Manifest.model_fields]  # every key, in schema order
+    assert read_manifest(out) == report_read_manifest(out) == on_disk
+    assert read_manifest(tmp_path / "nowhere") == {}
+    (out / "manifest.json").write_text(json.dumps({**on_disk, "from_the_future": 1}))
+    assert read_manifest(out)["from_the_future"] == 1  # extra keys kept
+    (out / "manifest.json").write_text(json.dumps({**on_disk, "stats": {**on_disk["stats"], "items": "many"}}))
+    with pytest.raises(DataError, match=r"manifest.json: stats.items: .*\(given: .many.\)$"):
+        read_manifest(out)

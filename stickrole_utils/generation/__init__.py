@@ -5,19 +5,26 @@ from .administer import (
     Unit,
     UnitResult,
     administer_unit,
-    call_seed,
-    original_permutations,
-    per_item_permutations,
     simulate_conversation,
-    unit_permutations,
 )
 from .generate import (
     generate_from_params,
     generate_model,
 )
+from .manifest import (
+    Manifest,
+    ManifestStats,
+    parse_manifest,
+)
 from .parsing import (
     ParsedAnswer,
     parse_answer,
+)
+from .permutations import (
+    call_seed,
+    original_permutations,
+    per_item_permutations,
+    unit_permutations,
 )
 from .plan import (
     check_run_config,
@@ -29,9 +36,9 @@ from .plan import (
 )
 from .store import (
     RunStore,
-    atomic_write_text,
     git_commit,
     identity_hash,
+    read_manifest,
     read_run_answers,
 )
 
@@ -39,16 +46,19 @@ __all__ = [
     "ROW_COLUMNS",
     "Unit",
     "UnitResult",
-    "original_permutations",
-    "per_item_permutations",
-    "unit_permutations",
-    "call_seed",
     "simulate_conversation",
     "administer_unit",
     "generate_model",
     "generate_from_params",
+    "ManifestStats",
+    "Manifest",
+    "parse_manifest",
     "ParsedAnswer",
     "parse_answer",
+    "original_permutations",
+    "per_item_permutations",
+    "unit_permutations",
+    "call_seed",
     "load_params",
     "check_run_config",
     "preflight",
@@ -58,6 +68,6 @@ __all__ = [
     "RunStore",
     "identity_hash",
     "git_commit",
-    "atomic_write_text",
+    "read_manifest",
     "read_run_answers",
 ]

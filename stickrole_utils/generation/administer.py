@@ -1,4 +1,4 @@
-"""The protocol: simulate a conversation, then ask every item (original-method.md §1.2-§1.9).
+"""The protocol: simulate a conversation, then ask every item (``docs/method.md``, Protocol).
 
 One *unit* is one (model, chunk, persona, questionnaire): the persona's conversation is simulated
 once, then each item is asked on its own after that same conversation (PVQ-40, downstream
@@ -8,11 +8,8 @@ returns the unit's answer rows and its conversation record; nothing here touches
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,15 +33,12 @@ from ..design.prompts import (
 from ..errors import ConfigError
 from .backends.base import Backend, ContextOverflowError
 from .parsing import parse_answer
+from .permutations import call_seed
 
 __all__ = [
     "ROW_COLUMNS",
     "Unit",
     "UnitResult",
-    "original_permutations",
-    "per_item_permutations",
-    "unit_permutations",
-    "call_seed",
     "simulate_conversation",
     "administer_unit",
 ]
@@ -87,98 +81,6 @@ class UnitResult:
 
 
 # ------------------------------------------------------------------------------------------
-# permutations and seeds
-# ------------------------------------------------------------------------------------------
-
-
-def _unrank(index: int, n: int) -> tuple[int, ...]:
-    """The ``index``-th permutation of range(n) in ``itertools.permutations`` order."""
-    pool = list(range(n))
-    out = []
-    for k in range(n, 0, -1):
-        f = math.factorial(k - 1)
-        q, index = divmod(index, f)
-        out.append(pool.pop(q))
-    return tuple(out)
-
-
-def original_permutations(seed: str, n_options: int, n_items: int,
-                          n_personas: int) -> list[list[tuple[int, ...]]]:
-    """The original's option orders, per persona and item, bug included (§1.6).
-
-    The original seeds Python's ``random`` with the seed string, draws
-    ``k = n_items * n_personas`` permutations with ``random.choices`` from the list of all
-    ``itertools.permutations(range(n_options))`` and gives persona p the draws ``p .. p+n_items-1``
-    (overlapping windows, instead of ``p*n_items ..``). Reproduced here without building the list
-    of all permutations: ``random.choices`` picks ``floor(random() * n!)``, and that index is
-    unranked in lexicographic (``itertools``) order.
-
-    Parameters
-    ----------
-    seed : str
-        Seed string, e.g. ``"leaderboard_0"``.
-    n_options, n_items, n_personas : int
-        Options per item, items in the full instrument, personas in the full population.
-
-    Returns
-    -------
-    list of list of tuple
-        ``perms[p][k]``: display position j shows original option ``perms[p][k][j]``.
-
-    Examples
-    --------
-    >>> import itertools, random
-    >>> rnd = random.Random("leaderboard_0")
-    >>> ref = rnd.choices(list(itertools.permutations(range(6))), k=40 * 3)
-    >>> original_permutations("leaderboard_0", 6, 40, 3)[2] == ref[2:42]
-    True
-    """
-    rnd = random.Random(seed)
-    n_perm = float(math.factorial(n_options))
-    needed = n_items + n_personas - 1
-    draws = [_unrank(math.floor(rnd.random() * n_perm), n_options) for _ in range(needed)]
-    return [draws[p:p + n_items] for p in range(n_personas)]
-
-
-def _stable_int(*parts: object) -> int:
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "little")
-
-
-def per_item_permutations(seed: str, persona_id: str, questionnaire: str, n_options: int,
-                          n_items: int) -> list[tuple[int, ...]]:
-    """One independent uniformly random option order per item for one persona.
-
-    ``numpy.random.default_rng`` seeded with sha256(seed, persona id, questionnaire); item k's
-    order does not depend on which other items or personas are asked.
-    """
-    rng = np.random.default_rng(_stable_int(seed, persona_id, questionnaire))
-    return [tuple(int(x) for x in rng.permutation(n_options)) for _ in range(n_items)]
-
-
-def unit_permutations(gen: GenerationConfig, chunk: ChunkSpec, persona: Persona,
-                      persona_index: int, n_population: int,
-                      questionnaire: str) -> dict[int, tuple[int, ...]]:
-    """Item number -> option order for one unit, per ``gen.permutation_scheme``."""
-    inst = get_instrument(questionnaire)
-    n_opt, n_items = inst.n_options, inst.n_items
-    if not gen.permute_options:
-        return {i: tuple(range(n_opt)) for i in range(1, n_items + 1)}
-    if gen.permutation_scheme == "original":
-        perms = original_permutations(chunk.permutation_seed, n_opt, n_items,
-                                      n_population)[persona_index]
-    else:
-        perms = per_item_permutations(chunk.permutation_seed, persona.id, questionnaire, n_opt,
-                                      n_items)
-    return {i: perms[i - 1] for i in range(1, n_items + 1)}
-
-
-def call_seed(base: int, *parts: object) -> int:
-    """A 31-bit sampling seed for one model call, stable under reordering of calls."""
-    return _stable_int(base, *parts) % (2**31 - 1)
-
-
-# ------------------------------------------------------------------------------------------
 # conversation
 # ------------------------------------------------------------------------------------------
 
@@ -199,7 +101,7 @@ def _interlocutor_text(prompts: Prompts, persona: Persona, partner: Persona | No
 def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationConfig,
                           persona: Persona, context: ChunkContext, placement: str,
                           seed_parts: tuple) -> list[str]:
-    """Opener plus ``gen.n_messages`` simulated turns (§1.3); [] when the chunk has no opener.
+    """Opener plus ``gen.n_messages`` simulated turns (Protocol, step 3); [] when the chunk has no opener.
 
     Even turns: the model as the persona, with the history's roles set so the last turn is the
     user's. Odd turns: the model as the interlocutor, roles flipped, led by the interlocutor's
@@ -324,7 +226,7 @@ def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], g
 
 
 def _history_reply(ans: _Answer, mode: str, short: bool) -> str:
-    """What the persona's answer looks like in the SVS dialogue history (§1.9)."""
+    """What the persona's answer looks like in the SVS dialogue history (Protocol, step 5)."""
     if ans.letter is None:
         return ans.raw[:4000] or " "
     if mode != "cot" or short:
@@ -337,7 +239,7 @@ def _history_reply(ans: _Answer, mode: str, short: bool) -> str:
 def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: GenerationConfig,
                   prompts: Prompts, mode: str, placement: str, seed_parts: tuple,
                   on_item: Callable[[], None] | None) -> tuple[list[dict], list[Message]]:
-    """SVS-57 as the original's sequential dialogue (§1.9), per list of values."""
+    """SVS-57 as the original's sequential dialogue (Protocol, step 5), per list of values."""
     rows: dict[int, dict] = {}
     sampling = _answer_sampling(gen, mode)
     setting = _persona_text(prompts, unit.persona)

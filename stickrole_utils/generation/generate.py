@@ -21,7 +21,8 @@ from ..config.run import GenerationConfig, ModelEntry, RunConfig
 from ..design.prompts import Prompts
 from ..errors import BackendError, ConfigError
 from .administer import administer_unit
-from .backends.base import Backend, make_backend
+from .backends import Backend, make_backend
+from .manifest import Manifest, ManifestStats
 from .plan import load_params, model_run_dir, plan_units, preflight
 from .store import RunStore, git_commit, identity_hash
 
@@ -133,22 +134,22 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         if changed:
             raise ConfigError(f"{store.run_dir}: chunk(s) {', '.join(changed)} were generated "
                               "with different chunk settings; use --force to start over")
-        manifest: dict[str, Any] = {
-            "stickrole_version": __version__,
-            "git_commit": git_commit(),
-            "params_file": cfg.source,
-            "run": cfg.run,
-            "model_name": entry.name,
-            "created": old.get("created") or datetime.now(timezone.utc).isoformat(),
-            "identity": identity,
-            "identity_sha256": identity_hash(identity),
-            "backend_info": info,
-            "chunk_specs": {**old_chunks, **chunk_specs},
-            "chunk_order": list(dict.fromkeys([*old.get("chunk_order", []), *chunk_specs])),
-            "python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "status": "running",
-        }
+        manifest = Manifest(
+            stickrole_version=__version__,
+            git_commit=git_commit(),
+            params_file=cfg.source,
+            run=cfg.run,
+            model_name=entry.name,
+            created=old.get("created") or datetime.now(timezone.utc).isoformat(),
+            identity=identity,
+            identity_sha256=identity_hash(identity),
+            backend_info=info,
+            chunk_specs={**old_chunks, **chunk_specs},
+            chunk_order=list(dict.fromkeys([*old.get("chunk_order", []), *chunk_specs])),
+            python=sys.version.split()[0],
+            platform=platform.platform(),
+            status="running",
+        )
         store.write_manifest(manifest)
         todo = [u for u in units if not store.is_done(
             (entry.name, u.chunk.label, u.persona.id, u.bank.name))]
@@ -171,16 +172,12 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         unparsed = int((~answers["parsed"]).sum()) if n else 0
         skipped = (len(answers.loc[answers["error"] != "", ["chunk", "persona", "questionnaire"]]
                        .drop_duplicates()) if n else 0)
-        manifest.update({
-            "status": "complete",
-            "stats": {
-                "units": len(units), "units_run_now": len(todo), "items": n,
-                "unparsed": unparsed, "unparsed_rate": unparsed / n if n else float("nan"),
-                "units_skipped_overflow": int(skipped),
-                "seconds_this_session": round(time.perf_counter() - t0, 2),
-            },
-        })
-        store.write_manifest(manifest)
+        stats = ManifestStats(
+            units=len(units), units_run_now=len(todo), items=n, unparsed=unparsed,
+            unparsed_rate=unparsed / n if n else float("nan"),
+            units_skipped_overflow=int(skipped),
+            seconds_this_session=round(time.perf_counter() - t0, 2))
+        store.write_manifest(manifest.model_copy(update={"status": "complete", "stats": stats}))
     finally:
         if own_backend:
             backend.close()

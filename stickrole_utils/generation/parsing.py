@@ -1,6 +1,6 @@
 """Answer extraction from generated replies.
 
-Rules (stricter and more predictable than the original's, original-method.md §1.8, §9.3):
+Rules (stricter and more predictable than the original's; ``docs/method.md``, Unparsed answers):
 
 * ``cot``: the letter after the **last** ``Answer:`` (case-insensitive), written ``(X)``, ``X)``,
   ``X.`` or a lone ``X``. No ``Answer:`` -> fall back to the ``direct`` rules on the whole reply.

@@ -18,8 +18,9 @@ from ..design.prompts import Prompts
 from ..errors import ConfigError, StickroleError
 from ..io import check_out_dir
 from ..layout import RunLayout
-from .administer import Unit, unit_permutations
-from .backends.embedded import check_model_ref
+from .administer import Unit
+from .backends import backend_class, check_model_ref, mode_problem
+from .permutations import unit_permutations
 from .store import RunStore
 
 __all__ = [
@@ -81,16 +82,18 @@ def check_run_config(cfg: RunConfig) -> None:
     ------
     ConfigError
         Prefixed with the params file: unknown chunk/population/instrument, missing model
-        file or package, missing corpus or data path, items out of range.
+        file or package, a mode the model's backend cannot serve (its class's ``modes``),
+        missing corpus or data path, items out of range.
     """
     src = cfg.source or "params"
     try:
         for i, m in enumerate(cfg.models):
             if m.backend == "llama_cpp":
                 check_model_ref(m.model or "", where=f"models[{i}].model ({m.name})")
-            if m.backend == "openai" and (m.mode or cfg.generation.mode) == "logprob":
-                raise ConfigError(f"models[{i}] ({m.name}): the openai backend supports mode "
-                                  "direct or cot, not logprob; set mode: direct or cot on it")
+            problem = mode_problem(m.backend, m.mode or cfg.generation.mode)
+            if problem:
+                modes = " or ".join(backend_class(m.backend).modes)
+                raise ConfigError(f"models[{i}] ({m.name}): {problem}; set mode: {modes} on it")
         chunks = resolved_chunks(cfg)
         people = _population(cfg)
         _banks(cfg, chunks)

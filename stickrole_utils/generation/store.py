@@ -18,10 +18,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,25 +29,19 @@ import pandas as pd
 
 from ..analysis.answers import ROW_KEY, UNIT_KEY
 from ..errors import ConfigError, DataError
-from ..io import read_json
+from ..io import atomic_replace, atomic_write_text, read_json
 from .administer import ROW_COLUMNS
+from .manifest import Manifest, parse_manifest
 
 __all__ = [
     "RunStore",
     "identity_hash",
     "git_commit",
-    "atomic_write_text",
+    "read_manifest",
     "read_run_answers",
 ]
 
 _log = logging.getLogger(__name__)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and ``os.replace``."""
-    tmp = path.with_name(f".tmp-{uuid.uuid4().hex}-{path.name}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def identity_hash(identity: dict[str, Any]) -> str:
@@ -115,9 +107,7 @@ class RunStore:
         self.parts.mkdir(parents=True, exist_ok=True)
         uid = self.unit_id(key)
         atomic_write_text(self.parts / f"{uid}.json", json.dumps(conversation, ensure_ascii=False))
-        tmp = self.parts / f".tmp-{uuid.uuid4().hex}.parquet"
-        rows.to_parquet(tmp, index=False)
-        os.replace(tmp, self.parts / f"{uid}.parquet")
+        atomic_replace(self.parts / f"{uid}.parquet", lambda tmp: rows.to_parquet(tmp, index=False))
 
     def part_files(self) -> list[Path]:
         """Finished units' answer parts (temporary files are ignored)."""
@@ -148,9 +138,7 @@ class RunStore:
     def consolidate(self) -> Path:
         """Write ``answers.parquet`` and ``conversations.jsonl`` from the parts (atomically)."""
         frame = self.read_parts()
-        tmp = self.run_dir / f".tmp-{uuid.uuid4().hex}-answers.parquet"
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, self.answers_path)
+        atomic_replace(self.answers_path, lambda tmp: frame.to_parquet(tmp, index=False))
         records = []
         for f in self.part_files():
             conv = f.with_suffix(".json")
@@ -167,22 +155,19 @@ class RunStore:
     # -- manifest --------------------------------------------------------------------------
 
     def read_manifest(self) -> dict[str, Any]:
-        if not self.manifest_path.exists():
-            return {}
+        """:func:`read_manifest` of this directory, its errors ending with the way out."""
         try:
-            data = read_json(self.manifest_path, "manifest")
+            return read_manifest(self.run_dir)
         except DataError as exc:
             raise DataError(f"{exc}; delete it or use --force") from None
-        if not isinstance(data, dict):
-            raise DataError(f"{self.manifest_path}: expected a JSON object, got "
-                            f"{type(data).__name__}; delete it or use --force")
-        return data
 
-    def write_manifest(self, manifest: dict[str, Any]) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        manifest = {**manifest, "updated": datetime.now(timezone.utc).isoformat()}
-        atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=False,
-                                                         default=str))
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Write ``manifest.json`` atomically, stamped ``updated`` now: its only writer."""
+        manifest = Manifest.model_validate({**manifest.model_dump(exclude_unset=True),
+                                            "updated": datetime.now(timezone.utc).isoformat()})
+        atomic_write_text(self.manifest_path,
+                          json.dumps(manifest.model_dump(exclude_unset=True), indent=2,
+                                     default=str))
 
     def check_identity(self, identity: dict[str, Any], force: bool = False) -> None:
         """Refuse to mix results produced under another configuration.
@@ -214,6 +199,21 @@ class RunStore:
         shutil.rmtree(self.parts, ignore_errors=True)
         for p in (self.answers_path, self.conversations_path, self.manifest_path):
             p.unlink(missing_ok=True)
+
+
+def read_manifest(model_dir: str | Path) -> dict[str, Any]:
+    """``<model_dir>/manifest.json``, validated (:class:`Manifest`), as a dict; ``{}`` if absent
+    (e.g. answers imported rather than generated). The one reader of a manifest.
+
+    Raises
+    ------
+    DataError
+        Unreadable, not a JSON object, or not a manifest (one line).
+    """
+    path = RunStore(model_dir).manifest_path
+    if not path.exists():
+        return {}
+    return parse_manifest(read_json(path, "manifest"), str(path)).model_dump(exclude_unset=True)
 
 
 def read_run_answers(run_dir: str | Path) -> pd.DataFrame:

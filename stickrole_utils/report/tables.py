@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError
+from ..generation.store import read_manifest as generation_read_manifest
 from ..layout import model_dir_name
 
 __all__ = [
@@ -167,14 +167,9 @@ def links_html(links: Mapping[str, str]) -> str:
 
 
 def read_manifest(model_dir: str | Path) -> dict:
-    """``<model_dir>/manifest.json`` as a dict (``{}`` if absent, e.g. answers imported)."""
-    path = Path(model_dir) / "manifest.json"  # RunLayout.manifest, for a model directory
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    """``<model_dir>/manifest.json`` as a dict (``{}`` if absent, e.g. answers imported); read and
+    validated by :func:`stickrole_utils.generation.store.read_manifest`."""
+    return generation_read_manifest(model_dir)
 
 
 def read_ranking(run_dir: str | Path) -> dict:

@@ -1,39 +1,59 @@
 """Model backends: the protocol, the registry (by name), llama.cpp, OpenAI-compatible servers, the dummy baseline and a scripted backend for tests."""
 
 from .base import (
+    ANSWER_MODES,
     Backend,
     ContextOverflowError,
-    DummyBackend,
     Generation,
-    LlamaCppBackend,
-    OpenAIBackend,
-    llama_cpp_available,
+    backend_class,
+    backend_names,
     make_backend,
+    mode_problem,
+    register_backend,
+)
+from .dummy import (
+    DummyBackend,
 )
 from .embedded import (
     EMBEDDED_PACKAGES,
     GGUF_MAGIC,
     cache_dir,
+    cached_sha256,
     check_gguf_file,
     check_model_ref,
     resolve_model_path,
-    sha256_file,
+)
+from .llama_cpp import (
+    LlamaCppBackend,
+    llama_cpp_available,
+)
+from .openai import (
+    OpenAIBackend,
+)
+from .scripted import (
+    ScriptedBackend,
 )
 
 __all__ = [
+    "ANSWER_MODES",
     "Generation",
     "Backend",
     "ContextOverflowError",
-    "DummyBackend",
-    "LlamaCppBackend",
-    "OpenAIBackend",
+    "register_backend",
+    "backend_class",
+    "backend_names",
+    "mode_problem",
     "make_backend",
-    "llama_cpp_available",
+    "DummyBackend",
     "EMBEDDED_PACKAGES",
     "GGUF_MAGIC",
     "cache_dir",
     "check_model_ref",
     "check_gguf_file",
     "resolve_model_path",
-    "sha256_file",
+    "cached_sha256",
+    "LlamaCppBackend",
+    "llama_cpp_available",
+    "OpenAIBackend",
+    "ScriptedBackend",
 ]

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from ...errors import BackendError, ConfigError
+from ...io import sha256_file
 
 __all__ = [
     "EMBEDDED_PACKAGES",
@@ -29,7 +30,7 @@ __all__ = [
     "check_model_ref",
     "check_gguf_file",
     "resolve_model_path",
-    "sha256_file",
+    "cached_sha256",
 ]
 
 _log = logging.getLogger(__name__)
@@ -149,18 +150,15 @@ def resolve_model_path(ref: str) -> Path:
     return path
 
 
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, cached next to the cache dir by (path, size, mtime)."""
+def cached_sha256(path: Path) -> str:
+    """:func:`stickrole_utils.io.sha256_file` of a (large) model file, memoised in the cache dir
+    by (path, size, mtime) so that a GGUF of gigabytes is hashed once, not at every run."""
     st = path.stat()
     key = hashlib.sha256(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:24]
     memo = cache_dir() / "sha256" / key
     if memo.is_file():
         return memo.read_text().strip()
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            h.update(block)
-    digest = h.hexdigest()
+    digest = sha256_file(path)
     try:
         memo.parent.mkdir(parents=True, exist_ok=True)
         memo.write_text(digest)

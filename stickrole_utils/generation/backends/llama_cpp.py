@@ -1,0 +1,396 @@
+"""The llama.cpp backend: a GGUF model run in process by llama-cpp-python.
+
+``LlamaCppBackend`` evaluates the prompt shared by consecutive calls once: before evaluating a
+prompt it keeps the longest common token prefix already in the KV cache and evaluates only the
+rest (``prefix_reuse=False`` re-evaluates every prompt from scratch, for benchmarks and checks).
+In ``logprob`` mode with ``n_parallel > 1`` it scores several prompts per ``llama_decode`` as
+parallel sequences sharing their common prefix. llama-cpp-python is imported only when a backend
+is built (:func:`llama_cpp_available` tells whether it can be).
+
+One concept (the in-process model and its KV cache), hence one module of ~400 lines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from typing import Any
+
+import numpy as np
+
+from ...config.run import ModelEntry, SamplingConfig
+from ...errors import BackendError, ConfigError
+from .base import ANSWER_MODES, ContextOverflowError, Generation, Message, register_backend
+from .embedded import cached_sha256, check_gguf_file, resolve_model_path
+
+__all__ = [
+    "LlamaCppBackend",
+    "llama_cpp_available",
+]
+
+_CUDA_FIX = ('CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir '
+             "llama-cpp-python")
+
+
+def _logsumexp(x: np.ndarray) -> float:
+    m = float(np.max(x))
+    return m + float(np.log(np.sum(np.exp(x - m))))
+
+
+def _available_cpus() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def llama_cpp_available() -> bool:
+    """Whether llama-cpp-python can be imported."""
+    try:
+        import llama_cpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _import_llama() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise BackendError(f"llama-cpp-python is not installed ({exc}); install it with: pip "
+                           f"install llama-cpp-python (for NVIDIA GPUs: {_CUDA_FIX})") from None
+    return llama_cpp
+
+
+def _named_formatter(llama_chat_format: Any, name: str) -> Any:
+    for cand in (name.replace("-", "_"), name.replace("-", ""), name.replace(".", "_")):
+        fn = getattr(llama_chat_format, f"format_{cand}", None)
+        if callable(fn):
+            return fn
+    known = sorted(n.removeprefix("format_") for n in dir(llama_chat_format)
+                   if n.startswith("format_"))
+    raise ConfigError(f"chat_format {name!r} is not a llama-cpp-python chat format; known: "
+                      f"{', '.join(known)}")
+
+
+@register_backend("llama_cpp")
+class LlamaCppBackend:
+    """A GGUF model run in process by llama-cpp-python.
+
+    Parameters
+    ----------
+    entry : ModelEntry
+        Model settings (path or package reference, n_gpu_layers, n_ctx, ...).
+    prefix_reuse : bool
+        Keep the KV cache of the longest common token prefix between consecutive prompts
+        (default); ``False`` re-evaluates every prompt from its first token.
+
+    Raises
+    ------
+    BackendError
+        llama-cpp-python missing, GPU offload asked for but unavailable (and ``allow_cpu``
+        false), a file that is not GGUF or fails to load, no chat template and no
+        ``chat_format``.
+    """
+
+    modes = ANSWER_MODES
+
+    def __init__(self, entry: ModelEntry, prefix_reuse: bool = True):
+        llama_cpp = _import_llama()
+        self._lib = llama_cpp
+        self.entry = entry
+        self.prefix_reuse = prefix_reuse
+        self.path = resolve_model_path(entry.model or "")
+        check_gguf_file(self.path)
+        self.offload_supported = bool(llama_cpp.llama_supports_gpu_offload())
+        n_gpu_layers = entry.n_gpu_layers
+        if n_gpu_layers != 0 and not self.offload_supported:
+            if not entry.allow_cpu:
+                raise BackendError(
+                    f"model {entry.name}: n_gpu_layers={n_gpu_layers} asks for GPU offload but "
+                    f"this llama-cpp-python build cannot offload; rebuild it with {_CUDA_FIX}, "
+                    "or set allow_cpu: true (or n_gpu_layers: 0) to run on the CPU")
+            n_gpu_layers = 0
+        self.n_gpu_layers = n_gpu_layers
+        kwargs: dict[str, Any] = dict(
+            model_path=str(self.path), n_gpu_layers=n_gpu_layers, n_ctx=entry.n_ctx,
+            n_batch=entry.n_batch, n_ubatch=entry.n_batch, seed=entry.seed, logits_all=False,
+            verbose=False, swa_full=True,
+        )
+        threads = entry.n_threads or _available_cpus()
+        kwargs["n_threads"] = threads
+        kwargs["n_threads_batch"] = threads
+        try:
+            self.llm = llama_cpp.Llama(**kwargs)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendError(f"model {entry.name}: llama.cpp cannot load {self.path}: {exc} "
+                               "(corrupt or unsupported GGUF, or not enough memory?)") from None
+        self.n_parallel = entry.n_parallel
+        if self.n_parallel > 1:
+            self._enable_parallel()
+        self.n_vocab = int(self.llm.n_vocab())
+        self._letter_ids: dict[str, list[int]] | None = None
+        self._formatter, self.chat_format = self._make_formatter()
+        self.system_role_supported = self._probe_system_role()
+        self.n_evaluated = 0
+        self.n_prompt_tokens = 0
+
+    def _enable_parallel(self) -> None:
+        """Recreate the context with room for ``n_parallel`` extra sequences sharing cells."""
+        from llama_cpp import _internals
+
+        llm = self.llm
+        params = llm.context_params
+        params.n_seq_max = self.n_parallel + 1
+        params.kv_unified = True
+        old = llm._ctx
+        try:
+            ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"model {self.entry.name}: cannot create a context for "
+                               f"n_parallel={self.n_parallel}: {exc}") from None
+        llm._ctx = llm._stack.enter_context(contextlib.closing(ctx))
+        old.close()
+        self._pbatch = llm._stack.enter_context(contextlib.closing(_internals.LlamaBatch(
+            n_tokens=self.entry.n_batch, embd=0, n_seq_max=1, verbose=False)))
+
+    # -- templates -------------------------------------------------------------------------
+
+    def _make_formatter(self) -> tuple[Any, str]:
+        fmt = self._lib.llama_chat_format
+        if self.entry.chat_format:
+            return _named_formatter(fmt, self.entry.chat_format), self.entry.chat_format
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise BackendError(
+                f"model {self.entry.name}: {self.path.name} has no chat template in its GGUF "
+                "metadata; set chat_format in params (e.g. chatml, gemma, llama-3, "
+                "mistral-instruct) -- stickrole never guesses a template")
+        model = self.llm._model
+        eos_id, bos_id = model.token_eos(), model.token_bos()
+        self.chat_template_sha256 = hashlib.sha256(template.encode()).hexdigest()
+        formatter = fmt.Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos_id) if eos_id != -1 else "",
+            bos_token=model.token_get_text(bos_id) if bos_id != -1 else "",
+        )
+        return formatter, "gguf"
+
+    def render(self, messages: list[Message]) -> tuple[str, bool]:
+        """Prompt text for ``messages`` with the assistant turn opened; and whether the text
+        already holds the special BOS token."""
+        if self.chat_format != "gguf":
+            # llama-cpp-python's named formatters treat "" like a missing message (they emit a
+            # bare role header); a single space keeps an empty turn a turn
+            messages = [{**m, "content": m["content"] or " "} for m in messages]
+        try:
+            res = self._formatter(messages=messages)
+        except Exception as exc:  # jinja raises arbitrary errors from raise_exception()
+            raise BackendError(f"model {self.entry.name}: chat template rejected the messages: "
+                               f"{exc}") from None
+        return res.prompt, bool(getattr(res, "added_special", False))
+
+    def _probe_system_role(self) -> bool:
+        marker = "stickrole-system-probe"
+        try:
+            prompt, _ = self.render([{"role": "system", "content": marker},
+                                     {"role": "user", "content": "hi"}])
+        except BackendError:
+            return False
+        return marker in prompt
+
+    def tokens(self, messages: list[Message], suffix: str = "") -> list[int]:
+        """Token ids of the rendered chat (plus ``suffix`` after the assistant-turn opener)."""
+        prompt, added = self.render(messages)
+        return self.llm.tokenize((prompt + suffix).encode("utf-8"), add_bos=not added,
+                                 special=True)
+
+    # -- evaluation ------------------------------------------------------------------------
+
+    def _check_fits(self, n_prompt: int, n_reply: int) -> None:
+        if n_prompt + n_reply > self.entry.n_ctx:
+            raise ContextOverflowError(
+                f"prompt of {n_prompt} tokens + {n_reply} reply tokens exceeds n_ctx="
+                f"{self.entry.n_ctx} of model {self.entry.name}; raise n_ctx or shorten the "
+                "context")
+
+    def next_logits(self, tokens: list[int], reuse: bool | None = None) -> np.ndarray:
+        """Logits of the token after ``tokens``, keeping the cached common prefix if allowed."""
+        reuse = self.prefix_reuse if reuse is None else reuse
+        llm = self.llm
+        n_past = 0
+        if reuse and llm.n_tokens > 0:
+            cached = np.asarray(llm.input_ids[: llm.n_tokens])
+            m = min(len(cached), len(tokens))
+            diff = np.nonzero(cached[:m] != np.asarray(tokens[:m]))[0]
+            lcp = int(diff[0]) if len(diff) else m
+            n_past = min(lcp, len(tokens) - 1)
+            if n_past > 0 and not llm._ctx.kv_cache_seq_rm(-1, n_past, -1):
+                n_past = 0
+        if n_past == 0:
+            llm.reset()
+        llm.n_tokens = n_past
+        llm.eval(tokens[n_past:])
+        self.n_evaluated += len(tokens) - n_past
+        self.n_prompt_tokens += len(tokens)
+        return self._logits_at(-1)
+
+    def _logits_at(self, idx: int) -> np.ndarray:
+        ptr = self._lib.llama_get_logits_ith(self.llm._ctx.ctx, idx)
+        return np.ctypeslib.as_array(ptr, shape=(self.n_vocab,)).astype(np.float64)
+
+    def _hold_prefix(self, prefix: list[int]) -> None:
+        """Make sequence 0 of the KV cache hold exactly ``prefix`` (reusing what it shares)."""
+        llm = self.llm
+        n_past = 0
+        if llm.n_tokens > 0:
+            cached = np.asarray(llm.input_ids[: llm.n_tokens])
+            m = min(len(cached), len(prefix))
+            diff = np.nonzero(cached[:m] != np.asarray(prefix[:m]))[0]
+            n_past = int(diff[0]) if len(diff) else m
+            if n_past > 0 and not llm._ctx.kv_cache_seq_rm(0, n_past, -1):
+                n_past = 0
+        if n_past == 0:
+            llm.reset()
+        llm.n_tokens = n_past
+        if n_past < len(prefix):
+            llm.eval(prefix[n_past:])
+            self.n_evaluated += len(prefix) - n_past
+
+    def _parallel_logits(self, toks: list[list[int]]) -> list[np.ndarray]:
+        """Next-token logits of several prompts: their common prefix once in sequence 0, then
+        each prompt's own tokens as a parallel sequence (copies of sequence 0 share its cells),
+        as many per ``llama_decode`` as ``n_batch`` allows."""
+        lib, llm = self._lib, self.llm
+        shared = min(len(t) for t in toks) - 1
+        for t in toks[1:]:
+            m = min(len(toks[0]), len(t), shared)
+            diff = np.nonzero(np.asarray(toks[0][:m]) != np.asarray(t[:m]))[0]
+            shared = int(diff[0]) if len(diff) else m
+        self._hold_prefix(toks[0][:shared])
+        mem, batch = llm._ctx.memory, self._pbatch.batch
+        out: list[np.ndarray | None] = [None] * len(toks)
+        order = list(range(len(toks)))
+        while order:
+            group, n_tok = [], 0
+            while order and len(group) < self.n_parallel:
+                n = len(toks[order[0]]) - shared
+                if group and n_tok + n > self.entry.n_batch:
+                    break
+                group.append(order.pop(0))
+                n_tok += n
+            if n_tok > self.entry.n_batch:  # one prompt alone exceeds a batch
+                j = group[0]
+                out[j] = self.next_logits(toks[j], reuse=True)
+                self._hold_prefix(toks[0][:shared])
+                continue
+            batch.n_tokens = 0
+            last = []
+            for k, j in enumerate(group, 1):
+                lib.llama_memory_seq_rm(mem, k, -1, -1)
+                lib.llama_memory_seq_cp(mem, 0, k, 0, shared)
+                suffix = toks[j][shared:]
+                for i, tok in enumerate(suffix):
+                    n = batch.n_tokens
+                    batch.token[n] = tok
+                    batch.pos[n] = shared + i
+                    batch.seq_id[n][0] = k
+                    batch.n_seq_id[n] = 1
+                    batch.logits[n] = i == len(suffix) - 1
+                    batch.n_tokens = n + 1
+                last.append(batch.n_tokens - 1)
+            rc = lib.llama_decode(llm._ctx.ctx, batch)
+            if rc != 0:
+                raise BackendError(f"model {self.entry.name}: llama_decode of {n_tok} tokens in "
+                                   f"{len(group)} parallel sequences failed (code {rc}); lower "
+                                   "n_parallel or raise n_ctx")
+            for j, idx in zip(group, last, strict=True):
+                out[j] = self._logits_at(idx)
+            for k in range(1, len(group) + 1):
+                lib.llama_memory_seq_rm(mem, k, -1, -1)
+            self.n_evaluated += n_tok
+            self.n_prompt_tokens += sum(len(toks[j]) for j in group)
+        return [x for x in out if x is not None]
+
+    def letter_token_ids(self, letter: str) -> list[int]:
+        """Vocabulary ids whose text is exactly ``letter`` (scanned once per model)."""
+        if self._letter_ids is None:
+            wanted = {c.encode(): c for c in
+                      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}
+            ids: dict[str, list[int]] = {c: [] for c in wanted.values()}
+            for tid in range(self.n_vocab):
+                piece = self.llm.detokenize([tid])
+                if piece in wanted:
+                    ids[wanted[piece]].append(tid)
+            self._letter_ids = ids
+        ids_for = self._letter_ids.get(letter, [])
+        if not ids_for:
+            raise BackendError(f"model {self.entry.name}: no vocabulary token spells {letter!r}")
+        return ids_for
+
+    def option_logprobs(self, prompts: list[list[Message]], letters: list[list[str]],
+                        answer_prefix: str, seeds: list[int] | None = None) -> list[np.ndarray]:
+        """log P(letter) after ``prompt + answer_prefix`` for each prompt: the full-vocabulary
+        log-softmax, summed (logsumexp) over the tokens that spell the letter."""
+        toks = [self.tokens(m, suffix=answer_prefix) for m in prompts]
+        for t in toks:
+            self._check_fits(len(t), 1)
+        room = max(len(t) for t in toks) + self.entry.n_batch <= self.entry.n_ctx
+        if self.n_parallel > 1 and len(toks) > 1 and self.prefix_reuse and room:
+            all_logits = self._parallel_logits(toks)
+        else:
+            all_logits = [self.next_logits(t) for t in toks]
+        out = []
+        for logits, lets in zip(all_logits, letters, strict=True):
+            logp = logits - _logsumexp(logits)
+            out.append(np.array([_logsumexp(logp[self.letter_token_ids(x)]) for x in lets]))
+        return out
+
+    def chat(self, messages: list[Message], sampling: SamplingConfig, seed: int) -> Generation:
+        toks = self.tokens(messages)
+        max_tokens = sampling.max_tokens or 256
+        self._check_fits(len(toks), max_tokens)
+        kwargs: dict[str, Any] = {"temperature": sampling.temperature}
+        for ours, theirs in (("top_p", "top_p"), ("top_k", "top_k"), ("min_p", "min_p"),
+                             ("repeat_penalty", "repeat_penalty")):
+            if getattr(sampling, ours) is not None:
+                kwargs[theirs] = getattr(sampling, ours)
+        if not self.prefix_reuse:
+            self.llm.reset()
+        out = self.llm.create_completion(prompt=toks, max_tokens=max_tokens,
+                                         seed=seed % (2**31), **kwargs)
+        usage = out.get("usage", {})
+        return Generation(text=out["choices"][0]["text"],
+                          prompt_tokens=int(usage.get("prompt_tokens", len(toks))),
+                          completion_tokens=int(usage.get("completion_tokens", 0)))
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "backend": "llama_cpp",
+            "model_file": str(self.path),
+            "model_file_name": self.path.name,
+            "gguf_sha256": cached_sha256(self.path),
+            "llama_cpp_python": getattr(self._lib, "__version__", "unknown"),
+            "gpu_offload_supported": self.offload_supported,
+            "n_gpu_layers": self.n_gpu_layers,
+            "offload": self.n_gpu_layers != 0,
+            "n_ctx": self.entry.n_ctx,
+            "n_batch": self.entry.n_batch,
+            "n_threads": self.llm.context_params.n_threads,
+            "seed": self.entry.seed,
+            "swa_full": True,
+            "chat_format": self.chat_format,
+            "chat_template_sha256": getattr(self, "chat_template_sha256", None),
+            "system_role_supported": self.system_role_supported,
+            "prefix_reuse": self.prefix_reuse,
+            "n_parallel": self.n_parallel,
+            "sampler_defaults": {"top_p": 0.95, "top_k": 40, "min_p": 0.05,
+                                 "repeat_penalty": 1.0},
+        }
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            llm.close()
+            self.llm = None
