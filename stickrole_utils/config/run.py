@@ -291,8 +291,6 @@ class ModelEntry(_Strict):
             raise ValueError("backend llama_cpp needs 'model': a GGUF path or pypi:<package>")
         if self.backend == "openai" and not (self.base_url and self.model):
             raise ValueError("backend openai needs 'base_url' and 'model' (the served model name)")
-        if self.backend == "openai" and self.mode == "logprob":
-            raise ValueError("backend openai supports mode direct or cot, not logprob")
         return self
 
 
