@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from stickrole_utils.config.run import ModelEntry
+from stickrole_utils.config import ModelEntry
 from stickrole_utils.design.itembank import load_itembank
 from stickrole_utils.design.populations import load_population
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona

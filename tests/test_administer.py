@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 
-from stickrole_utils.config.run import GenerationConfig, ModelEntry
+from stickrole_utils.config import GenerationConfig, ModelEntry
 from stickrole_utils.design.contexts import chunk_contexts, resolve_chunk
 from stickrole_utils.design.itembank import load_itembank
 from stickrole_utils.design.populations import load_population

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from stickrole_utils.config.run import ModelEntry, SamplingConfig
+from stickrole_utils.config import ModelEntry, SamplingConfig
 from stickrole_utils.errors import BackendError, ConfigError
 from stickrole_utils.generation import load_params
 from stickrole_utils.generation.backends import (

@@ -76,7 +76,7 @@ def _overflowing() -> ScriptedBackend:
 def test_context_overflow_skip_or_stop(tmp_path):
     import pytest
 
-    from stickrole_utils.config.run import load_run_config
+    from stickrole_utils.config import load_run_config
     from stickrole_utils.generation.generate import generate_model
 
     data = {**PARAMS, "output_dir": str(tmp_path / "o"),

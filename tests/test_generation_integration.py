@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from stickrole_utils.config.run import ModelEntry, load_run_config
+from stickrole_utils.config import ModelEntry, load_run_config
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
 from stickrole_utils.generation import generate_model, plan_units
 from stickrole_utils.generation.backends import LlamaCppBackend, llama_cpp_available

@@ -2,7 +2,7 @@
 
 import pytest
 
-from stickrole_utils.config.run import PromptTemplates
+from stickrole_utils.config import PromptTemplates
 from stickrole_utils.design.prompts import (
     Prompts,
     alternate_roles,

@@ -174,7 +174,7 @@ def test_a_stage_past_its_time_limit_fails_with_the_reason(tmp_path, kernel):
 
 
 def test_params_example_in_this_file_is_valid(tmp_path):
-    from stickrole_utils.config.run import load_run_config
+    from stickrole_utils.config import load_run_config
 
     p = tmp_path / "tiny.yaml"
     p.write_text(textwrap.dedent(TINY))

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from stickrole_utils.config.run import SamplingConfig, load_run_config
+from stickrole_utils.config import SamplingConfig, load_run_config
 from stickrole_utils.errors import ConfigError
 from stickrole_utils.generation.backends import DummyBackend, ScriptedBackend
 from stickrole_utils.generation.generate import generate_model

@@ -1,20 +1,22 @@
 """Settings: the typed, validated params file (run, generation, analysis, execution)."""
 
 from .analysis import (
-    AnalysisSettings,
     LEADERBOARD_CHUNKS,
+    AnalysisSettings,
+)
+from .generation import (
+    ChunkSpec,
+    GenerationConfig,
+    PromptTemplates,
+    SamplingConfig,
 )
 from .leaderboard import (
     LeaderboardSettings,
 )
 from .run import (
-    ChunkSpec,
-    SamplingConfig,
-    PromptTemplates,
-    GenerationConfig,
+    ExecutionSettings,
     ModelEntry,
     ReportSettings,
-    ExecutionSettings,
     RunConfig,
     load_run_config,
     parse_run_config,
@@ -23,11 +25,11 @@ from .run import (
 __all__ = [
     "AnalysisSettings",
     "LEADERBOARD_CHUNKS",
-    "LeaderboardSettings",
     "ChunkSpec",
     "SamplingConfig",
     "PromptTemplates",
     "GenerationConfig",
+    "LeaderboardSettings",
     "ModelEntry",
     "ReportSettings",
     "ExecutionSettings",

@@ -14,18 +14,15 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..errors import ConfigError, format_validation_error
 from ..io import read_yaml
 from .analysis import AnalysisSettings
+from .generation import GenerationConfig
 from .leaderboard import LeaderboardSettings
 
 __all__ = [
-    "ChunkSpec",
-    "SamplingConfig",
-    "PromptTemplates",
-    "GenerationConfig",
     "ModelEntry",
     "ReportSettings",
     "ExecutionSettings",
@@ -39,193 +36,6 @@ _log = logging.getLogger(__name__)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ChunkSpec(_Strict):
-    """One context chunk: what precedes the questionnaire for every persona.
-
-    A chunk is either a built-in preset name (``contexts.CHUNK_PRESETS``: ``chunk_no_conv``,
-    ``chunk_0`` .. ``chunk_4``, ``chunk_chess_0``, ``chunk_grammar_1``, ``chunk_svs_no_conv``,
-    ``chunk_joke``, ``chunk_poem``, ``chunk_history``) or a mapping with these fields.
-    """
-
-    label: str
-    """Chunk label written to the answers table's ``chunk`` column (e.g. ``chunk_0``)."""
-
-    preset: str | None = None
-    """Start from this built-in preset and override the fields given here."""
-
-    questionnaire: str = "pvq40"
-    """Instrument asked after the conversation: ``pvq40``, ``svs57``, ``religion``,
-    ``tolkien_donation``, ``tolkien_bag``."""
-
-    context: Literal["none", "corpus", "topic"] = "none"
-    """``none``: no conversation; ``corpus``: persona i's conversation opens with text i of a
-    JSONL corpus; ``topic``: every conversation opens with the same topic opener."""
-
-    corpus: str | None = None
-    """JSONL file (one object per line) for ``context: corpus``; relative paths are looked up in
-    ``data_path`` first, then next to the params file."""
-
-    corpus_field: str = "content"
-    """Field of each JSONL object holding the opening text."""
-
-    topic: str | None = None
-    """Built-in topic opener for ``context: topic`` (``chess``, ``grammar``, ``joke``, ``poem``,
-    ``history``); or use ``opener`` for your own text."""
-
-    opener: str | None = None
-    """Literal opening text for ``context: topic`` (overrides ``topic``)."""
-
-    interlocutor: Literal["human", "persona"] = "human"
-    """Who the model simulates as the other speaker: a generic human using a chatbot, or another
-    persona of the population (a seeded derangement: nobody talks to themself)."""
-
-    interlocutors_file: str | None = None
-    """Original-format interlocutors.json (list in population order) instead of the derangement;
-    relative paths are looked up in ``data_path`` first."""
-
-    interlocutor_seed: int = 0
-    """Seed of the interlocutor derangement (0 is a valid seed)."""
-
-    seed: str | None = None
-    """Option-permutation seed string; ``None``: ``"leaderboard_" + label without "chunk_"``
-    (the original's convention, e.g. ``leaderboard_chess_0``)."""
-
-    @property
-    def permutation_seed(self) -> str:
-        """The seed string used for option permutations."""
-        if self.seed is not None:
-            return self.seed
-        stem = self.label[len("chunk_"):] if self.label.startswith("chunk_") else self.label
-        return f"leaderboard_{stem}"
-
-
-class SamplingConfig(_Strict):
-    """Sampling parameters of one kind of model call. ``None`` means the backend's default."""
-
-    temperature: float = Field(default=0.7, ge=0)
-    """Sampling temperature; 0 means greedy decoding."""
-
-    max_tokens: int | None = Field(default=100, ge=1)
-    """Maximum new tokens per call; ``None``: mode default (direct 10, cot 2000)."""
-
-    top_p: float | None = Field(default=None, gt=0, le=1)
-    """Nucleus sampling threshold."""
-
-    top_k: int | None = Field(default=None, ge=0)
-    """Top-k sampling (0 disables)."""
-
-    min_p: float | None = Field(default=None, ge=0, le=1)
-    """Min-p sampling threshold."""
-
-    repeat_penalty: float | None = Field(default=None, gt=0)
-    """Repetition penalty (1.0 = none)."""
-
-
-class PromptTemplates(_Strict):
-    """Wording of everything stickrole says to a model (defaults in ``prompts.DEFAULT_PROMPTS``).
-
-    Placeholders in braces are filled by ``str.format``; a missing field uses the default.
-    """
-
-    persona: str | None = None
-    """Persona-setting text, ``{description}`` and ``{name}`` available."""
-
-    human_interlocutor: str | None = None
-    """System text for the simulated human interlocutor (``{knows}`` = knows_persona text)."""
-
-    persona_interlocutor: str | None = None
-    """System text for a persona interlocutor (``{description}``, ``{knows}``)."""
-
-    knows_persona: str | None = None
-    """Sentence inserted as ``{knows}`` when the interlocutor is told who the persona is
-    (``{name}``)."""
-
-    query_cot: str | None = None
-    """Instruction appended to each item in ``cot`` mode."""
-
-    query_direct: str | None = None
-    """Instruction appended to each item in ``direct`` and ``logprob`` mode."""
-
-    answer_prefix: str | None = None
-    """Start of the assistant turn after which ``logprob`` mode reads the letter distribution."""
-
-
-class GenerationConfig(_Strict):
-    """What every model is asked: population, chunks, instrument wording, answer mode, sampling."""
-
-    population: str = "real_world_people"
-    """Personas: a built-in set (``real_world_people``, ``famous_people``,
-    ``tolkien_characters``), ``original:<name>`` for the original's
-    ``personas/<name>/personas.json`` under ``data_path`` (``real_world_people``,
-    ``famous_people``, ``tolkien_characters``), or a path to a JSON/YAML persona file."""
-
-    n_personas: int | None = Field(default=None, ge=1)
-    """Use only the first n personas of the population (``None``: all)."""
-
-    chunks: list[str | ChunkSpec] = Field(default_factory=lambda: ["chunk_no_conv"],
-                                                min_length=1)
-    """Chunks to run, in order: preset names or chunk mappings (see ``ChunkSpec``)."""
-
-    items: dict[str, list[int]] | None = None
-    """Ask only these item numbers per questionnaire (e.g. ``{pvq40: [1, 2, 3]}``); ``None``: all.
-    For quick demos; a reduced item set changes the value scores."""
-
-    instrument_source: Literal["builtin", "original"] = "builtin"
-    """Item wording: stickrole's own (``builtin``) or the original's questionnaire CSVs under
-    ``data_path`` (``original``, for exact replication)."""
-
-    mode: Literal["logprob", "direct", "cot"] = "cot"
-    """``logprob``: probability of each option letter as the next token after the answer prefix
-    (one forward pass, argmax; the PLOS ONE method); ``direct``: a short "(X)" reply (the no-CoT
-    leaderboard); ``cot``: reasoning then "Answer: (X)" (the current leaderboard)."""
-
-    n_messages: int = Field(default=3, ge=1)
-    """Simulated messages after the opener (odd, so that the persona speaks last)."""
-
-    interlocutor_knows_persona: bool = False
-    """Tell the interlocutor which persona the chatbot plays (PLOS ONE: true; leaderboard:
-    false)."""
-
-    conversation: SamplingConfig = SamplingConfig()
-    """Sampling for simulated conversation turns (original: T 0.7, 100 tokens)."""
-
-    answer: SamplingConfig = SamplingConfig(temperature=0.0, max_tokens=None)
-    """Sampling for questionnaire answers in direct/cot mode (original: T 0; max tokens 10 / 2000)."""
-
-    permute_options: bool = True
-    """Show the options in a seeded permuted order (the original does)."""
-
-    permutation_scheme: Literal["per_item", "original"] = "per_item"
-    """``per_item``: one independent permutation per (persona, item) from the chunk's seed string;
-    ``original``: the original's draws (Python ``random.seed(seed string)``, ``random.choices``
-    over all permutations) with its slicing bug (persona p, item k gets draw p + k)."""
-
-    seed: int = 0
-    """Base seed for sampled conversation turns and the dummy model (0 is a valid seed)."""
-
-    system_role: Literal["auto", "system", "user"] = "auto"
-    """Where the persona text goes: a system message, or the first user turn; ``auto`` uses a
-    system message when the model's chat template accepts one."""
-
-    on_context_overflow: Literal["skip", "stop"] = "skip"
-    """A prompt longer than the context window: ``skip`` records the unit's items as NaN with the
-    reason; ``stop`` ends the run with an error. Never truncated silently."""
-
-    svs_dialogue: bool = True
-    """Administer SVS-57 as the original's sequential dialogue (most/least important value first,
-    answers kept in the history); ``False`` asks each SVS item independently."""
-
-    prompts: PromptTemplates = PromptTemplates()
-    """Overrides of the prompt wording."""
-
-    @field_validator("n_messages")
-    @classmethod
-    def _odd(cls, v: int) -> int:
-        if v % 2 != 1:
-            raise ValueError(f"must be odd so that the persona speaks last; got {v}")
-        return v
 
 
 class ModelEntry(_Strict):

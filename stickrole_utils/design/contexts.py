@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config.run import ChunkSpec
+from ..config import ChunkSpec
 from ..errors import ConfigError, DataError, ParseError, shown
 from ..io import read_text_utf8
 from .instruments import INSTRUMENTS

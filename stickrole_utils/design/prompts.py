@@ -10,7 +10,7 @@ from __future__ import annotations
 import string
 from dataclasses import dataclass, fields
 
-from ..config.run import PromptTemplates
+from ..config import PromptTemplates
 from ..errors import ConfigError, shown
 
 __all__ = [

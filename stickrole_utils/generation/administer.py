@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.answers import ANSWER_DTYPES
-from ..config.run import ChunkSpec, GenerationConfig, SamplingConfig
+from ..config import ChunkSpec, GenerationConfig, SamplingConfig
 from ..design.contexts import ChunkContext
 from ..design.instruments import get_instrument
 from ..design.itembank import ItemBank

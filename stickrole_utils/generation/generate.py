@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config.run import GenerationConfig, ModelEntry, RunConfig
+from ..config import GenerationConfig, ModelEntry, RunConfig
 from ..design.prompts import Prompts
 from ..errors import BackendError, ConfigError
 from .administer import administer_unit

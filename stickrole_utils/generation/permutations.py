@@ -13,7 +13,7 @@ import random
 
 import numpy as np
 
-from ..config.run import ChunkSpec, GenerationConfig
+from ..config import ChunkSpec, GenerationConfig
 from ..design.instruments import get_instrument
 from ..design.populations import Persona
 

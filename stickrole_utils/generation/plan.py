@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config.run import ChunkSpec, GenerationConfig, ModelEntry, RunConfig, load_run_config
+from ..config import ChunkSpec, GenerationConfig, ModelEntry, RunConfig, load_run_config
 from ..design.contexts import chunk_contexts, find_data_file, resolve_chunk
 from ..design.instruments import get_instrument
 from ..design.itembank import ItemBank, load_itembank

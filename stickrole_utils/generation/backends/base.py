@@ -26,7 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from ...config.run import ModelEntry, SamplingConfig
+from ...config import ModelEntry, SamplingConfig
 from ...errors import BackendError, ConfigError
 
 __all__ = [

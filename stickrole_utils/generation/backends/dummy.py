@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ...config.run import ModelEntry, SamplingConfig
+from ...config import ModelEntry, SamplingConfig
 from .base import ANSWER_MODES, Generation, Message, register_backend
 
 __all__ = [

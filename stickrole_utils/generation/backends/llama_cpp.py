@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ...config.run import ModelEntry, SamplingConfig
+from ...config import ModelEntry, SamplingConfig
 from ...errors import BackendError, ConfigError
 from .base import ANSWER_MODES, ContextOverflowError, Generation, Message, register_backend
 from .embedded import cached_sha256, check_gguf_file, resolve_model_path

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...config.run import ModelEntry, SamplingConfig
+from ...config import ModelEntry, SamplingConfig
 from ...errors import BackendError, ConfigError
 from .base import ContextOverflowError, Generation, Message, mode_problem, register_backend
 
