@@ -10,21 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["AnalysisSettings", "LEADERBOARD_CHUNKS"]
-
-#: The nine leaderboard chunks in the original's fixed column order (original-method.md §4.2).
-LEADERBOARD_CHUNKS: tuple[str, ...] = (
-    "chunk_0",
-    "chunk_1",
-    "chunk_2",
-    "chunk_3",
-    "chunk_4",
-    "chunk_chess_0",
-    "chunk_grammar_1",
-    "chunk_no_conv",
-    "chunk_svs_no_conv",
-)
-
+__all__ = ["AnalysisSettings"]
 
 class AnalysisSettings(BaseModel):
     """Options of the analysis stage (``analysis:`` section of a params file)."""
