@@ -30,7 +30,7 @@ from pathlib import Path
 
 from IPython.display import Markdown, display
 
-from stickrole_utils.analysis.model import read_model_analysis
+from stickrole_utils.analysis import read_model_analysis
 from stickrole_utils.pipeline import check_parameters
 
 check_parameters("report", run_dir=run_dir, model=model)
