@@ -35,6 +35,11 @@ from .columns import (
     column_names,
     model_columns,
 )
+from .mds import (
+    TIE_TOLERANCE,
+    mds_dissimilarities,
+    smacof_nonmetric,
+)
 from .metrics import (
     PER_CHUNK_KEYS,
     REQUIRED_KEYS,
@@ -94,9 +99,7 @@ from .structure import (
     StructureResult,
     circular_rank_distance,
     item_intercorrelations,
-    mds_dissimilarities,
     rank_distance,
-    smacof_nonmetric,
     value_structure,
 )
 
@@ -126,6 +129,9 @@ __all__ = [
     "model_columns",
     "cardinal_score",
     "cardinal_of",
+    "TIE_TOLERANCE",
+    "mds_dissimilarities",
+    "smacof_nonmetric",
     "REQUIRED_KEYS",
     "PER_CHUNK_KEYS",
     "CfaFit",
@@ -166,8 +172,6 @@ __all__ = [
     "COMPARISON_COLUMNS",
     "StructureResult",
     "item_intercorrelations",
-    "mds_dissimilarities",
-    "smacof_nonmetric",
     "circular_rank_distance",
     "rank_distance",
     "value_structure",
