@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from stickrole_utils.analysis import analyze_model, write_model_analysis
 from stickrole_utils.analysis.cfa import cfa_syntax, fit_magnifying_glass
-from stickrole_utils.analysis.model import analyze_model, write_model_analysis
 from stickrole_utils.analysis.scoring import item_matrix
 from stickrole_utils.config.analysis import AnalysisSettings
 from stickrole_utils.datasets import synthetic_answers

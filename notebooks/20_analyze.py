@@ -33,8 +33,8 @@ model_dir = cfg.run_dir / cfg.model(model).name
 cfg.analysis
 
 # %%
+from stickrole_utils.analysis import analyze_model, write_model_analysis
 from stickrole_utils.analysis.answers import read_answers
-from stickrole_utils.analysis.model import analyze_model, write_model_analysis
 
 answers = read_answers(model_dir / "answers.parquet")
 analysis = analyze_model(answers, cfg.analysis, source=str(model_dir / "answers.parquet"))

@@ -104,17 +104,24 @@ def _params_section(path: Path, section: str) -> dict:
 
 
 def _cmd_analyze(args) -> int:
-    from .analysis.model import analyze_files
+    from .analysis import analyze_files, write_analyses
+    from .leaderboard import leaderboard_files, write_leaderboard_files
 
     lb = leaderboard_settings_from_args(args)
-    settings = settings_from_args(args).model_copy(update={"ties": lb.ties})
+    settings = settings_from_args(args)
     check_out_dir(args.out)
-    results = analyze_files(args.answers, args.out, settings)
+    results = analyze_files(args.answers, settings)
+    # the leaderboard is computed (chunks common to all models checked) before anything is
+    # written, so that an error leaves args.out as it was
+    board = leaderboard_files({m: a.metrics for m, a in results.items()},
+                              lb.chunks or settings.chunks, lb.ties, lb.seed)
+    write_analyses(results, args.out)
+    path = write_leaderboard_files(board, args.out)
     for model, a in results.items():
         m = a.metrics
         log.info("%s: RO %.3f, ipsative %.3f, Cardinal %.3f, %d CFA failure(s)", model,
-                 m["rank_order"], m["ipsative"], m["cardinal"], m["cfa_failures"])
-    print(Path(args.out) / "leaderboard.csv")
+                 m.rank_order, m.ipsative, m.cardinal, m.cfa_failures)
+    print(path)
     return 0
 
 

@@ -628,7 +628,7 @@ def test_main_turns_an_unfixed_reader_error_into_one_line_naming_the_path(
         ws, tmp_path, capsys, monkeypatch, content, read, expect):
     """The last line of defence: a reader that lets a raw exception escape (simulated)."""
     path = _write(tmp_path / "m1" / "metrics.json", content)
-    monkeypatch.setattr("stickrole_utils.leaderboard.table.read_json", lambda p, *a, **k: read(p))
+    monkeypatch.setattr("stickrole_utils.analysis.metrics.read_json", lambda p, *a, **k: read(p))
     before = _snapshot(ws / "run")
     assert main(["leaderboard", str(path), "--out", str(ws / "run")]) == 2
     err = capsys.readouterr().err

@@ -100,7 +100,7 @@ def test_repo_params_files_validate():
     cfg = load_run_config(root / "params" / "demo.yaml")
     assert [m.backend for m in cfg.models].count("dummy") == 1
     lb = load_run_config(root / "params" / "leaderboard.yaml")
-    from stickrole_utils.config.analysis import LEADERBOARD_CHUNKS
+    from stickrole_utils.design.chunks import LEADERBOARD_CHUNKS
     from stickrole_utils.generation import resolved_chunks
 
     assert [c.label for c in resolved_chunks(lb)] == list(LEADERBOARD_CHUNKS)

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from stickrole_utils.config import ChunkSpec
-from stickrole_utils.config.analysis import LEADERBOARD_CHUNKS
+from stickrole_utils.design.chunks import LEADERBOARD_CHUNKS
 from stickrole_utils.design.contexts import (
     CHUNK_PRESETS,
     chunk_contexts,

@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from stickrole_utils.config.analysis import LEADERBOARD_CHUNKS
+from stickrole_utils.analysis.columns import column_names
+from stickrole_utils.design.chunks import LEADERBOARD_CHUNKS
 from stickrole_utils.errors import DataError
 from stickrole_utils.leaderboard.table import (
     LEADERBOARD_COLUMNS,
     cardinal_scores,
-    column_names,
     leaderboard_columns,
     leaderboard_table,
     load_metrics,

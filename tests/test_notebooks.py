@@ -40,8 +40,8 @@ analysis: {bootstrap: 0, bootstrap_cardinal: 0}
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> tuple[Path, Path]:
     """(params file, run dir): one dummy model generated and analysed in-process."""
+    from stickrole_utils.analysis import analyze_model, write_model_analysis
     from stickrole_utils.analysis.answers import read_answers
-    from stickrole_utils.analysis.model import analyze_model, write_model_analysis
     from stickrole_utils.config import load_run_config
     from stickrole_utils.generation.generate import generate_model
 

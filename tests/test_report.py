@@ -39,17 +39,20 @@ CONTRACT = ["Model", "Ordinal (Win rate)", "Cardinal (Score)", "RO Stability", "
 @pytest.fixture(scope="module")
 def analysed_run(tmp_path_factory) -> Path:
     """Three synthetic models analysed by the real pipeline (no generation needed)."""
-    from stickrole_utils.analysis.model import analyze_files
+    from stickrole_utils.analysis import analyze_files, write_analyses
     from stickrole_utils.config.analysis import AnalysisSettings
     from stickrole_utils.datasets import synthetic_answers
+    from stickrole_utils.leaderboard import write_leaderboard
 
     run = tmp_path_factory.mktemp("run")
     answers = synthetic_answers({"stable": 0.95, "shaky": 0.3, "dummy": 0.0},
                                 chunks=["chunk_0", "chunk_chess_0", "chunk_no_conv"],
                                 n_personas=10, uniform=["dummy"], unparsed_rate=0.02, seed=3)
     answers.to_parquet(run / "answers.parquet")
-    analyze_files([run / "answers.parquet"], run, AnalysisSettings(bootstrap=20,
-                                                                   bootstrap_cardinal=3))
+    results = analyze_files([run / "answers.parquet"], AnalysisSettings(bootstrap=20,
+                                                                        bootstrap_cardinal=3))
+    write_analyses(results, run)
+    write_leaderboard({m: a.metrics for m, a in results.items()}, run)
     return run
 
 

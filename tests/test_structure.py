@@ -21,14 +21,12 @@ from hypothesis import strategies as st
 from scipy.stats import ConstantInputWarning, spearmanr
 from sklearn.isotonic import IsotonicRegression
 
+from stickrole_utils.analysis.mds import _tie_groups, mds_dissimilarities, smacof_nonmetric
 from stickrole_utils.analysis.structure import (
     MAX_RANK_DISTANCE,
-    _tie_groups,
     circular_rank_distance,
     item_intercorrelations,
-    mds_dissimilarities,
     rank_distance,
-    smacof_nonmetric,
     value_structure,
 )
 from stickrole_utils.design.instruments import PVQ40, SVS57, get_instrument
@@ -77,7 +75,7 @@ def test_stress_matches_sklearn_16(dataset: str, variant: str, ref_embeddings: d
     # decimals, and the coordinates only feed the value centroids' angle order. Non-metric MDS
     # uses only the order of the dissimilarities and pools nearly equal fitted distances, so where
     # two of them differ by rounding, another CPU's BLAS can order or pool them differently.
-    # Exact ties are grouped robustly (structure.TIE_TOLERANCE); measured with OpenBLAS core
+    # Exact ties are grouped robustly (mds.TIE_TOLERANCE); measured with OpenBLAS core
     # types Haswell, Zen, SkylakeX, Sandybridge, Nehalem and Prescott the largest differences
     # from scikit-learn 1.6.1 were 1.6e-7 in Stress and 5e-5 in a coordinate (svs_uniform,
     # 5 iterations at eps 1e-7). Tolerances: two decimals beyond what is reported. Where the
@@ -234,7 +232,7 @@ def test_result_frames_have_documented_columns() -> None:
 @pytest.mark.parametrize("variant", ["original", "dissimilarity"])
 def test_stress_unmoved_by_rounding_of_the_correlations(dataset: str, variant: str) -> None:
     """Correlations that differ only by rounding (as on another CPU) give the same Stress: equal
-    dissimilarities stay one tie and identical rows stay at distance 0 (structure.TIE_TOLERANCE)."""
+    dissimilarities stay one tie and identical rows stay at distance 0 (mds.TIE_TOLERANCE)."""
     build, instr = MDS_DATASETS[dataset]
     ins = get_instrument(instr)
     r = item_intercorrelations(build(), ins).to_numpy()

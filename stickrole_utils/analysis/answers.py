@@ -1,4 +1,4 @@
-"""The answers table (DESIGN.md contract): schema, reading, validation.
+"""The answers table (a contract of the package): schema, reading, validation.
 
 One row per administered item. Analysis needs only :data:`ANSWER_COLUMNS`; generation adds
 :data:`GENERATION_COLUMNS` (and may add more, e.g. per-option probabilities).
@@ -24,6 +24,8 @@ __all__ = [
     "ROW_KEY",
     "read_answers",
     "validate_answers",
+    "check_unique_rows",
+    "concat_answers",
 ]
 
 #: The seven columns analysis needs, in contract order.
@@ -221,6 +223,19 @@ def validate_answers(df: pd.DataFrame, source: str = "<answers>") -> pd.DataFram
                 + "; ".join(examples)
             )
 
+    check_unique_rows(df, source)
+    return df
+
+
+def check_unique_rows(df: pd.DataFrame, source: str = "<answers>") -> None:
+    """Each (model, chunk, persona, questionnaire, item) once: the one check that validated
+    tables can fail once concatenated (see :func:`concat_answers`).
+
+    Raises
+    ------
+    DataError
+        Naming ``source``, the number of duplicate rows and a few of their keys.
+    """
     dup = df.duplicated(list(ROW_KEY), keep=False)
     if dup.any():
         d = df.loc[dup, list(ROW_KEY)].drop_duplicates().head(_MAX_SHOWN)
@@ -229,4 +244,20 @@ def validate_answers(df: pd.DataFrame, source: str = "<answers>") -> pd.DataFram
             f"{source}: {int(dup.sum())} duplicate rows for the same (model, chunk, persona, "
             f"questionnaire, item), e.g. {'; '.join(examples)}; each item must be answered once"
         )
+
+
+def concat_answers(tables: list[pd.DataFrame], source: str = "<answers>") -> pd.DataFrame:
+    """Concatenate tables that :func:`validate_answers` has accepted, one by one (so that its
+    messages named each file), checking only what their union can break: duplicate rows.
+
+    Raises
+    ------
+    DataError
+        No table with rows, or duplicate rows across the tables.
+    """
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        raise DataError(f"{source}: the answers table has no rows")
+    df = pd.concat(tables, ignore_index=True)
+    check_unique_rows(df, source)
     return df

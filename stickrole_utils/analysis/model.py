@@ -1,62 +1,49 @@
-"""The per-model analysis: from an answers table to ``metrics.json`` (DESIGN.md contract).
+"""The per-model analysis: from one model's answers table to its :class:`Metrics` and tables.
 
 :func:`analyze_model` is the one function the CLI (``stickrole analyze``), the analysis notebook
 and scripts call, so all give identical numbers. Steps: validate the model's table, apply the
 unparsed-item rule, score values, rank-order and ipsative stability, and per chunk the validity
-metrics (Stress, the four CFA models, Cronbach alpha), then bootstrap intervals over personas.
+metrics (Stress, the four CFA models, Cronbach alpha), then bootstrap intervals over personas
+(``docs/method.md``: Unparsed answers, Rank-order stability, Ipsative stability, Circular
+structure (MDS Stress), CFA (magnifying glass), Cronbach alpha, Bootstrap intervals).
+Writing and reading a model's directory: :mod:`.model_io`; several models and files:
+:mod:`.batch`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..config.analysis import AnalysisSettings
+from ..design.chunks import order_chunks
 from ..design.instruments import INSTRUMENTS, get_instrument
 from ..design.values import HIGHER_ORDER
 from ..errors import DataError
-from ..io import read_json
-from ..leaderboard.table import (
-    cardinal_scores,
-    leaderboard_columns,
-    leaderboard_files,
-    write_leaderboard_files,
-)
-from ..leaderboard.table import order_chunks as leaderboard_order
-from .answers import read_answers, validate_answers
+from .answers import validate_answers
+from .bootstrap import persona_resampler, rank_order_statistic
 from .cfa import fit_magnifying_glass
+from .columns import cardinal_of
+from .metrics import Metrics
 from .reliability import cronbach_alpha
 from .scoring import item_matrix, substitute_unparsed, value_scores
 from .stability import ipsative, ipsative_summary, rank_order, rank_order_summary
 from .stats import percentile_bootstrap
 from .structure import value_structure
 
-__all__ = [
-    "ModelAnalysis",
-    "analyze_model",
-    "analyze_answers",
-    "analyze_files",
-    "order_chunks",
-    "write_model_analysis",
-    "read_model_analysis",
-    "cardinal_of",
-    "FIT_FAILURE_VALUES",
-]
+__all__ = ["ModelAnalysis", "analyze_model", "FIT_FAILURE_VALUES"]
 
 log = logging.getLogger(__name__)
 
-#: The leaderboard's substitution for a failed CFA fit (original-method.md §3.5).
+#: The leaderboard's substitution for a failed CFA fit (``docs/method.md``, CFA (magnifying
+#: glass)).
 FIT_FAILURE_VALUES = {"cfi": 0.0, "tli": 0.0, "srmr": 1.0, "rmsea": 1.0}
 _FIT_KEYS = ("cfi", "tli", "srmr", "rmsea")
-_TABLES = ("scores", "rank_order", "ipsative", "structure", "cfa")
 
 
 @dataclass
@@ -66,7 +53,7 @@ class ModelAnalysis:
     Attributes
     ----------
     model : str
-    metrics : dict
+    metrics : Metrics
         The ``metrics.json`` content.
     scores : DataFrame
         ``model, chunk, persona, questionnaire, value, raw, centered``.
@@ -81,32 +68,12 @@ class ModelAnalysis:
     """
 
     model: str
-    metrics: dict
+    metrics: Metrics
     scores: pd.DataFrame
     rank_order: pd.DataFrame
     ipsative: pd.DataFrame
     structure: pd.DataFrame = field(default_factory=pd.DataFrame)
     cfa: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def order_chunks(present: Sequence[str], wanted: Sequence[str] | None = None,
-                 source: str = "<answers>") -> list[str]:
-    """Chunk order: ``wanted`` if given (all must be present), else the leaderboard's order for
-    the nine known chunks followed by the others alphabetically.
-
-    >>> order_chunks(["chunk_no_conv", "zz", "chunk_0"])
-    ['chunk_0', 'chunk_no_conv', 'zz']
-    """
-    present = list(dict.fromkeys(present))
-    if wanted:
-        absent = [c for c in wanted if c not in present]
-        if absent:
-            raise DataError(
-                f"{source}: analysis.chunks names chunk(s) {', '.join(map(repr, absent))} that "
-                f"have no answers; chunks present: {', '.join(present)}"
-            )
-        return list(wanted)
-    return leaderboard_order(present)
 
 
 def _values_questionnaire(answers: pd.DataFrame, source: str) -> dict[str, str]:
@@ -146,28 +113,27 @@ def _check_personas(answers: pd.DataFrame, chunks: list[str], source: str) -> li
 
 
 def _check_unparsed(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
-                    settings: AnalysisSettings, source: str, model: str) -> list[str]:
+                    settings: AnalysisSettings, source: str) -> list[str]:
     """A chunk whose every score is empty: an error with ``unparsed: drop`` (nothing would be
     left), a warning naming it with ``random`` (its numbers are pure noise). With ``drop``, every
     chunk must keep answers from at least 3 personas."""
     notes = []
-    of = "" if f"model {model!r}" in source else f" of model {model!r}"
     for c in chunks:
         rows = answers[(answers["chunk"] == c) & (answers["questionnaire"] == qmap[c])]
         answered = rows["score"].notna()
         if settings.unparsed == "drop":
             if not answered.any():
                 raise DataError(
-                    f"{source}: column 'score' is empty in all {len(rows)} rows{of} of chunk "
+                    f"{source}: column 'score' is empty in all {len(rows)} rows of chunk "
                     f"{c!r}; with unparsed: drop nothing is left to analyse "
                     "(use --unparsed random, or leave the chunk out with --chunks)")
             kept = rows.loc[answered, "persona"].nunique()
             if kept < 3:
                 raise DataError(
-                    f"{source}: column 'score'{of} of chunk {c!r} leaves answers from "
+                    f"{source}: column 'score' of chunk {c!r} leaves answers from "
                     f"{kept} persona(s) after unparsed: drop; stability needs at least 3")
         elif not answered.any():
-            msg = (f"column 'score' is empty in all {len(rows)} rows{of} of chunk {c!r}: "
+            msg = (f"column 'score' is empty in all {len(rows)} rows of chunk {c!r}: "
                    "unparsed: random replaces every one with a random option, so this "
                    "chunk measures noise")
             log.warning("%s: %s", source, msg)
@@ -204,13 +170,6 @@ def _fit_means(fits: dict[str, dict], rule: str) -> tuple[dict[str, float], int]
         if not fits[group].get("converged", False):
             failures += 1
     return out, failures
-
-
-def cardinal_of(metrics: dict) -> float:
-    """A model's Cardinal score: the mean of its own leaderboard columns (RO per chunk pair, and
-    per chunk 1-Stress, CFI, 1-SRMR, 1-RMSEA), NaN skipped (original-method.md §4.3)."""
-    cols = leaderboard_columns({"_": metrics}, metrics["chunks"])
-    return float(cardinal_scores(cols).iloc[0])
 
 
 def _nanmean_dict(d: dict) -> float:
@@ -280,68 +239,6 @@ def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
     return m, frames
 
 
-def _rank_order_statistic(scores: pd.DataFrame, chunks: list[str], personas: np.ndarray):
-    """A fast statistic for the bootstrap: RO stability of the personas ``personas[idx]``.
-
-    Vectorised over values: ranks per column (average ties), Pearson of ranks per column pair;
-    a constant column gives NaN, skipped by the mean, as in :func:`rank_order_summary`.
-    Personas missing from a chunk are NaN rows; the pairs they touch are computed on the complete
-    rows only, through the slower exact path.
-    """
-    from scipy.stats import rankdata
-
-    values = list(dict.fromkeys(scores["value"]))
-    arrays = {
-        c: g.pivot(index="persona", columns="value", values="centered")
-        .reindex(index=personas, columns=values).to_numpy()
-        for c, g in scores.groupby("chunk", sort=False)
-    }
-    complete = all(np.isfinite(a).all() for a in arrays.values())
-
-    def stat(idx: np.ndarray) -> float:
-        if not complete:
-            parts = []
-            for c in chunks:
-                a = arrays[c][idx]
-                parts.append(pd.DataFrame({
-                    "chunk": c,
-                    "persona": np.repeat([f"{personas[i]}#{k}" for k, i in enumerate(idx)], len(values)),
-                    "value": np.tile(values, len(idx)),
-                    "centered": a.ravel(),
-                }).dropna())
-            sc = pd.concat(parts, ignore_index=True)
-            return rank_order_summary(rank_order(sc, chunks), chunks)["rank_order"]
-        ranked = {}
-        for c in chunks:
-            r = rankdata(arrays[c][idx], axis=0)
-            r -= r.mean(axis=0)
-            ranked[c] = (r, np.sqrt((r * r).sum(axis=0)))
-        rs = []
-        for i, a in enumerate(chunks):
-            ra, na = ranked[a]
-            for b in chunks[i + 1:]:
-                rb, nb = ranked[b]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    rs.append((ra * rb).sum(axis=0) / (na * nb))
-        arr = np.concatenate(rs)
-        arr = arr[np.isfinite(arr)]
-        return float(arr.mean()) if len(arr) else float("nan")
-
-    return stat
-
-
-def _resampler(answers: pd.DataFrame, personas: np.ndarray):
-    """``idx -> table`` restricted to ``personas[idx]`` (with repetition; repeats get distinct
-    ids). The table is split by persona once, not at every resample."""
-    by_persona = dict(tuple(answers.groupby("persona", sort=False)))
-
-    def resample(idx: np.ndarray) -> pd.DataFrame:
-        return pd.concat([by_persona[personas[i]].assign(persona=f"{personas[i]}#{k}")
-                          for k, i in enumerate(idx)], ignore_index=True)
-
-    return resample
-
-
 def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = None, *,
                   source: str = "<answers>", validate: bool = True) -> ModelAnalysis:
     """Analyse one model's answers table.
@@ -376,18 +273,19 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
         raise DataError(f"{source}: analyze_model expects one model, found {', '.join(models)}; "
                         "use analyze_answers for several")
     model = models[0]
+    source = f"{source} (model {model!r})"  # every message below names the model
     qmap = _values_questionnaire(answers, source)
     if not qmap:
-        raise DataError(f"{source}: model {model!r} has no PVQ-40 or SVS-57 answers "
+        raise DataError(f"{source}: no PVQ-40 or SVS-57 answers "
                         f"(questionnaires: {', '.join(sorted(set(answers['questionnaire'])))})")
     chunks = order_chunks(list(qmap), settings.chunks, source)
     if len(chunks) < 2:
-        raise DataError(f"{source}: model {model!r} has answers for a single chunk ({chunks[0]!r}); "
+        raise DataError(f"{source}: answers for a single chunk ({chunks[0]!r}); "
                         "stability compares chunks, so at least two are needed")
     answers = answers[answers["chunk"].isin(chunks)]
     notes = _check_personas(answers, chunks, source)
 
-    notes += _check_unparsed(answers, chunks, qmap, settings, source, model)
+    notes += _check_unparsed(answers, chunks, qmap, settings, source)
     n_items = int(len(answers))
     subst, n_unparsed = substitute_unparsed(answers, settings.unparsed, settings.seed)
     if n_unparsed:
@@ -410,22 +308,21 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
         "unparsed_count": n_unparsed,
         "unparsed_rate": n_unparsed / n_items if n_items else float("nan"),
     })
-    metrics["cardinal"] = cardinal_of(metrics)
+    metrics["cardinal"] = _cardinal(metrics)
 
     rng = np.random.default_rng(settings.seed)
     metrics["rank_order_ci"] = [math.nan, math.nan]
     metrics["cardinal_ci"] = [math.nan, math.nan]
     if settings.bootstrap > 0:
-        ro_stat = _rank_order_statistic(frames["scores"], chunks, personas)
+        ro_stat = rank_order_statistic(frames["scores"], chunks, personas)
         metrics["rank_order_ci"] = list(percentile_bootstrap(
             ro_stat, len(personas), settings.bootstrap, rng, settings.ci_level))
         if settings.bootstrap_cardinal > 0:
-            resample = _resampler(subst, personas)
+            resample = persona_resampler(subst, personas)
 
             def cardinal_stat(idx: np.ndarray) -> float:
                 m, _ = _core(resample(idx), chunks, qmap, settings, tables=False)
-                m["chunks"] = chunks
-                return cardinal_of(m)
+                return _cardinal(m | {"chunks": chunks})
 
             metrics["cardinal_ci"] = list(percentile_bootstrap(
                 cardinal_stat, len(personas), settings.bootstrap_cardinal, rng, settings.ci_level))
@@ -433,95 +330,9 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
     metrics["notes"] = notes
     metrics["settings"] = settings.model_dump()
     metrics["stickrole_version"] = __version__
-    return ModelAnalysis(model=model, metrics=metrics, **frames)
+    return ModelAnalysis(model=model, metrics=Metrics.model_validate(metrics), **frames)
 
 
-def analyze_answers(answers: pd.DataFrame, settings: AnalysisSettings | None = None, *,
-                    source: str = "<answers>", validate: bool = True) -> dict[str, ModelAnalysis]:
-    """Analyse every model of a (possibly multi-model) answers table: model -> ModelAnalysis.
-
-    ``validate=False`` skips :func:`validate_answers` for a table the caller has just validated.
-    """
-    if validate:
-        answers = validate_answers(answers, source)
-    return {
-        m: analyze_model(g, settings, source=f"{source} (model {m!r})", validate=False)
-        for m, g in answers.groupby("model", sort=True)
-    }
-
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def write_model_analysis(analysis: ModelAnalysis, model_dir: str | Path) -> Path:
-    """Write ``metrics.json`` and the tables (parquet) of one model into ``model_dir``.
-
-    Files are written to a temporary name and renamed, so a crash leaves either the old file or
-    the new one. NaN is written as the JSON token ``NaN`` (as the original's files; Python's json
-    reads it back).
-    """
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    for name in _TABLES:
-        df = getattr(analysis, name)
-        if df is not None and len(df):
-            tmp = model_dir / f".{name}.parquet.tmp"
-            df.to_parquet(tmp, index=False)
-            tmp.replace(model_dir / f"{name}.parquet")
-    tmp = model_dir / ".metrics.json.tmp"
-    tmp.write_text(json.dumps(analysis.metrics, indent=1, default=_json_default))
-    tmp.replace(model_dir / "metrics.json")
-    return model_dir / "metrics.json"
-
-
-def read_model_analysis(model_dir: str | Path) -> ModelAnalysis:
-    """Read back what :func:`write_model_analysis` wrote."""
-    model_dir = Path(model_dir)
-    path = model_dir / "metrics.json"
-    if not path.exists():
-        raise DataError(f"{model_dir}: no metrics.json (run `stickrole analyze` first)")
-    metrics = read_json(path, "metrics file")
-    if not isinstance(metrics, dict):
-        raise DataError(f"{path}: expected a JSON object of metrics, got {type(metrics).__name__}")
-    frames = {}
-    for name in _TABLES:
-        p = model_dir / f"{name}.parquet"
-        frames[name] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
-    return ModelAnalysis(model=metrics.get("model", model_dir.name), metrics=metrics, **frames)
-
-
-def analyze_files(paths: Sequence[str | Path], out_dir: str | Path,
-                  settings: AnalysisSettings | None = None) -> dict[str, ModelAnalysis]:
-    """``stickrole analyze``: answers tables -> ``out_dir/<model>/metrics.json`` (+ tables) and
-    ``out_dir/leaderboard.csv``.
-
-    Several tables may hold the same model only if their rows do not overlap (they are
-    concatenated and validated together).
-    """
-    settings = settings or AnalysisSettings()
-    if not paths:
-        raise DataError("no answers table given")
-    tables = [read_answers(p) for p in paths]
-    source = str(paths[0]) if len(paths) == 1 else f"{len(paths)} answers tables"
-    answers = validate_answers(pd.concat(tables, ignore_index=True), source)
-    results = analyze_answers(answers, settings, source=source, validate=False)
-    # the leaderboard is computed (chunks common to all models checked) before anything is
-    # written, so that an error leaves out_dir as it was
-    board = leaderboard_files({m: a.metrics for m, a in results.items()}, settings.chunks,
-                              settings.ties)
-    out_dir = Path(out_dir)
-    for model, a in results.items():
-        write_model_analysis(a, out_dir / _safe_name(model))
-    write_leaderboard_files(board, out_dir)
-    return results
-
-
-def _safe_name(model: str) -> str:
-    """A directory name for a model name (path separators and odd characters replaced)."""
-    safe = "".join(ch if ch.isalnum() or ch in "-_.+" else "_" for ch in model).strip(".")
-    return safe or "model"
+def _cardinal(metrics: dict) -> float:
+    """Cardinal score of metrics computed here (trusted: built without validation)."""
+    return cardinal_of(Metrics.model_construct(**metrics))

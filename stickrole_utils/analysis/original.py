@@ -1,17 +1,18 @@
 """Import results written by the original "Stick to Your Role!" code into an answers table.
 
 The original writes one ``results.json`` per evaluation into a directory named
-``chunk_<label>_<YYYY_MM_DD_HH_MM_SS>`` (original-method.md §7.1). Its fields used here:
+``chunk_<label>_<YYYY_MM_DD_HH_MM_SS>`` (``docs/method.md``, Protocol). Its fields used here:
 ``answers`` (per persona: {subject: [[letter, score], ...] in item order}), ``generations``
 (per persona: {subject: [reply text, ...]}), ``simulated_population`` (persona dicts with
 ``name`` and ``gender``) and ``params`` (``engine``, ``permute_options_seed``). The chunk label is
-the directory name cut before the timestamp (``_202``), as the original's analysis does: that
-layout is the only place the original records it.
+the directory name without its trailing timestamp: that layout is the only place the original
+records it (see :func:`chunk_label`).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pandas as pd
 from ..design.instruments import get_instrument
 from ..errors import DataError, shown
 from ..io import read_json
-from .answers import ANSWER_COLUMNS, validate_answers
+from .answers import ANSWER_COLUMNS, concat_answers, validate_answers
 
 __all__ = ["SUBJECTS", "chunk_label", "find_result_files", "read_original_results",
            "import_original"]
@@ -38,15 +39,27 @@ SUBJECTS: dict[str, str] = {
 }
 
 
+#: The timestamp the original appends to a result directory's name, ``_YYYY_MM_DD_HH_MM_SS``
+#: (a year, then any number of ``_NN`` parts).
+_TIMESTAMP = re.compile(r"_(?:19|20)\d\d(?:_\d\d?)*$")
+
+
 def chunk_label(dirname: str) -> str:
-    """The chunk label of an original result directory name.
+    """The chunk label of an original result directory name: the name without its trailing
+    timestamp (a name without one is the label itself).
+
+    The original's results.json does not record the chunk; the directory name is the only place
+    it is written, so it is read from there; only a trailing timestamp (a year and ``_NN`` parts)
+    is cut, so a label may itself contain ``_202``.
 
     >>> chunk_label("chunk_chess_0_2025_05_01_10_11_12")
     'chunk_chess_0'
     >>> chunk_label("chunk_no_conv")
     'chunk_no_conv'
+    >>> chunk_label("chunk_2024_news_2024_06_28_00_00_00")
+    'chunk_2024_news'
     """
-    return dirname.split("_202")[0]
+    return _TIMESTAMP.sub("", dirname)
 
 
 def find_result_files(path: str | Path) -> list[Path]:
@@ -204,14 +217,14 @@ def import_original(paths: Sequence[str | Path], *, model: str | None = None) ->
     for p in paths:
         for f in find_result_files(p):
             df = read_original_results(f, model=model)
-            if len(df):  # name this file in what validation finds (scores off the scale, ...)
-                validate_answers(df, source=str(f))
-            key = (df["model"].iat[0], df["chunk"].iat[0]) if len(df) else None
+            if not len(df):
+                continue
+            df = validate_answers(df, source=str(f))  # its messages name this file
+            key = (df["model"].iat[0], df["chunk"].iat[0])
             if key in seen:
                 raise DataError(f"{f}: a second result for model {key[0]!r}, chunk {key[1]!r} "
                                 f"(first: {seen[key]}); keep one directory per chunk")
-            if key:
-                seen[key] = f
+            seen[key] = f
             frames.append(df)
-    table = pd.concat(frames, ignore_index=True)
-    return validate_answers(table, source=", ".join(map(str, paths)))
+    # each table is validated; their union can only add duplicate rows
+    return concat_answers(frames, source=", ".join(map(str, paths)))

@@ -1,8 +1,8 @@
-"""Internal consistency: Cronbach's alpha per value on centered item answers (§3.6).
+"""Internal consistency: Cronbach's alpha per value on centered item answers (``docs/method.md``, Cronbach alpha).
 
 The original computes ``pingouin.cronbach_alpha`` per value on *centered* (ipsatized) item
 answers - item score minus the persona's mean over all the instrument's items, unkeyed SVS items
-included - over personas (a non-standard choice kept for faithfulness, original-method.md §9.8).
+included - over personas (a non-standard choice kept for faithfulness, ``docs/method.md``, Faithful by default, corrected on request).
 Not a leaderboard column; reported alongside.
 """
 

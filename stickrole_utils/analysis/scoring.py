@@ -1,8 +1,8 @@
 """Scoring: unparsed-answer handling, value scores (raw and centered), item matrices.
 
-original-method.md §2.3: a value's raw score is the mean of its items; the centered (ipsatized)
+``docs/method.md``, Questionnaires and scoring: a value's raw score is the mean of its items; the centered (ipsatized)
 score subtracts the persona's mean over *all* items of that questionnaire in that chunk (SVS: all
-57, unkeyed included). Downstream tasks are not centered (§5).
+57, unkeyed included). Downstream tasks are not centered (``docs/method.md``, Downstream behaviour).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Rank-order and ipsative stability (original-method.md §3.1, §3.2).
+"""Rank-order and ipsative stability (``docs/method.md``: Rank-order stability, Ipsative stability).
 
 Correlations are Spearman's rho. A constant input (e.g. every persona has the same centered score
 for a value in a chunk) makes rho undefined: the result is NaN with the reason recorded in a

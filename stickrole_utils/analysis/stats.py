@@ -1,9 +1,9 @@
 """Statistics for the paper analysis: bootstrap intervals, model comparisons, FDR control.
 
-Original-method.md §6: the paper compares models with Student t-tests on per-seed values and
+``docs/method.md``, Model comparisons: the paper compares models with Student t-tests on per-seed values and
 controls the false discovery rate with Benjamini-Hochberg. The original applied BH to the lower
 triangle of the p-value matrix *including its diagonal* (p = 1 for a model against itself),
-which inflates the number of tests m (§9.11). :func:`compare_models` corrects that by default
+which inflates the number of tests m. :func:`compare_models` corrects that by default
 and reproduces it with ``include_diagonal=True``.
 """
 
@@ -208,7 +208,7 @@ def compare_models(
         FDR level: ``significant = p_adj < alpha``.
     include_diagonal
         ``False`` (default, corrected): BH over the m = n(n-1)/2 model pairs.
-        ``True`` reproduces the original (original-method.md §6, §9.11): BH over the lower
+        ``True`` reproduces the original (``docs/method.md``, Model comparisons): BH over the lower
         triangle *including the diagonal*, i.e. n extra tests with p = 1 (a model against
         itself), m = n(n+1)/2; the diagonal is not returned.
 

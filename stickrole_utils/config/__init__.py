@@ -1,7 +1,6 @@
 """Settings: the typed, validated params file (run, generation, analysis, execution)."""
 
 from .analysis import (
-    LEADERBOARD_CHUNKS,
     AnalysisSettings,
 )
 from .generation import (
@@ -24,7 +23,6 @@ from .run import (
 
 __all__ = [
     "AnalysisSettings",
-    "LEADERBOARD_CHUNKS",
     "ChunkSpec",
     "SamplingConfig",
     "PromptTemplates",

@@ -1,35 +1,31 @@
 """Analysis settings: every choice where the original's behaviour and a corrected variant differ.
 
-Defaults reproduce the public leaderboard's numbers ("faithful by default, corrected on request",
-DESIGN.md). The settings used are written into ``metrics.json`` under ``settings``.
+Defaults reproduce the public leaderboard's numbers (docs/method.md, "Faithful by default, corrected
+on request"). The settings used are written into ``metrics.json`` under ``settings``. How models
+are ranked against each other (win-rate ties) is the leaderboard stage's: ``config.leaderboard``.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["AnalysisSettings", "LEADERBOARD_CHUNKS"]
-
-#: The nine leaderboard chunks in the original's fixed column order (original-method.md §4.2).
-LEADERBOARD_CHUNKS: tuple[str, ...] = (
-    "chunk_0",
-    "chunk_1",
-    "chunk_2",
-    "chunk_3",
-    "chunk_4",
-    "chunk_chess_0",
-    "chunk_grammar_1",
-    "chunk_no_conv",
-    "chunk_svs_no_conv",
-)
+__all__ = ["AnalysisSettings"]
 
 
 class AnalysisSettings(BaseModel):
     """Options of the analysis stage (``analysis:`` section of a params file)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved(cls, data):
+        if isinstance(data, dict) and "ties" in data:
+            raise ValueError("'ties' is a leaderboard setting since the leaderboard became its "
+                             "own stage: move it to the leaderboard: section (or use --ties)")
+        return data
 
     unparsed: Literal["random", "drop"] = "random"
     """Unparsed items (score NaN): ``random`` replaces each with a uniformly random option drawn
@@ -48,10 +44,6 @@ class AnalysisSettings(BaseModel):
     """How a failed CFA fit enters the leaderboard columns: ``original`` scores it CFI = TLI = 0,
     SRMR = RMSEA = 1 (the leaderboard's rule); ``nan`` leaves it out of the means.
     metrics.json always stores the raw NaN with ``converged: false``."""
-
-    ties: Literal["loss", "half"] = "loss"
-    """Ordinal win rate: ``loss`` counts ties as losses for both models (original); ``half``
-    gives half credit."""
 
     chunks: list[str] | None = None
     """Chunk order for the stability matrix and leaderboard columns. ``None``: the leaderboard's

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.answers import ANSWER_COLUMNS
-from ..config.analysis import LEADERBOARD_CHUNKS
+from ..design.chunks import LEADERBOARD_CHUNKS
 from ..design.instruments import PVQ40, SVS57
 from ..design.values import THEORETICAL_COORDS, VALUES
 

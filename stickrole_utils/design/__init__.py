@@ -1,5 +1,9 @@
 """Stage 0, the study design: values, instruments and item banks, populations, contexts, prompts."""
 
+from .chunks import (
+    LEADERBOARD_CHUNKS,
+    order_chunks,
+)
 from .contexts import (
     CHUNK_PRESETS,
     TOPIC_OPENERS,
@@ -51,6 +55,8 @@ from .values import (
 )
 
 __all__ = [
+    "LEADERBOARD_CHUNKS",
+    "order_chunks",
     "TOPIC_OPENERS",
     "CHUNK_PRESETS",
     "ChunkContext",

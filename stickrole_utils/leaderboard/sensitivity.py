@@ -1,6 +1,6 @@
 """Diversity and sensitivity of a multi-column ranking (Zhang & Hardt, ICML 2024).
 
-The leaderboard ranks models by aggregating 72 per-chunk columns (original-method.md §4.5).
+The leaderboard ranks models by aggregating 72 per-chunk columns (``docs/method.md``, Ranking sensitivity and diversity).
 Zhang & Hardt ("Inherent trade-offs between diversity and stability in multi-task benchmarks")
 measure how much the columns disagree (*diversity*) and how much the aggregate ranking can be
 moved by reweighting the columns (cardinal *sensitivity*) or by adding irrelevant models
@@ -28,6 +28,12 @@ named:
 Every function takes ``columns``: a DataFrame with one row per model and one column per
 criterion (higher is better), as returned by :func:`stickrole_utils.leaderboard.table.leaderboard_columns`.
 Degenerate inputs give NaN plus a reason (``note``), never an exception.
+
+Why one module past ~450 lines: it is one concept, the Zhang & Hardt measures of a ranking's
+robustness, and most of its length is the step-by-step transcription of benchbench (cardinal
+descent, ordinal Bernoulli search, the truncated-rank W) with the quirks named where they are
+kept; splitting it would separate each measure from the shared rank helpers
+(:func:`tolerant_rankdata`, :func:`rank_change`) it must agree with.
 """
 
 from __future__ import annotations
@@ -237,7 +243,7 @@ def _bb_ranks(columns: pd.DataFrame, impute: bool) -> list[np.ndarray]:
 def benchbench_diversity(columns: pd.DataFrame, impute: bool = False) -> float:
     """benchbench's "diversity": **1 - W** on integer-truncated tolerant ranks.
 
-    This is the number the original prints as "Diversity (W)" (original-method.md §4.5, §9.10).
+    This is the number the original prints as "Diversity (W)" (``docs/method.md``, Ranking sensitivity and diversity).
     It differs from :func:`kendall_w` in three ways, all reproduced here: ranks come from
     :func:`tolerant_rankdata` (ties within 1e-8; NaN tied with the worst model), are cast to
     ``int`` (a shared rank 2.5 becomes 2), and no tie correction is applied; the result is
@@ -379,7 +385,7 @@ def cardinal_sensitivity(
 ) -> dict:
     """How far reweighting the columns can move the cardinal (mean-score) ranking.
 
-    Reimplements benchbench ``cardinal.get_sensitivity`` (original-method.md §4.5):
+    Reimplements benchbench ``cardinal.get_sensitivity`` (``docs/method.md``, Ranking sensitivity and diversity):
 
     1. drop columns whose standard deviation (ddof 1) is not > 1e-8 — in benchbench a column
        with a NaN has NaN std and is dropped the same way, so NaN columns are left out;
@@ -492,9 +498,9 @@ def ordinal_sensitivity(
 ) -> dict:
     """How far adding "irrelevant" models can move the win-rate ranking of a kept set.
 
-    Procedure of benchbench ``ordinal.get_sensitivity`` (original-method.md §4.5): the kept set
+    Procedure of benchbench ``ordinal.get_sensitivity`` (``docs/method.md``, Ranking sensitivity and diversity): the kept set
     L is the **first** ``n_kept`` models in row order (default ⌊n/5⌋, so the result depends on
-    the row order, as in the original, §9.10). Every other model gets an inclusion logit
+    the row order, as in the original). Every other model gets an inclusion logit
     (start 0); each step draws a Bernoulli inclusion per model, computes the mean win rates of
     L among the included models from :func:`win_rate_matrix`, and takes an Adam step (lr 0.01,
     betas 0.9/0.999, eps 1e-8) on the hinge loss

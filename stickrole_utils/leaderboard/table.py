@@ -1,19 +1,18 @@
-"""The leaderboard: per-chunk columns, Cardinal and Ordinal scores, leaderboard.csv.
+"""The leaderboard: all models' per-chunk columns, Cardinal and Ordinal scores, leaderboard.csv.
 
-Original-method.md §4: from each model's metrics (``metrics.json``, DESIGN.md contract) the
-leaderboard builds one column per unordered chunk pair (rank-order stability) and, per chunk,
-1 - Stress, CFI, 1 - SRMR and 1 - RMSEA (9 chunks: 36 + 36 = 72 columns, higher is better).
-Cardinal = row mean of the columns; Ordinal = row mean of the per-column win rates.
-The per-chunk CFA values arrive with the analysis' CFA-failure rule already applied.
+``docs/method.md``, Leaderboard (Cardinal and Ordinal): each model's row of per-chunk columns
+and its Cardinal score come from :mod:`stickrole_utils.analysis.columns`; this module stacks the
+rows of all models (on the chunks they share), adds what needs several models (the Ordinal win
+rates, the ranking's sensitivity) and writes ``leaderboard.csv``, ``leaderboard_columns.csv`` and
+``ranking.json``. Metrics enter as checked :class:`~stickrole_utils.analysis.metrics.Metrics`
+(:func:`load_metrics` reads files; a plain dict is checked once on entry).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import math
-import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -21,18 +20,17 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from ..config.analysis import LEADERBOARD_CHUNKS
-from ..errors import DataError, shown
-from ..io import read_json
+from ..analysis.columns import cardinal_score, column_names, model_columns
+from ..analysis.metrics import PER_CHUNK_KEYS, Metrics, as_metrics, read_metrics
+from ..design.chunks import order_chunks
+from ..errors import DataError
+from ..io import atomic_write_text
 from .sensitivity import ranking_robustness
 
 __all__ = [
-    "REQUIRED_KEYS",
     "LEADERBOARD_COLUMNS",
     "load_metrics",
-    "validate_metrics",
-    "order_chunks",
-    "column_names",
+    "checked_metrics",
     "leaderboard_columns",
     "cardinal_scores",
     "win_rates",
@@ -44,9 +42,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: metrics.json keys the leaderboard needs.
-REQUIRED_KEYS: tuple[str, ...] = ("chunks", "pairwise_rank_order", "stress", "cfi", "srmr", "rmsea")
 
 #: The contract columns of leaderboard.csv, in order (extras follow).
 LEADERBOARD_COLUMNS: tuple[str, ...] = (
@@ -60,114 +55,12 @@ LEADERBOARD_COLUMNS: tuple[str, ...] = (
     "RMSEA",  # float: mean over chunks of RMSEA (lower is better)
 )
 
-_PER_CHUNK_KEYS: tuple[str, ...] = ("stress", "cfi", "srmr", "rmsea")
 Ties = Literal["loss", "half"]
 
 
 # --------------------------------------------------------------------------------------------
-# Loading and validation
+# Metrics in
 # --------------------------------------------------------------------------------------------
-
-
-def _float(x: Any) -> float:
-    """JSON number / null / NaN token -> float (null -> NaN)."""
-    if x is None:
-        return float("nan")
-    return float(x)
-
-
-def validate_metrics(metrics: Mapping[str, Any], source: str) -> None:
-    """Check that a metrics dict has what the leaderboard needs.
-
-    Parameters
-    ----------
-    metrics
-        One model's metrics (metrics.json contract).
-    source
-        Where it came from (a file name), for the error message.
-
-    Raises
-    ------
-    DataError
-        Naming ``source`` and the missing key, chunk or bad value.
-    """
-    if not isinstance(metrics, Mapping):
-        raise DataError(f"{source}: expected a JSON object of metrics, got {type(metrics).__name__}")
-    missing = [k for k in REQUIRED_KEYS if k not in metrics]
-    if missing:
-        raise DataError(f"{source}: missing key(s) {missing}; a metrics.json needs "
-                        f"{list(REQUIRED_KEYS)} (re-run `stickrole analyze` to write it)")
-    chunks = metrics["chunks"]
-    if not isinstance(chunks, list) or not all(isinstance(c, str) for c in chunks):
-        raise DataError(f"{source}: 'chunks' must be a list of chunk labels, got {chunks!r}")
-    if len(set(chunks)) != len(chunks):
-        raise DataError(f"{source}: 'chunks' lists a chunk twice: {chunks}")
-    for key in ("pairwise_rank_order", *_PER_CHUNK_KEYS):
-        if not isinstance(metrics[key], Mapping):
-            raise DataError(f"{source}: {key!r} must be an object keyed by chunk, "
-                            f"got {type(metrics[key]).__name__}")
-    pro = metrics["pairwise_rank_order"]
-    for c1, c2 in itertools.combinations(chunks, 2):
-        if _pair_value(pro, c1, c2) is _MISSING:
-            raise DataError(f"{source}: 'pairwise_rank_order' lacks the pair ({c1!r}, {c2!r}); "
-                            f"it needs a value for every pair of the chunks {chunks}")
-    for c1, c2 in itertools.combinations(chunks, 2):
-        _check_number(_pair_value(pro, c1, c2), source,
-                      f"pairwise_rank_order[{c1!r}][{c2!r}]")
-    for key in _PER_CHUNK_KEYS:
-        lacking = [c for c in chunks if c not in metrics[key]]
-        if lacking:
-            raise DataError(f"{source}: {key!r} lacks chunk(s) {lacking}; it needs a value "
-                            f"(NaN allowed) for every chunk in 'chunks'")
-        for c in chunks:
-            _check_number(metrics[key][c], source, f"{key}[{c!r}]")
-    for key in ("ipsative", "unparsed_rate"):
-        _check_number(metrics.get(key), source, key)
-    for key in ("rank_order_ci", "cardinal_ci"):
-        ci = metrics.get(key)
-        if ci is None:
-            continue
-        if not isinstance(ci, list | tuple) or len(ci) != 2:
-            raise DataError(f"{source}: {key!r} must be [low, high] (numbers or NaN); got "
-                            f"{shown(ci)}")
-        for k, v in enumerate(ci):
-            _check_number(v, source, f"{key}[{k}]")
-    failures = metrics.get("cfa_failures")
-    if failures is not None and (isinstance(failures, bool)
-                                 or not isinstance(failures, numbers.Integral)
-                                 or not 0 <= failures < 2**31):
-        raise DataError(f"{source}: cfa_failures = {shown(failures)} is not a count (a whole "
-                        "number >= 0)")
-    for key, kind in (("settings", Mapping), ("model", str)):
-        if metrics.get(key) is not None and not isinstance(metrics[key], kind):
-            raise DataError(f"{source}: {key!r} must be "
-                            f"{'an object' if kind is Mapping else 'text'}; got "
-                            f"{shown(metrics[key])}")
-
-
-def _check_number(value: Any, source: str, where: str) -> None:
-    """A metric value: a JSON number, NaN/Infinity token or null (NaN); never text or a list."""
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise DataError(f"{source}: {where} = {shown(value)} is not a number")
-    try:
-        float(value)
-    except OverflowError:
-        raise DataError(f"{source}: {where} = {shown(value)} is out of range for a "
-                        "number") from None
-
-
-_MISSING = object()
-
-
-def _pair_value(pro: Mapping[str, Any], c1: str, c2: str) -> Any:
-    """pairwise_rank_order[c1][c2], falling back to [c2][c1]; _MISSING if neither exists."""
-    for a, b in ((c1, c2), (c2, c1)):
-        row = pro.get(a)
-        if isinstance(row, Mapping) and b in row:
-            return row[b]
-    return _MISSING
 
 
 def _find_metric_files(path: Path) -> list[Path]:
@@ -179,7 +72,7 @@ def _find_metric_files(path: Path) -> list[Path]:
                     f"directories containing <model>/metrics.json)")
 
 
-def load_metrics(paths: Sequence[str | Path]) -> dict[str, dict]:
+def load_metrics(paths: Sequence[str | Path]) -> dict[str, Metrics]:
     """Read per-model metrics.json files.
 
     Parameters
@@ -191,9 +84,9 @@ def load_metrics(paths: Sequence[str | Path]) -> dict[str, dict]:
     Returns
     -------
     dict
-        model name -> metrics dict, in the order found (paths in the given order, files within
-        a directory sorted). The model name is ``metrics["model"]`` if present, else the name
-        of the file's parent directory.
+        model name -> :class:`Metrics` (checked), in the order found (paths in the given order,
+        files within a directory sorted). The model name is ``metrics.model`` if set, else the
+        name of the file's parent directory.
 
     Raises
     ------
@@ -203,7 +96,7 @@ def load_metrics(paths: Sequence[str | Path]) -> dict[str, dict]:
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    out: dict[str, dict] = {}
+    out: dict[str, Metrics] = {}
     source_of: dict[str, Path] = {}
     seen: set[Path] = set()
     for given in paths:
@@ -212,10 +105,8 @@ def load_metrics(paths: Sequence[str | Path]) -> dict[str, dict]:
             if resolved in seen:
                 continue
             seen.add(resolved)
-            metrics = read_json(file, "metrics file")
-            validate_metrics(metrics, str(file))
-            name = metrics.get("model")
-            name = str(name) if name not in (None, "") else file.resolve().parent.name
+            metrics = read_metrics(file)
+            name = metrics.model or resolved.parent.name
             if name in out:
                 raise DataError(f"model {name!r} appears in two metrics files: "
                                 f"{source_of[name]} and {file}; keep one of them or set distinct "
@@ -228,123 +119,96 @@ def load_metrics(paths: Sequence[str | Path]) -> dict[str, dict]:
     return out
 
 
-# --------------------------------------------------------------------------------------------
-# Columns
-# --------------------------------------------------------------------------------------------
+def checked_metrics(metrics: Mapping[str, Metrics | Mapping[str, Any]]) -> dict[str, Metrics]:
+    """model -> :class:`Metrics`: those already checked as they are, mappings (metrics.json
+    content) checked once here.
 
-
-def order_chunks(chunks: Sequence[str]) -> list[str]:
-    """Leaderboard order: the known chunks in :data:`LEADERBOARD_CHUNKS` order, then others
-    alphabetically.
-
-    Examples
-    --------
-    >>> order_chunks(["chunk_x", "chunk_no_conv", "chunk_0", "chunk_a"])
-    ['chunk_0', 'chunk_no_conv', 'chunk_a', 'chunk_x']
+    Raises
+    ------
+    DataError
+        No model, or a mapping :meth:`Metrics.parse` rejects (naming the model).
     """
-    known = [c for c in LEADERBOARD_CHUNKS if c in chunks]
-    return known + sorted(set(chunks) - set(LEADERBOARD_CHUNKS))
+    if not metrics:
+        raise DataError("no models to put on the leaderboard")
+    return {name: as_metrics(m, f"metrics of model {name!r}") for name, m in metrics.items()}
 
 
-def column_names(chunks: Sequence[str]) -> list[str]:
-    """Names of the per-chunk columns, in order.
-
-    One ``RO-{c1}-{c2}`` per pair in ``itertools.combinations(chunks, 2)``, then per chunk
-    ``1-Stress-{c}``, ``CFI-{c}``, ``1-SRMR-{c}``, ``1-RMSEA-{c}``.
-
-    Examples
-    --------
-    >>> column_names(["a", "b"])
-    ['RO-a-b', '1-Stress-a', 'CFI-a', '1-SRMR-a', '1-RMSEA-a', '1-Stress-b', 'CFI-b', '1-SRMR-b', '1-RMSEA-b']
-    """
-    ro = [f"RO-{c1}-{c2}" for c1, c2 in itertools.combinations(chunks, 2)]
-    per = [f"{p}-{c}" for c in chunks for p in ("1-Stress", "CFI", "1-SRMR", "1-RMSEA")]
-    return ro + per
-
-
-def _resolve_chunks(metrics: Mapping[str, dict], chunks: Sequence[str] | None) -> list[str]:
+def _resolve_chunks(metrics: Mapping[str, Metrics], chunks: Sequence[str] | None) -> list[str]:
+    """``chunks`` (each must be in every model), else the chunks all models share, in
+    :func:`order_chunks` order (a warning names the chunks left out per model)."""
     if chunks is not None:
-        chunks = list(chunks)
         for name, m in metrics.items():
-            lacking = [c for c in chunks if c not in m["chunks"]]
+            lacking = [c for c in chunks if c not in m.chunks]
             if lacking:
                 raise DataError(f"model {name!r} has no chunk(s) {lacking}; its chunks are "
-                                f"{m['chunks']}")
+                                f"{m.chunks}")
+        chunks = list(chunks)
     else:
-        common = set.intersection(*(set(m["chunks"]) for m in metrics.values()))
+        common = set.intersection(*(set(m.chunks) for m in metrics.values()))
         for name, m in metrics.items():
-            dropped = [c for c in m["chunks"] if c not in common]
+            dropped = [c for c in m.chunks if c not in common]
             if dropped:
                 logger.warning("leaderboard: model %r: chunk(s) %s left out (not analysed for "
                                "every model)", name, dropped)
-        chunks = order_chunks(sorted(common))
+        chunks = order_chunks(common)
     if len(chunks) < 2:
         raise DataError(f"the leaderboard needs at least 2 chunks common to all models, got "
                         f"{chunks}; models and their chunks: "
-                        f"{ {n: m['chunks'] for n, m in metrics.items()} }")
+                        f"{ {n: m.chunks for n, m in metrics.items()} }")
     return chunks
 
 
+# --------------------------------------------------------------------------------------------
+# Columns and scores
+# --------------------------------------------------------------------------------------------
+
+
+def _columns(metrics: Mapping[str, Metrics], chunks: Sequence[str]) -> pd.DataFrame:
+    rows = {name: model_columns(m, chunks) for name, m in metrics.items()}
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=column_names(chunks), dtype=float)
+    out.index.name = "Model"
+    return out
+
+
 def leaderboard_columns(
-    metrics: Mapping[str, dict], chunks: Sequence[str] | None = None
+    metrics: Mapping[str, Metrics | Mapping[str, Any]], chunks: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """The per-chunk leaderboard columns (original-method.md §4.2), higher is better.
+    """The per-chunk leaderboard columns of all models, higher is better.
 
     Parameters
     ----------
     metrics
-        model name -> metrics dict (see :func:`load_metrics`).
+        model name -> Metrics (see :func:`load_metrics`) or metrics.json content.
     chunks
         Chunks to use, in column order. ``None``: the chunks common to all models, in
-        :func:`order_chunks` order (a warning names the chunks left out per model).
+        :func:`~stickrole_utils.design.chunks.order_chunks` order (a warning names the chunks
+        left out per model).
 
     Returns
     -------
     pandas.DataFrame
         Index: model (name ``Model``), in the order of ``metrics``; columns
-        :func:`column_names` (9 chunks: 36 RO + 36 validity = 72). Values:
-        ``RO-{c1}-{c2}`` = ``pairwise_rank_order[c1][c2]`` (or ``[c2][c1]``),
-        ``1-Stress-{c}`` = 1 - stress[c], ``CFI-{c}`` = cfi[c], ``1-SRMR-{c}`` = 1 - srmr[c],
-        ``1-RMSEA-{c}`` = 1 - rmsea[c]; NaN stays NaN.
+        :func:`~stickrole_utils.analysis.columns.column_names` (9 chunks: 36 RO + 36 validity
+        = 72); row values :func:`~stickrole_utils.analysis.columns.model_columns`.
 
     Raises
     ------
     DataError
         Invalid metrics, a requested chunk missing, or fewer than 2 chunks.
     """
-    if not metrics:
-        raise DataError("no models to put on the leaderboard")
-    for name, m in metrics.items():
-        validate_metrics(m, f"metrics of model {name!r}")
-    chunks = _resolve_chunks(metrics, chunks)
-    rows = {}
-    for name, m in metrics.items():
-        row = [_float(_pair_value(m["pairwise_rank_order"], c1, c2))
-               for c1, c2 in itertools.combinations(chunks, 2)]
-        for c in chunks:
-            row += [1.0 - _float(m["stress"][c]), _float(m["cfi"][c]),
-                    1.0 - _float(m["srmr"][c]), 1.0 - _float(m["rmsea"][c])]
-        rows[name] = row
-    out = pd.DataFrame.from_dict(rows, orient="index", columns=column_names(chunks), dtype=float)
-    out.index.name = "Model"
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Scores
-# --------------------------------------------------------------------------------------------
+    metrics = checked_metrics(metrics)
+    return _columns(metrics, _resolve_chunks(metrics, chunks))
 
 
 def cardinal_scores(columns: pd.DataFrame) -> pd.Series:
-    """Cardinal score: row mean of the columns, NaN skipped (original-method.md §4.3).
-
-    A model whose every column is NaN gets NaN.
-    """
-    return columns.mean(axis=1, skipna=True).rename("Cardinal (Score)")
+    """Cardinal score of each row: :func:`~stickrole_utils.analysis.columns.cardinal_score`
+    (mean of the columns, NaN skipped; NaN when every column is NaN)."""
+    return pd.Series([cardinal_score(row) for row in columns.to_numpy(dtype=float)],
+                     index=columns.index, name="Cardinal (Score)", dtype=float)
 
 
 def win_rates(columns: pd.DataFrame, ties: Ties = "loss") -> pd.DataFrame:
-    """Per-column win rates (original-method.md §4.4).
+    """Per-column win rates (``docs/method.md``, Leaderboard (Cardinal and Ordinal)).
 
     Parameters
     ----------
@@ -383,7 +247,7 @@ def win_rates(columns: pd.DataFrame, ties: Ties = "loss") -> pd.DataFrame:
 
 
 def ordinal_scores(columns: pd.DataFrame, ties: Ties = "loss") -> pd.Series:
-    """Ordinal score: row mean of :func:`win_rates` (original-method.md §4.4)."""
+    """Ordinal score: row mean of :func:`win_rates`."""
     return win_rates(columns, ties=ties).mean(axis=1).rename("Ordinal (Win rate)")
 
 
@@ -392,29 +256,69 @@ def ordinal_scores(columns: pd.DataFrame, ties: Ties = "loss") -> pd.Series:
 # --------------------------------------------------------------------------------------------
 
 
-def _chunk_mean(m: Mapping[str, Any], key: str, chunks: Sequence[str]) -> float:
-    vals = np.array([_float(m[key][c]) for c in chunks])
+# --------------------------------------------------------------------------------------------
+# Table and files
+# --------------------------------------------------------------------------------------------
+
+
+def _chunk_mean(m: Metrics, key: str, chunks: Sequence[str]) -> float:
+    vals = np.array([getattr(m, key)[c] for c in chunks], dtype=float)
     return float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
 
 
-def _ci(m: Mapping[str, Any], key: str) -> tuple[float, float]:
-    ci = m.get(key)
-    if ci is None:
-        return (float("nan"), float("nan"))
-    if not isinstance(ci, (list, tuple)) or len(ci) != 2:
-        raise DataError(f"model {m.get('model', '?')!r}: {key!r} must be [low, high], got {ci!r}")
-    return (_float(ci[0]), _float(ci[1]))
+def _ci(ci: tuple[float, float] | None) -> tuple[float, float]:
+    return (float("nan"), float("nan")) if ci is None else (float(ci[0]), float(ci[1]))
+
+
+def _table(metrics: Mapping[str, Metrics], cols: pd.DataFrame, chunks: Sequence[str],
+           ties: Ties) -> pd.DataFrame:
+    """leaderboard.csv from checked metrics and their columns (see :func:`leaderboard_table`)."""
+    ro_cols = column_names(chunks)[: len(chunks) * (len(chunks) - 1) // 2]
+    table = pd.DataFrame({
+        "Model": cols.index.astype(str),
+        "Ordinal (Win rate)": ordinal_scores(cols, ties=ties).to_numpy(),
+        "Cardinal (Score)": cardinal_scores(cols).to_numpy(),
+        "RO Stability": cols[ro_cols].mean(axis=1, skipna=True).to_numpy(),
+    })
+    models = [metrics[m] for m in cols.index]
+    for key, label in zip(PER_CHUNK_KEYS, ("Stress", "CFI", "SRMR", "RMSEA"), strict=True):
+        table[label] = [_chunk_mean(m, key, chunks) for m in models]
+
+    def present(key: str) -> bool:
+        return any(getattr(m, key) is not None for m in models)
+
+    def floats(key: str) -> list[float]:
+        return [float("nan") if getattr(m, key) is None else float(getattr(m, key))
+                for m in models]
+
+    if present("ipsative"):
+        table["Ipsative"] = floats("ipsative")
+    for key, label in (("rank_order_ci", "RO Stability"), ("cardinal_ci", "Cardinal")):
+        if present(key):
+            cis = [_ci(getattr(m, key)) for m in models]
+            table[f"{label} CI low"] = [c[0] for c in cis]
+            table[f"{label} CI high"] = [c[1] for c in cis]
+    if present("unparsed_rate"):
+        table["Unparsed rate"] = floats("unparsed_rate")
+    if present("cfa_failures"):
+        table["CFA failures"] = pd.array([m.cfa_failures for m in models], dtype="Int64")
+    table["Chunks"] = len(chunks)
+    table = table.sort_values(["Ordinal (Win rate)", "Cardinal (Score)"], ascending=False,
+                              kind="mergesort", na_position="last")
+    return table.reset_index(drop=True)
 
 
 def leaderboard_table(
-    metrics: Mapping[str, dict], chunks: Sequence[str] | None = None, ties: Ties = "loss"
+    metrics: Mapping[str, Metrics | Mapping[str, Any]],
+    chunks: Sequence[str] | None = None,
+    ties: Ties = "loss",
 ) -> pd.DataFrame:
-    """The leaderboard (leaderboard.csv contract, original-method.md §4.6).
+    """The leaderboard (leaderboard.csv contract).
 
     Parameters
     ----------
     metrics
-        model name -> metrics dict.
+        model name -> Metrics or metrics.json content.
     chunks
         As in :func:`leaderboard_columns`.
     ties
@@ -430,42 +334,13 @@ def leaderboard_table(
         ``Cardinal CI high`` (``cardinal_ci``), ``Unparsed rate``, ``CFA failures``; and
         always ``Chunks`` (number of chunks used).
     """
-    cols = leaderboard_columns(metrics, chunks)
-    used = _chunks_of(cols)
-    ro_cols = [c for c in cols.columns if c.startswith("RO-")]
-    table = pd.DataFrame({
-        "Model": cols.index.astype(str),
-        "Ordinal (Win rate)": ordinal_scores(cols, ties=ties).to_numpy(),
-        "Cardinal (Score)": cardinal_scores(cols).to_numpy(),
-        "RO Stability": cols[ro_cols].mean(axis=1, skipna=True).to_numpy(),
-    })
-    models = list(cols.index)
-    for key, label in zip(_PER_CHUNK_KEYS, ("Stress", "CFI", "SRMR", "RMSEA"), strict=True):
-        table[label] = [_chunk_mean(metrics[m], key, used) for m in models]
-
-    def present(key: str) -> bool:
-        return any(metrics[m].get(key) is not None for m in models)
-
-    if present("ipsative"):
-        table["Ipsative"] = [_float(metrics[m].get("ipsative")) for m in models]
-    for key, label in (("rank_order_ci", "RO Stability"), ("cardinal_ci", "Cardinal")):
-        if present(key):
-            cis = [_ci(metrics[m], key) for m in models]
-            table[f"{label} CI low"] = [c[0] for c in cis]
-            table[f"{label} CI high"] = [c[1] for c in cis]
-    if present("unparsed_rate"):
-        table["Unparsed rate"] = [_float(metrics[m].get("unparsed_rate")) for m in models]
-    if present("cfa_failures"):
-        table["CFA failures"] = pd.array(
-            [metrics[m].get("cfa_failures") for m in models], dtype="Int64")
-    table["Chunks"] = len(used)
-    table = table.sort_values(["Ordinal (Win rate)", "Cardinal (Score)"], ascending=False,
-                              kind="mergesort", na_position="last")
-    return table.reset_index(drop=True)
+    metrics = checked_metrics(metrics)
+    chunks = _resolve_chunks(metrics, chunks)
+    return _table(metrics, _columns(metrics, chunks), chunks, ties)
 
 
 def leaderboard_files(
-    metrics: Mapping[str, dict],
+    metrics: Mapping[str, Metrics | Mapping[str, Any]],
     chunks: Sequence[str] | None = None,
     ties: Ties = "loss",
     seed: int = 0,
@@ -473,10 +348,12 @@ def leaderboard_files(
     """The text of ``leaderboard.csv``, ``leaderboard_columns.csv`` and ``ranking.json``,
     computed (and every input checked) without writing anything; see :func:`write_leaderboard`.
     """
-    cols = leaderboard_columns(metrics, chunks)
-    table = leaderboard_table(metrics, chunks=_chunks_of(cols), ties=ties)
+    metrics = checked_metrics(metrics)
+    chunks = _resolve_chunks(metrics, chunks)
+    cols = _columns(metrics, chunks)
+    table = _table(metrics, cols, chunks, ties)
     ranking = ranking_robustness(cols, seed=seed)
-    ranking.update(models=[str(m) for m in cols.index], chunks=_chunks_of(cols), ties=ties)
+    ranking.update(models=[str(m) for m in cols.index], chunks=list(chunks), ties=ties)
     ranking = {k: (None if isinstance(v, float) and math.isinf(v) else v)
                for k, v in ranking.items()}
     return {"leaderboard.csv": table.to_csv(index=False),
@@ -490,7 +367,7 @@ def write_leaderboard_files(files: Mapping[str, str], out_dir: str | Path) -> Pa
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
-        (out / name).write_text(text, encoding="utf-8")
+        atomic_write_text(out / name, text)
     path = out / "leaderboard.csv"
     header, *rows = files["leaderboard_columns.csv"].splitlines()
     logger.info("leaderboard: %d models x %d columns -> %s", len(rows), header.count(","), path)
@@ -498,7 +375,7 @@ def write_leaderboard_files(files: Mapping[str, str], out_dir: str | Path) -> Pa
 
 
 def write_leaderboard(
-    metrics: Mapping[str, dict],
+    metrics: Mapping[str, Metrics | Mapping[str, Any]],
     out_dir: str | Path,
     chunks: Sequence[str] | None = None,
     ties: Ties = "loss",
@@ -527,7 +404,3 @@ def write_leaderboard(
         metrics.json).
     """
     return write_leaderboard_files(leaderboard_files(metrics, chunks, ties, seed), out_dir)
-
-
-def _chunks_of(cols: pd.DataFrame) -> list[str]:
-    return [c[len("1-Stress-"):] for c in cols.columns if c.startswith("1-Stress-")]

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..analysis.model import ModelAnalysis, read_model_analysis
+from ..analysis.model import ModelAnalysis
+from ..analysis.model_io import read_model_analysis
 from ..design.instruments import INSTRUMENTS
 from ..design.values import VALUES
 from ..errors import DataError

@@ -16,11 +16,11 @@ import pandas as pd
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
 
+from ..design.chunks import order_chunks
 from ..design.values import HIGHER_ORDER, HIGHER_ORDER_OF, THEORETICAL_COORDS, VALUE_CODES, VALUES
 
 __all__ = [
     "GROUP_COLORS",
-    "ordered_chunks",
     "circle_plot",
     "rank_order_heatmap",
     "persona_order_plot",
@@ -38,17 +38,6 @@ GROUP_COLORS: dict[str, str] = {
 }
 
 _GROUP_LABELS = {g: g.replace("_", " ").capitalize() for g in HIGHER_ORDER}
-
-
-def ordered_chunks(chunks: Sequence[str], order: Sequence[str] | None = None) -> list[str]:
-    """Chunks in a fixed order: those in ``order`` first (in that order), the rest alphabetically.
-
-    >>> ordered_chunks(["b", "chunk_no_conv", "a"], order=["chunk_no_conv"])
-    ['chunk_no_conv', 'a', 'b']
-    """
-    present = list(dict.fromkeys(chunks))
-    head = [c for c in (order or []) if c in present]
-    return head + sorted(c for c in present if c not in head)
 
 
 def _grid(n: int, ncols: int, size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
@@ -325,7 +314,7 @@ def ipsative_plot(ipsative: pd.DataFrame, *, chunks: Sequence[str] | None = None
     ax_h.set_ylabel("personas", fontsize=8)
     ax_h.set_title(f"Ipsative stability (mean {ipsative['r'].mean():.3f})", fontsize=10)
     pair = ipsative.groupby(["chunk_a", "chunk_b"])["r"].mean()
-    names = list(chunks) if chunks is not None else ordered_chunks(
+    names = list(chunks) if chunks is not None else order_chunks(
         list(ipsative["chunk_a"]) + list(ipsative["chunk_b"]))
     mat = pd.DataFrame(np.eye(len(names)), index=names, columns=names)
     for (a, b), r in pair.items():
