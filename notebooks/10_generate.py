@@ -48,9 +48,10 @@ model_dir
 # %%
 import pandas as pd
 
+from stickrole_utils.layout import RunLayout
 from stickrole_utils.report import manifest_table, read_manifest, unparsed_table
 
-answers = pd.read_parquet(model_dir / "answers.parquet")
+answers = pd.read_parquet(RunLayout(cfg.run_dir).answers(model))
 unparsed_table(answers)
 
 # %% [markdown]

@@ -25,20 +25,20 @@ model: str = "dummy"  # model name, as listed under `models:` in the params file
 
 # %%
 from stickrole_utils.generation import load_params
+from stickrole_utils.layout import RunLayout
 from stickrole_utils.pipeline import check_parameters
 
 check_parameters("analyze", params_path=params_path, model=model)
 cfg = load_params(params_path)
-model_dir = cfg.run_dir / cfg.model(model).name
+layout = RunLayout(cfg.run_dir)
 cfg.analysis
 
 # %%
-from stickrole_utils.analysis import analyze_model, write_model_analysis
-from stickrole_utils.analysis.answers import read_answers
+from stickrole_utils.analysis import analyze_model, read_answers, write_model_analysis
 
-answers = read_answers(model_dir / "answers.parquet")
-analysis = analyze_model(answers, cfg.analysis, source=str(model_dir / "answers.parquet"))
-write_model_analysis(analysis, model_dir)
+answers = read_answers(layout.answers(model))  # validated here, once
+analysis = analyze_model(answers, cfg.analysis, source=str(layout.answers(model)), validate=False)
+write_model_analysis(analysis, layout.model_dir(model))
 
 # %% [markdown]
 # ## Headline numbers

@@ -26,15 +26,14 @@ model: str = "dummy"  # model name (its directory inside run_dir)
 
 # %%
 # %matplotlib inline
-from pathlib import Path
-
 from IPython.display import Markdown, display
 
 from stickrole_utils.analysis import read_model_analysis
+from stickrole_utils.layout import RunLayout
 from stickrole_utils.pipeline import check_parameters
 
 check_parameters("report", run_dir=run_dir, model=model)
-model_dir = Path(run_dir) / model
+model_dir = RunLayout(run_dir).model_dir(model)
 analysis = read_model_analysis(model_dir)
 metrics = analysis.metrics
 display(Markdown(f"## {analysis.model}"))

@@ -72,4 +72,4 @@ show_table(ranking_table(read_ranking(run_dir)))
 # The columns the Cardinal and Ordinal scores are computed from (higher is better).
 
 # %%
-pd.read_csv(layout.run_dir / "leaderboard_columns.csv", index_col=0).round(3)
+pd.read_csv(layout.leaderboard_columns_csv, index_col=0).round(3)

@@ -192,17 +192,19 @@ def _cmd_run(args) -> int:
 def _check_run_dir(run_dir: Path) -> None:
     """What ``report`` reads from a run directory, read once before any notebook starts."""
     from .io import read_json
-    from .leaderboard.table import load_metrics
+    from .layout import ModelFiles, RunLayout
+    from .leaderboard import load_metrics
 
+    layout = RunLayout(run_dir)
     if not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: not a directory; give a run directory "
                           "(<output_dir>/<run>, holding <model>/metrics.json)")
-    files = sorted(run_dir.glob("*/metrics.json"))
+    files = [ModelFiles(d).metrics for d in layout.analysed_model_dirs()]
     if files:
         load_metrics(files)
-    for name, key, kind in (("run_config.json", "report", dict),
-                            ("run_summary.json", "results", list)):
-        path = run_dir / name
+    for path, key, kind in ((layout.run_config, "report", dict),
+                            (layout.run_summary, "results", list)):
+        name = path.name
         if not path.is_file():
             continue
         data = read_json(path, name)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 __all__ = [
     "RunLayout",
+    "ModelFiles",
     "model_dir_name",
     "ANALYSIS_TABLES",
     "NOTEBOOK_FILES",
@@ -54,6 +55,47 @@ def model_dir_name(model: str) -> str:
 
 
 @dataclass(frozen=True)
+class ModelFiles:
+    """Paths inside one model's directory (``<run>/<model>``, or any directory holding a
+    model's answers or analysis, e.g. ``stickrole analyze --out DIR``'s ``DIR/<model>``)."""
+
+    dir: Path
+
+    def __init__(self, model_dir: str | Path) -> None:
+        object.__setattr__(self, "dir", Path(model_dir))
+
+    @property
+    def answers(self) -> Path:
+        return self.dir / "answers.parquet"
+
+    @property
+    def parts(self) -> Path:
+        """Finished generation units, one parquet file each, before they are combined."""
+        return self.dir / "parts"
+
+    @property
+    def conversations(self) -> Path:
+        return self.dir / "conversations.jsonl"
+
+    @property
+    def manifest(self) -> Path:
+        return self.dir / "manifest.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.dir / "metrics.json"
+
+    def table(self, name: str) -> Path:
+        """One of :data:`ANALYSIS_TABLES`."""
+        if name not in ANALYSIS_TABLES:
+            raise ValueError(f"unknown analysis table {name!r}; tables: {', '.join(ANALYSIS_TABLES)}")
+        return self.dir / f"{name}.parquet"
+
+    def stamp(self, stage: str) -> Path:
+        return self.dir / ".stamps" / f"{stage}.json"
+
+
+@dataclass(frozen=True)
 class RunLayout:
     """Paths inside one run directory (``<output_dir>/<run>``)."""
 
@@ -80,6 +122,10 @@ class RunLayout:
         return self.run_dir / "ranking.json"
 
     @property
+    def leaderboard_columns_csv(self) -> Path:
+        return self.run_dir / "leaderboard_columns.csv"
+
+    @property
     def notebooks_dir(self) -> Path:
         return self.run_dir / "notebooks"
 
@@ -99,28 +145,31 @@ class RunLayout:
     def model_dir(self, model: str) -> Path:
         return self.run_dir / model_dir_name(model)
 
+    def model(self, model: str) -> ModelFiles:
+        """The files of one model."""
+        return ModelFiles(self.model_dir(model))
+
     def answers(self, model: str) -> Path:
-        return self.model_dir(model) / "answers.parquet"
+        return self.model(model).answers
 
     def conversations(self, model: str) -> Path:
-        return self.model_dir(model) / "conversations.jsonl"
+        return self.model(model).conversations
 
     def manifest(self, model: str) -> Path:
-        return self.model_dir(model) / "manifest.json"
+        return self.model(model).manifest
 
     def metrics(self, model: str) -> Path:
-        return self.model_dir(model) / "metrics.json"
+        return self.model(model).metrics
 
     def table(self, model: str, name: str) -> Path:
         """One of :data:`ANALYSIS_TABLES` of a model."""
-        if name not in ANALYSIS_TABLES:
-            raise ValueError(f"unknown analysis table {name!r}; tables: {', '.join(ANALYSIS_TABLES)}")
-        return self.model_dir(model) / f"{name}.parquet"
+        return self.model(model).table(name)
 
     def stamp(self, model: str | None, stage: str) -> Path:
         """Stamp of a stage's last success (``model=None``: a run-level stage)."""
-        base = self.model_dir(model) if model else self.run_dir
-        return base / ".stamps" / f"{stage}.json"
+        if model:
+            return self.model(model).stamp(stage)
+        return self.run_dir / ".stamps" / f"{stage}.json"
 
     def executed_notebook(self, model: str | None, stage: str) -> Path:
         name = Path(NOTEBOOK_FILES[stage]).with_suffix(".ipynb").name
@@ -133,4 +182,5 @@ class RunLayout:
 
     def analysed_model_dirs(self) -> list[Path]:
         """Model directories holding a metrics.json, sorted by name."""
-        return sorted(p.parent for p in self.run_dir.glob("*/metrics.json"))
+        name = ModelFiles(".").metrics.name
+        return sorted(p.parent for p in self.run_dir.glob(f"*/{name}"))

@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stickrole_utils.analysis.answers import ANSWER_COLUMNS, read_answers, validate_answers
+from stickrole_utils.analysis.answers import read_answers, validate_answers
 from stickrole_utils.datasets import synthetic_answers
 from stickrole_utils.errors import DataError
+from stickrole_utils.schema import ANSWER_COLUMNS
 
 
 @pytest.fixture

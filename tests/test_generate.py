@@ -5,10 +5,11 @@ import json
 import pandas as pd
 import yaml
 
-from stickrole_utils.analysis.answers import ANSWER_COLUMNS, GENERATION_COLUMNS, read_answers
+from stickrole_utils.analysis.answers import read_answers
 from stickrole_utils.generation.backends import ContextOverflowError, ScriptedBackend
 from stickrole_utils.generation.generate import generate_from_params
 from stickrole_utils.generation.store import read_run_answers
+from stickrole_utils.schema import ANSWER_COLUMNS, GENERATION_COLUMNS
 
 PARAMS = {
     "version": 1,

@@ -1,11 +1,6 @@
 """Stage 2, analysis: answers -> scores -> stability, structure, CFA, reliability; per-model metrics."""
 
 from .answers import (
-    ANSWER_COLUMNS,
-    ANSWER_DTYPES,
-    GENERATION_COLUMNS,
-    ROW_KEY,
-    UNIT_KEY,
     check_unique_rows,
     concat_answers,
     read_answers,
@@ -104,11 +99,6 @@ from .structure import (
 )
 
 __all__ = [
-    "ANSWER_COLUMNS",
-    "ANSWER_DTYPES",
-    "GENERATION_COLUMNS",
-    "UNIT_KEY",
-    "ROW_KEY",
     "read_answers",
     "validate_answers",
     "check_unique_rows",

@@ -1,8 +1,4 @@
-"""The answers table (a contract of the package): schema, reading, validation.
-
-One row per administered item. Analysis needs only :data:`ANSWER_COLUMNS`; generation adds
-:data:`GENERATION_COLUMNS` (and may add more, e.g. per-option probabilities).
-"""
+"""Reading and validating answers tables (the schema is :mod:`stickrole_utils.schema`)."""
 
 from __future__ import annotations
 
@@ -15,54 +11,15 @@ import pandas as pd
 from ..design.instruments import INSTRUMENTS
 from ..errors import DataError, one_line
 from ..io import read_text_utf8
+from ..layout import ModelFiles
+from ..schema import ANSWER_COLUMNS, ROW_KEY
 
 __all__ = [
-    "ANSWER_COLUMNS",
-    "ANSWER_DTYPES",
-    "GENERATION_COLUMNS",
-    "UNIT_KEY",
-    "ROW_KEY",
     "read_answers",
     "validate_answers",
     "check_unique_rows",
     "concat_answers",
 ]
-
-#: The seven columns analysis needs, in contract order.
-ANSWER_COLUMNS: tuple[str, ...] = (
-    "model",  # str: model name as in params
-    "chunk",  # str: context chunk label, e.g. chunk_0, chunk_no_conv, chunk_svs_no_conv
-    "persona",  # str: persona id, stable across chunks
-    "gender",  # str: "F" / "M" / "" (selects gendered PVQ wording)
-    "questionnaire",  # str: pvq40, svs57 or a downstream task name
-    "item",  # int: 1-based item number in the instrument
-    "score",  # float: scale value; NaN where no answer could be obtained
-)
-
-ANSWER_DTYPES: dict[str, str] = {
-    "model": "string",
-    "chunk": "string",
-    "persona": "string",
-    "gender": "string",
-    "questionnaire": "string",
-    "item": "int64",
-    "score": "float64",
-}
-
-#: Columns generation adds (at least).
-GENERATION_COLUMNS: tuple[str, ...] = (
-    "seed",  # int|str: the permutation seed (string) or sampling seed used for this unit
-    "option_order",  # str: the permutation shown, as comma-separated original option indices (0-based) for letters A, B, ...
-    "letter",  # str: the chosen option letter ("" if unparsed)
-    "parsed",  # bool: False -> score NaN and `raw` keeps the reply
-    "raw",  # str: the reply text (or the letter distribution summary in logprob mode)
-)
-
-#: A generation unit: all items of one (model, chunk, persona, questionnaire) are produced together.
-UNIT_KEY: tuple[str, ...] = ("model", "chunk", "persona", "questionnaire")
-#: Unique key of a row.
-ROW_KEY: tuple[str, ...] = ("model", "chunk", "persona", "questionnaire", "item")
-
 
 # --------------------------------------------------------------------------------------------
 # Reading and validation
@@ -106,7 +63,7 @@ def read_answers(path: str | Path) -> pd.DataFrame:
     if not path.exists():
         raise DataError(f"{path}: answers file not found")
     if path.is_dir():
-        candidate = path / "answers.parquet"
+        candidate = ModelFiles(path).answers
         if not candidate.exists():
             raise DataError(f"{path}: is a directory without answers.parquet; give the table's path")
         path = candidate

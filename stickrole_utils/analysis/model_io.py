@@ -12,13 +12,15 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DataError
+from ..io import atomic_replace
+from ..layout import ANALYSIS_TABLES, ModelFiles
 from .metrics import read_metrics, write_metrics
 from .model import ModelAnalysis
 
 __all__ = ["MODEL_TABLES", "write_model_analysis", "read_model_analysis"]
 
 #: The tables of a :class:`ModelAnalysis`, each written as ``<name>.parquet``.
-MODEL_TABLES: tuple[str, ...] = ("scores", "rank_order", "ipsative", "structure", "cfa")
+MODEL_TABLES: tuple[str, ...] = ANALYSIS_TABLES
 
 
 def write_model_analysis(analysis: ModelAnalysis, model_dir: str | Path) -> Path:
@@ -27,15 +29,13 @@ def write_model_analysis(analysis: ModelAnalysis, model_dir: str | Path) -> Path
     Each file is written to a temporary name and renamed, so a crash leaves either the old file
     or the new one. Returns the path of metrics.json.
     """
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
+    files = ModelFiles(model_dir)
+    files.dir.mkdir(parents=True, exist_ok=True)
     for name in MODEL_TABLES:
         df = getattr(analysis, name)
         if df is not None and len(df):
-            tmp = model_dir / f".{name}.parquet.tmp"
-            df.to_parquet(tmp, index=False)
-            tmp.replace(model_dir / f"{name}.parquet")
-    return write_metrics(analysis.metrics, model_dir / "metrics.json")
+            atomic_replace(files.table(name), lambda tmp, df=df: df.to_parquet(tmp, index=False))
+    return write_metrics(analysis.metrics, files.metrics)
 
 
 def read_model_analysis(model_dir: str | Path) -> ModelAnalysis:
@@ -47,13 +47,12 @@ def read_model_analysis(model_dir: str | Path) -> ModelAnalysis:
     DataError
         No metrics.json in ``model_dir``, or one :func:`read_metrics` rejects.
     """
-    model_dir = Path(model_dir)
-    path = model_dir / "metrics.json"
-    if not path.exists():
-        raise DataError(f"{model_dir}: no metrics.json (run `stickrole analyze` first)")
-    metrics = read_metrics(path)
+    files = ModelFiles(model_dir)
+    if not files.metrics.exists():
+        raise DataError(f"{files.dir}: no metrics.json (run `stickrole analyze` first)")
+    metrics = read_metrics(files.metrics)
     frames = {}
     for name in MODEL_TABLES:
-        p = model_dir / f"{name}.parquet"
+        p = files.table(name)
         frames[name] = pd.read_parquet(p) if p.exists() else pd.DataFrame()
-    return ModelAnalysis(model=metrics.model or model_dir.name, metrics=metrics, **frames)
+    return ModelAnalysis(model=metrics.model or files.dir.name, metrics=metrics, **frames)

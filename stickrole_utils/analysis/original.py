@@ -22,7 +22,8 @@ import pandas as pd
 from ..design.instruments import get_instrument
 from ..errors import DataError, shown
 from ..io import read_json
-from .answers import ANSWER_COLUMNS, concat_answers, validate_answers
+from ..schema import ANSWER_COLUMNS
+from .answers import concat_answers, validate_answers
 
 __all__ = ["SUBJECTS", "chunk_label", "find_result_files", "read_original_results",
            "import_original"]

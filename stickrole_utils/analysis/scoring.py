@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.instruments import INSTRUMENTS, get_instrument
-from .answers import ROW_KEY
+from ..schema import ROW_KEY
 
 __all__ = ["substitute_unparsed", "value_scores", "item_matrix", "SCORE_COLUMNS"]
 

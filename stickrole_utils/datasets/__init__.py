@@ -13,14 +13,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..analysis.answers import ANSWER_COLUMNS
 from ..design.chunks import LEADERBOARD_CHUNKS
+from ..design.contexts import CHUNK_PRESETS
 from ..design.instruments import PVQ40, SVS57
 from ..design.values import THEORETICAL_COORDS, VALUES
+from ..schema import ANSWER_COLUMNS
 
 __all__ = ["synthetic_answers", "DEFAULT_SYNTHETIC_CHUNKS"]
 
-#: The nine leaderboard chunks; a label containing "svs" is answered on SVS-57.
+#: The nine leaderboard chunks (chunk_svs_no_conv is answered on SVS-57, the others on PVQ-40).
 DEFAULT_SYNTHETIC_CHUNKS: tuple[str, ...] = LEADERBOARD_CHUNKS
 
 _ANGLES = np.array([np.arctan2(THEORETICAL_COORDS[v][1], THEORETICAL_COORDS[v][0]) for v in VALUES])
@@ -43,6 +44,7 @@ def synthetic_answers(
     item_noise: float = 0.6,
     uniform: Sequence[str] = (),
     unparsed_rate: float = 0.0,
+    questionnaires: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Synthetic answers table (answers-table contract columns).
 
@@ -51,7 +53,8 @@ def synthetic_answers(
     models : mapping model -> stability in [0, 1], or a sequence of names (stability 0.8 each)
         Latent profile in chunk c is ``s * base + sqrt(1 - s**2) * fresh``.
     chunks : sequence of str
-        Chunk labels; a label containing ``"svs"`` is answered on SVS-57 (-1..7), others on PVQ-40.
+        Chunk labels. Each is answered on its ``questionnaires`` entry, else on the built-in
+        chunk's questionnaire (``chunk_svs_no_conv``: SVS-57, -1..7), else on PVQ-40.
     n_personas : int
         Personas ``p00``, ``p01``, ...; genders alternate F/M.
     seed : int
@@ -62,6 +65,7 @@ def synthetic_answers(
         Model names answering uniformly at random (the leaderboard's random baseline).
     unparsed_rate : float
         Fraction of items set to NaN (as unparsed answers are).
+    questionnaires : mapping chunk -> ``pvq40`` or ``svs57``, optional
 
     Returns
     -------
@@ -83,7 +87,7 @@ def synthetic_answers(
     for model, stability in models.items():
         base = _profiles(rng, n_personas)
         for chunk in chunks:
-            inst = SVS57 if "svs" in chunk else PVQ40
+            inst = _instrument(chunk, questionnaires)
             latent = stability * base + np.sqrt(max(0.0, 1 - stability**2)) * _profiles(
                 rng, n_personas
             )
@@ -115,3 +119,12 @@ def synthetic_answers(
                 )
             )
     return pd.concat(frames, ignore_index=True)[list(ANSWER_COLUMNS)]
+
+
+def _instrument(chunk: str, questionnaires: Mapping[str, str] | None):
+    name = (questionnaires or {}).get(chunk)
+    if name is None:
+        name = CHUNK_PRESETS[chunk].questionnaire if chunk in CHUNK_PRESETS else "pvq40"
+    if name not in ("pvq40", "svs57"):
+        raise ValueError(f"synthetic answers exist for pvq40 and svs57, not {name!r} ({chunk})")
+    return SVS57 if name == "svs57" else PVQ40

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..analysis.answers import ANSWER_DTYPES
 from ..config import ChunkSpec, GenerationConfig, SamplingConfig
 from ..design.contexts import ChunkContext
 from ..design.instruments import get_instrument
@@ -31,6 +30,7 @@ from ..design.prompts import (
     with_persona,
 )
 from ..errors import ConfigError
+from ..schema import ANSWER_DTYPES
 from .backends.base import Backend, ContextOverflowError
 from .parsing import parse_answer
 from .permutations import call_seed

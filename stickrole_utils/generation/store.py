@@ -27,9 +27,10 @@ from typing import Any
 
 import pandas as pd
 
-from ..analysis.answers import ROW_KEY, UNIT_KEY
 from ..errors import ConfigError, DataError
 from ..io import atomic_replace, atomic_write_text, read_json
+from ..layout import ModelFiles
+from ..schema import ROW_KEY, UNIT_KEY
 from .administer import ROW_COLUMNS
 from .manifest import Manifest, parse_manifest
 
@@ -81,11 +82,12 @@ class RunStore:
     """
 
     def __init__(self, run_dir: str | Path):
-        self.run_dir = Path(run_dir)
-        self.parts = self.run_dir / "parts"
-        self.manifest_path = self.run_dir / "manifest.json"
-        self.answers_path = self.run_dir / "answers.parquet"
-        self.conversations_path = self.run_dir / "conversations.jsonl"
+        files = ModelFiles(run_dir)
+        self.run_dir = files.dir
+        self.parts = files.parts
+        self.manifest_path = files.manifest
+        self.answers_path = files.answers
+        self.conversations_path = files.conversations
 
     # -- units -----------------------------------------------------------------------------
 

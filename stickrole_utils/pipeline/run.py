@@ -35,7 +35,7 @@ import pandas as pd
 from ..errors import ConfigError, DataError
 from ..generation import load_params
 from ..io import atomic_write_text
-from ..layout import RunLayout
+from ..layout import ModelFiles, RunLayout
 from ..leaderboard.table import load_metrics, write_leaderboard
 from ..report import notebook_to_html, write_index
 from .execute import DEFAULT_KERNEL, check_kernel, execute_stage, failure_reason
@@ -343,7 +343,7 @@ def build_report(run_dir: str | Path, *, kernel_name: str | None = None) -> Path
         raise DataError(f"{layout.run_dir}: no <model>/metrics.json found; run `stickrole run "
                         "PARAMS` or `stickrole analyze ... --out RUN_DIR` first")
     check_kernel(kernel_name)
-    metrics = load_metrics([d / "metrics.json" for d in model_dirs])
+    metrics = load_metrics([ModelFiles(d).metrics for d in model_dirs])
     failures = []
     for model, mdir in zip(metrics, model_dirs, strict=True):
         nb = layout.executed_notebook(mdir.name, "report")

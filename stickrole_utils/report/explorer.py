@@ -30,6 +30,7 @@ from ..analysis.model_io import read_model_analysis
 from ..design.instruments import INSTRUMENTS
 from ..design.values import VALUES
 from ..errors import DataError
+from ..layout import ModelFiles, RunLayout
 
 __all__ = [
     "ALL_VALUES",
@@ -94,14 +95,14 @@ def load_run(run_dir: str | Path) -> RunData:
     """
     run_dir = Path(run_dir)
     data = RunData(run_dir=run_dir)
-    for metrics in sorted(run_dir.glob("*/metrics.json")):
-        mdir = metrics.parent
+    for mdir in RunLayout(run_dir).analysed_model_dirs():
+        files = ModelFiles(mdir)
         a = read_model_analysis(mdir)
         data.analyses[a.model] = a
-        if (mdir / "answers.parquet").is_file():
-            data.answers[a.model] = pd.read_parquet(mdir / "answers.parquet")
-        if (mdir / "conversations.jsonl").is_file():
-            data.conversations[a.model] = load_conversations(mdir / "conversations.jsonl")
+        if files.answers.is_file():
+            data.answers[a.model] = pd.read_parquet(files.answers)
+        if files.conversations.is_file():
+            data.conversations[a.model] = load_conversations(files.conversations)
     if not data.analyses:
         raise DataError(f"{run_dir}: no <model>/metrics.json; run the analysis first "
                         "(`stickrole run PARAMS` or `stickrole analyze ... --out RUN_DIR`)")

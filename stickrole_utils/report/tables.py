@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..generation.store import read_manifest as generation_read_manifest
-from ..layout import model_dir_name
+from ..layout import ModelFiles, RunLayout, model_dir_name
 
 __all__ = [
     "sortable_table_html",
@@ -174,7 +174,7 @@ def read_manifest(model_dir: str | Path) -> dict:
 
 def read_ranking(run_dir: str | Path) -> dict:
     """``<run>/ranking.json`` (diversity and sensitivity of the ranking), ``{}`` if absent."""
-    path = Path(run_dir) / "ranking.json"
+    path = RunLayout(run_dir).ranking_json
     if not path.is_file():
         return {}
     return json.loads(path.read_text(encoding="utf-8"))
@@ -301,7 +301,7 @@ def model_unparsed_table(model_dir: str | Path, metrics: Mapping[str, Any]) -> p
     """:func:`unparsed_table` of ``<model_dir>/answers.parquet``; without that file (answers
     analysed elsewhere), the single ``all`` row from metrics.json's ``unparsed_count`` /
     ``n_items``."""
-    path = Path(model_dir) / "answers.parquet"
+    path = ModelFiles(model_dir).answers
     if path.is_file():
         return unparsed_table(pd.read_parquet(path, columns=["chunk", "questionnaire", "score"]))
     items, count = _count(metrics.get("n_items")), _count(metrics.get("unparsed_count"))
