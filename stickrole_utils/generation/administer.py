@@ -156,13 +156,30 @@ def _ask_logprob(backend: Backend, msgs: list[list[Message]], lets: list[list[st
     return out
 
 
+def _parsed(text: str, lets: list[str], mode: str) -> _Answer:
+    parsed = parse_answer(text, lets, "cot" if mode == "cot" else "direct")
+    return _Answer(parsed.letter, text, parsed.reason)
+
+
 def _ask(backend: Backend, msgs: list[Message], lets: list[str], mode: str, prompts: Prompts,
          sampling: SamplingConfig, seed: int) -> _Answer:
     if mode == "logprob":
         return _ask_logprob(backend, [msgs], [lets], prompts, [seed])[0]
-    reply = backend.chat(msgs, sampling, seed)
-    parsed = parse_answer(reply.text, lets, "cot" if mode == "cot" else "direct")
-    return _Answer(parsed.letter, reply.text, parsed.reason)
+    return _parsed(backend.chat(msgs, sampling, seed).text, lets, mode)
+
+
+def _ask_many(backend: Backend, msgs: list[list[Message]], lets: list[list[str]], mode: str,
+              prompts: Prompts, sampling: SamplingConfig, seeds: list[int]) -> list[_Answer]:
+    """Independent questions: in ``logprob`` mode scored together; otherwise through the
+    backend's ``chat_many`` (several requests in flight) where it has one, else one by one."""
+    if mode == "logprob":
+        return _ask_logprob(backend, msgs, lets, prompts, seeds)
+    many = getattr(backend, "chat_many", None)
+    if callable(many) and len(msgs) > 1:
+        replies = many(msgs, sampling, seeds)
+    else:
+        replies = [backend.chat(m, sampling, s) for m, s in zip(msgs, seeds, strict=True)]
+    return [_parsed(r.text, ls, mode) for r, ls in zip(replies, lets, strict=True)]
 
 
 def _row(unit: Unit, item: int, perm: tuple[int, ...], ans: _Answer | None, mode: str,
@@ -207,17 +224,14 @@ def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], g
                             shown, _query(prompts, mode))
         msgs = with_persona(setting, [*conv_msgs, {"role": "user", "content": text}], placement)
         asked.append((item, perm, msgs, call_seed(gen.seed, *seed_parts, "item", item)))
-    # logprob mode: items go to the backend in groups it may score as parallel sequences
-    group = max(1, int(getattr(backend, "n_parallel", 1))) if mode == "logprob" else 1
+    # items go to the backend in groups of n_parallel: in logprob mode it may score them as
+    # parallel sequences, a served model (chat_many) keeps them in flight together
+    parallel = mode == "logprob" or callable(getattr(backend, "chat_many", None))
+    group = max(1, int(getattr(backend, "n_parallel", 1))) if parallel else 1
     for g in range(0, len(asked), group):
         chunk = asked[g:g + group]
-        if mode == "logprob":
-            answers = _ask_logprob(backend, [a[2] for a in chunk],
-                                   [letters(len(a[1])) for a in chunk], prompts,
-                                   [a[3] for a in chunk])
-        else:
-            answers = [_ask(backend, a[2], letters(len(a[1])), mode, prompts, sampling, a[3])
-                       for a in chunk]
+        answers = _ask_many(backend, [a[2] for a in chunk], [letters(len(a[1])) for a in chunk],
+                            mode, prompts, sampling, [a[3] for a in chunk])
         for (item, perm, _, _), ans in zip(chunk, answers, strict=True):
             rows.append(_row(unit, item, perm, ans, mode))
             if on_item is not None:

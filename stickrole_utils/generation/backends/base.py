@@ -7,6 +7,8 @@ Every backend offers
   prompt, the log-probability of each option letter as the next token after the assistant turn
   started with ``answer_prefix`` (``logprob`` mode);
 * ``info() -> dict`` -- everything about the backend that can change outputs (for the manifest);
+* ``usage() -> TokenUsage`` -- tokens presented, evaluated and generated since it was built
+  (cumulative; generation takes differences around each unit for the manifest's ``usage``);
 * ``system_role_supported`` -- whether the chat template accepts a system turn;
 * ``modes`` -- the answer modes it can serve (a class attribute: the one owner of rules such as
   "an OpenAI-compatible server cannot do ``logprob``").
@@ -20,6 +22,7 @@ the registry.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -32,6 +35,12 @@ from ...errors import BackendError, ConfigError
 __all__ = [
     "ANSWER_MODES",
     "Generation",
+    "TokenUsage",
+    "UsageCounter",
+    "TEMPLATE_TOKENS_PER_MESSAGE",
+    "estimate_tokens",
+    "estimate_prompt_tokens",
+    "backend_usage",
     "Backend",
     "ContextOverflowError",
     "register_backend",
@@ -60,6 +69,76 @@ class Generation:
     completion_tokens: int = 0
 
 
+@dataclass(frozen=True)
+class TokenUsage:
+    """Token counts of some model work.
+
+    ``prompt_tokens``: prompt tokens presented to the model; ``evaluated_tokens``: prompt tokens
+    actually computed (fewer than presented where a cached prefix is reused; generated tokens
+    are not included); ``generated_tokens``: tokens sampled as replies.
+
+    >>> TokenUsage(10, 4, 2) + TokenUsage(1, 1, 1) - TokenUsage(1, 0, 0)
+    TokenUsage(prompt_tokens=10, evaluated_tokens=5, generated_tokens=3)
+    """
+
+    prompt_tokens: int = 0
+    evaluated_tokens: int = 0
+    generated_tokens: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(self.prompt_tokens + other.prompt_tokens,
+                          self.evaluated_tokens + other.evaluated_tokens,
+                          self.generated_tokens + other.generated_tokens)
+
+    def __sub__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(self.prompt_tokens - other.prompt_tokens,
+                          self.evaluated_tokens - other.evaluated_tokens,
+                          self.generated_tokens - other.generated_tokens)
+
+
+class UsageCounter:
+    """A backend's running :class:`TokenUsage` (safe to add to from several threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._total = TokenUsage()
+
+    def add(self, prompt: int = 0, evaluated: int = 0, generated: int = 0) -> None:
+        with self._lock:
+            self._total = self._total + TokenUsage(int(prompt), int(evaluated), int(generated))
+
+    def total(self) -> TokenUsage:
+        with self._lock:
+            return self._total
+
+
+#: Tokens a chat template adds around each message, in tokenizer-free estimates.
+TEMPLATE_TOKENS_PER_MESSAGE = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokenizer-free token count: characters / 4, rounded up.
+
+    >>> estimate_tokens("Answer: (B)"), estimate_tokens("")
+    (3, 0)
+    """
+    return (len(text) + 3) // 4
+
+
+def estimate_prompt_tokens(messages: list[Message], suffix: str = "") -> int:
+    """Tokenizer-free size of a chat prompt: :func:`estimate_tokens` of every message's content
+    plus :data:`TEMPLATE_TOKENS_PER_MESSAGE` per message for the chat template, plus ``suffix``
+    (e.g. the answer prefix of ``logprob`` mode)."""
+    return (sum(estimate_tokens(m.get("content", "")) + TEMPLATE_TOKENS_PER_MESSAGE
+                for m in messages) + estimate_tokens(suffix))
+
+
+def backend_usage(backend: object) -> TokenUsage:
+    """``backend.usage()``, or zeros for a backend that does not count tokens."""
+    usage = getattr(backend, "usage", None)
+    return usage() if callable(usage) else TokenUsage()
+
+
 class Backend(Protocol):
     """What administer needs from a model."""
 
@@ -77,6 +156,10 @@ class Backend(Protocol):
 
     def info(self) -> dict[str, Any]:
         """Settings and identity, for the manifest."""
+        ...
+
+    def usage(self) -> TokenUsage:
+        """Tokens presented, evaluated and generated since the backend was built."""
         ...
 
     def close(self) -> None:

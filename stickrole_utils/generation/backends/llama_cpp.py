@@ -5,7 +5,9 @@ prompt it keeps the longest common token prefix already in the KV cache and eval
 rest (``prefix_reuse=False`` re-evaluates every prompt from scratch, for benchmarks and checks).
 In ``logprob`` mode with ``n_parallel > 1`` it scores several prompts per ``llama_decode`` as
 parallel sequences sharing their common prefix. llama-cpp-python is imported only when a backend
-is built (:func:`llama_cpp_available` tells whether it can be).
+is built (:func:`llama_cpp_available` tells whether it can be). :meth:`LlamaCppBackend.usage`
+counts from the evaluation itself: the prompt tokens presented, those actually evaluated (what
+the cached prefix did not cover) and the tokens generated.
 
 One concept (the in-process model and its KV cache), hence one module of ~400 lines.
 """
@@ -21,7 +23,14 @@ import numpy as np
 
 from ...config import ModelEntry, SamplingConfig
 from ...errors import BackendError, ConfigError
-from .base import ANSWER_MODES, ContextOverflowError, Generation, Message, register_backend
+from .base import (
+    ANSWER_MODES,
+    ContextOverflowError,
+    Generation,
+    Message,
+    TokenUsage,
+    register_backend,
+)
 from .embedded import cached_sha256, check_gguf_file, resolve_model_path
 
 __all__ = [
@@ -135,7 +144,21 @@ class LlamaCppBackend:
         self.system_role_supported = self._probe_system_role()
         self.n_evaluated = 0
         self.n_prompt_tokens = 0
+        self.n_generated = 0
+        self._eval_sizes: list[int] = []
+        self._count_evals()
 
+    def _count_evals(self) -> None:
+        """Record the size of every ``Llama.eval`` call: inside ``create_completion`` the first
+        one is the part of the prompt the cached prefix did not cover, the later ones feed back
+        generated tokens."""
+        evaluate = self.llm.eval
+
+        def counted(tokens: Any) -> Any:
+            self._eval_sizes.append(len(tokens))
+            return evaluate(tokens)
+
+        self.llm.eval = counted
     def _enable_parallel(self) -> None:
         """Recreate the context with room for ``n_parallel`` extra sequences sharing cells."""
         from llama_cpp import _internals
@@ -358,12 +381,17 @@ class LlamaCppBackend:
                 kwargs[theirs] = getattr(sampling, ours)
         if not self.prefix_reuse:
             self.llm.reset()
+        self._eval_sizes.clear()
         out = self.llm.create_completion(prompt=toks, max_tokens=max_tokens,
                                          seed=seed % (2**31), **kwargs)
         usage = out.get("usage", {})
-        return Generation(text=out["choices"][0]["text"],
-                          prompt_tokens=int(usage.get("prompt_tokens", len(toks))),
-                          completion_tokens=int(usage.get("completion_tokens", 0)))
+        gen = Generation(text=out["choices"][0]["text"],
+                         prompt_tokens=int(usage.get("prompt_tokens", len(toks))),
+                         completion_tokens=int(usage.get("completion_tokens", 0)))
+        self.n_prompt_tokens += len(toks)
+        self.n_evaluated += self._eval_sizes[0] if self._eval_sizes else 0
+        self.n_generated += gen.completion_tokens
+        return gen
 
     def info(self) -> dict[str, Any]:
         return {
@@ -388,6 +416,11 @@ class LlamaCppBackend:
             "sampler_defaults": {"top_p": 0.95, "top_k": 40, "min_p": 0.05,
                                  "repeat_penalty": 1.0},
         }
+
+    def usage(self) -> TokenUsage:
+        """Prompt tokens presented, prompt tokens evaluated (fewer where the KV cache held a
+        common prefix), tokens generated; since the backend was built."""
+        return TokenUsage(self.n_prompt_tokens, self.n_evaluated, self.n_generated)
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)

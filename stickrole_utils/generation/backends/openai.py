@@ -1,6 +1,11 @@
 """The openai backend: chat completions from an OpenAI-compatible HTTP server (llama-server,
 vLLM). It serves modes ``direct`` and ``cot`` only: such servers give no next-token letter
-distribution, so ``logprob`` mode is declared unsupported (``modes``)."""
+distribution, so ``logprob`` mode is declared unsupported (``modes``).
+
+:meth:`OpenAIBackend.chat_many` keeps up to ``n_parallel`` requests in flight (a thread pool), so
+a server started with several slots (``llama-server --parallel N``, vLLM) batches them; every
+request has its own seed and retries, and replies come back in request order, so the answers do
+not depend on which request finishes first."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import os
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -17,7 +23,17 @@ import numpy as np
 
 from ...config import ModelEntry, SamplingConfig
 from ...errors import BackendError, ConfigError
-from .base import ContextOverflowError, Generation, Message, mode_problem, register_backend
+from .base import (
+    ContextOverflowError,
+    Generation,
+    Message,
+    TokenUsage,
+    UsageCounter,
+    estimate_prompt_tokens,
+    estimate_tokens,
+    mode_problem,
+    register_backend,
+)
 
 __all__ = [
     "OpenAIBackend",
@@ -34,12 +50,23 @@ class OpenAIBackend:
     Connection errors, timeouts, HTTP 429 and 5xx are retried ``entry.max_retries`` times with
     exponential backoff (``backoff_s * 2**attempt``); then :class:`BackendError`. A 400 reply that
     mentions the context length becomes :class:`ContextOverflowError`.
+
+    :meth:`usage` takes the reply's ``usage`` field: ``prompt_tokens``, ``completion_tokens``, and
+    as evaluated tokens ``prompt_tokens`` less the server's cached ones
+    (``prompt_tokens_details.cached_tokens``, or llama-server's ``timings.prompt_n``), all of
+    them when the server reports no cache. A reply without ``usage`` is counted by the
+    tokenizer-free estimate (characters / 4, plus 4 per prompt message).
     """
 
     entry: ModelEntry
     backoff_s: float = 1.0
     system_role_supported: bool = field(default=True, init=False)
     modes: ClassVar[tuple[str, ...]] = ("direct", "cot")
+    n_parallel: int = field(default=1, init=False)
+    _usage: UsageCounter = field(default_factory=UsageCounter, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.n_parallel = self.entry.n_parallel
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = (self.entry.base_url or "").rstrip("/") + path
@@ -95,9 +122,25 @@ class OpenAIBackend:
         except (KeyError, IndexError, TypeError):
             raise BackendError(f"model {self.entry.name}: unexpected reply from server: "
                                f"{str(reply)[:200]}") from None
-        usage = reply.get("usage") or {}
-        return Generation(text=text, prompt_tokens=int(usage.get("prompt_tokens", 0)),
-                          completion_tokens=int(usage.get("completion_tokens", 0)))
+        gen, evaluated = _counted(reply, messages, text)
+        self._usage.add(gen.prompt_tokens, evaluated, gen.completion_tokens)
+        return gen
+
+    def chat_many(self, messages: list[list[Message]], sampling: SamplingConfig,
+                  seeds: list[int]) -> list[Generation]:
+        """:meth:`chat` for each (messages, seed), up to ``n_parallel`` requests in flight;
+        replies in the order asked. An error of any request is raised (the first in request
+        order) once every request has finished."""
+        if len(messages) != len(seeds):
+            raise ValueError("chat_many: one seed per conversation")
+        workers = min(self.n_parallel, len(messages))
+        if workers <= 1:
+            return [self.chat(m, sampling, s) for m, s in zip(messages, seeds, strict=True)]
+        with ThreadPoolExecutor(max_workers=workers,
+                                thread_name_prefix=f"stickrole-{self.entry.name}") as pool:
+            futures = [pool.submit(self.chat, m, sampling, s)
+                       for m, s in zip(messages, seeds, strict=True)]
+        return [f.result() for f in futures]
 
     def option_logprobs(self, prompts: list[list[Message]], letters: list[list[str]],
                         answer_prefix: str, seeds: list[int]) -> list[np.ndarray]:
@@ -107,6 +150,29 @@ class OpenAIBackend:
         return {"backend": "openai", "base_url": self.entry.base_url, "model": self.entry.model,
                 "timeout_s": self.entry.timeout_s, "max_retries": self.entry.max_retries}
 
+    def usage(self) -> TokenUsage:
+        return self._usage.total()
+
     def close(self) -> None:
         return None
+
+
+def _counted(reply: dict[str, Any], messages: list[Message], text: str) -> tuple[Generation, int]:
+    """The reply as a :class:`Generation` with its token counts, and the prompt tokens the server
+    evaluated (see :class:`OpenAIBackend`)."""
+    usage = reply.get("usage")
+    if not isinstance(usage, dict) or "prompt_tokens" not in usage:
+        n_prompt = estimate_prompt_tokens(messages)
+        return Generation(text, n_prompt, estimate_tokens(text)), n_prompt
+    n_prompt = int(usage.get("prompt_tokens") or 0)
+    details = usage.get("prompt_tokens_details") or {}
+    timings = reply.get("timings") or {}
+    if isinstance(details, dict) and details.get("cached_tokens") is not None:
+        evaluated = n_prompt - int(details["cached_tokens"])
+    elif isinstance(timings, dict) and timings.get("prompt_n") is not None:
+        evaluated = int(timings["prompt_n"])
+    else:
+        evaluated = n_prompt
+    gen = Generation(text, n_prompt, int(usage.get("completion_tokens") or 0))
+    return gen, max(0, min(evaluated, n_prompt))
 

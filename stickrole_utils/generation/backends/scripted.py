@@ -18,7 +18,15 @@ from typing import Any
 import numpy as np
 
 from ...errors import BackendError
-from .base import ANSWER_MODES, Generation, Message
+from .base import (
+    ANSWER_MODES,
+    Generation,
+    Message,
+    TokenUsage,
+    UsageCounter,
+    estimate_prompt_tokens,
+    estimate_tokens,
+)
 
 __all__ = [
     "ScriptedBackend",
@@ -50,6 +58,10 @@ class ScriptedBackend:
     system_role_supported : bool
         Whether the "chat template" accepts a system turn.
 
+    Its :meth:`usage` evaluates nothing (``evaluated_tokens`` 0); prompt and generated tokens are
+    those of a scripted :class:`Generation` where it gives them, else estimated without a
+    tokenizer (characters / 4, plus 4 per prompt message), as the dummy backend does.
+
     Attributes
     ----------
     calls : list of list of dict
@@ -73,6 +85,7 @@ class ScriptedBackend:
         self.seeds: list[int] = []
         self.scored: list[list[Message]] = []
         self.closed = False
+        self._usage = UsageCounter()
 
     def _reply(self, messages: list[Message], seed: int) -> str | Generation:
         if callable(self.replies):
@@ -89,7 +102,10 @@ class ScriptedBackend:
         self.calls.append([dict(m) for m in messages])
         self.seeds.append(seed)
         reply = self._reply(messages, seed)
-        return reply if isinstance(reply, Generation) else Generation(text=reply)
+        gen = reply if isinstance(reply, Generation) else Generation(text=reply)
+        self._usage.add(prompt=gen.prompt_tokens or estimate_prompt_tokens(messages),
+                        generated=gen.completion_tokens or estimate_tokens(gen.text))
+        return gen
 
     def _probs(self, messages: list[Message], letters: list[str]) -> np.ndarray:
         k = len(self.scored) - 1
@@ -112,12 +128,16 @@ class ScriptedBackend:
         out = []
         for messages, lets in zip(prompts, letters, strict=True):
             self.scored.append([dict(m) for m in messages])
+            self._usage.add(prompt=estimate_prompt_tokens(messages, answer_prefix))
             with np.errstate(divide="ignore"):
                 out.append(np.log(self._probs(messages, lets)))
         return out
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
+
+    def usage(self) -> TokenUsage:
+        return self._usage.total()
 
     def close(self) -> None:
         self.closed = True
