@@ -21,8 +21,8 @@ from ..config import GenerationConfig, ModelEntry, RunConfig
 from ..design.prompts import Prompts
 from ..errors import BackendError, ConfigError
 from .administer import administer_unit
-from .backends import Backend, make_backend
-from .manifest import Manifest, ManifestStats
+from .backends import Backend, TokenUsage, backend_usage, make_backend
+from .manifest import Manifest, ManifestStats, ManifestUsage
 from .plan import load_params, model_run_dir, plan_units, preflight
 from .store import RunStore, git_commit, identity_hash
 
@@ -82,6 +82,13 @@ def _progress(total: int, desc: str, mode: bool | str) -> Any:
                 smoothing=0.1)
 
 
+def _added(usage: ManifestUsage, tokens: TokenUsage, seconds: float) -> ManifestUsage:
+    return ManifestUsage(prompt_tokens=usage.prompt_tokens + tokens.prompt_tokens,
+                         evaluated_tokens=usage.evaluated_tokens + tokens.evaluated_tokens,
+                         generated_tokens=usage.generated_tokens + tokens.generated_tokens,
+                         seconds=round(usage.seconds + seconds, 3))
+
+
 def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
                    progress: bool | str = True, backend: Backend | None = None) -> Path:
     """Generate (or resume) the answers of one model.
@@ -134,6 +141,8 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         if changed:
             raise ConfigError(f"{store.run_dir}: chunk(s) {', '.join(changed)} were generated "
                               "with different chunk settings; use --force to start over")
+        # what earlier sessions of this run directory recorded (none after --force)
+        usage = ManifestUsage.model_validate(old.get("usage") or {})
         manifest = Manifest(
             stickrole_version=__version__,
             git_commit=git_commit(),
@@ -149,6 +158,7 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
             python=sys.version.split()[0],
             platform=platform.platform(),
             status="running",
+            **({"usage": usage} if old.get("usage") else {}),
         )
         store.write_manifest(manifest)
         todo = [u for u in units if not store.is_done(
@@ -160,10 +170,15 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         try:
             for k, unit in enumerate(todo, 1):
                 bar.set_postfix_str(f"unit {k}/{len(todo)} {unit.chunk.label}", refresh=False)
+                before, started = backend_usage(backend), time.perf_counter()
                 result = administer_unit(backend, unit, gen, prompts, mode, placement,
                                          on_item=lambda: bar.update(1))
+                usage = _added(usage, backend_usage(backend) - before,
+                               time.perf_counter() - started)
                 store.write_unit((entry.name, unit.chunk.label, unit.persona.id, unit.bank.name),
                                  result.rows, result.conversation)
+                manifest = manifest.model_copy(update={"usage": usage})
+                store.write_manifest(manifest)
         finally:
             bar.close()
         store.consolidate()
@@ -177,7 +192,8 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
             unparsed_rate=unparsed / n if n else float("nan"),
             units_skipped_overflow=int(skipped),
             seconds_this_session=round(time.perf_counter() - t0, 2))
-        store.write_manifest(manifest.model_copy(update={"status": "complete", "stats": stats}))
+        store.write_manifest(manifest.model_copy(update={"status": "complete", "stats": stats,
+                                                         "usage": usage}))
     finally:
         if own_backend:
             backend.close()

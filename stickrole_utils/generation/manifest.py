@@ -17,10 +17,37 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from ..errors import DataError, format_validation_error
 
 __all__ = [
+    "ManifestUsage",
     "ManifestStats",
     "Manifest",
     "parse_manifest",
 ]
+
+
+class ManifestUsage(BaseModel):
+    """Model work of a run (``usage``), summed over every session that ran units of it (a resumed
+    run adds to what the earlier sessions recorded; ``--force`` starts from zero).
+
+    Token counts come from the backend: llama_cpp counts its own evaluation, openai takes the
+    server's reply ``usage``, dummy and scripted estimate (characters / 4) and evaluate nothing.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    prompt_tokens: int = 0
+    """Prompt tokens presented to the model."""
+    evaluated_tokens: int = 0
+    """Prompt tokens actually computed (fewer than presented where a cached prefix was
+    reused)."""
+    generated_tokens: int = 0
+    """Tokens generated (conversation turns and replies)."""
+    seconds: float = 0.0
+    """Wall seconds spent administering units (model loading and file writing excluded)."""
+
+    def tokens_per_second(self) -> float | None:
+        """(evaluated + generated) tokens per second, ``None`` when nothing was measured."""
+        work = self.evaluated_tokens + self.generated_tokens
+        return work / self.seconds if self.seconds > 0 and work > 0 else None
 
 
 class ManifestStats(BaseModel):
@@ -72,6 +99,8 @@ class Manifest(BaseModel):
     status: Literal["running", "complete"]
     stats: ManifestStats | None = None
     """Set when ``status`` is ``complete``."""
+    usage: ManifestUsage | None = None
+    """Tokens and seconds of the model work so far (updated after every unit)."""
     updated: str | None = None
     """ISO time of the last write (set by the writer)."""
 
