@@ -173,6 +173,16 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+def _cmd_plan(args) -> int:
+    from .generation import load_params
+    from .generation.cost import format_plan, plan_run
+
+    cfg = load_params(args.params)
+    entries = [cfg.model(args.model)] if args.model else list(cfg.models)
+    print(format_plan(cfg, plan_run(cfg, entries)), end="")
+    return 0
+
+
 def _cmd_run(args) -> int:
     from .generation import load_params, preflight
     from .pipeline import run_experiment
@@ -249,6 +259,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="only this model (name as in params)")
     p.add_argument("--force", action="store_true", help="discard earlier results and start over")
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("plan", help="the units, tokens and ETA of a run, before any model loads")
+    p.add_argument("params", type=Path)
+    p.add_argument("--model", help="only this model (name as in params)")
+    p.set_defaults(func=_cmd_plan)
 
     p = sub.add_parser("analyze", help="answers tables -> DIR/<model>/metrics.json, DIR/leaderboard.csv")
     p.add_argument("answers", nargs="+", type=Path, help="answers tables (CSV or parquet)")

@@ -7,6 +7,17 @@ from .administer import (
     administer_unit,
     simulate_conversation,
 )
+from .cost import (
+    ChunkCost,
+    CostEstimator,
+    ModelPlan,
+    UnitCost,
+    estimate_unit,
+    format_duration,
+    format_plan,
+    plan_model,
+    plan_run,
+)
 from .generate import (
     generate_from_params,
     generate_model,
@@ -14,6 +25,7 @@ from .generate import (
 from .manifest import (
     Manifest,
     ManifestStats,
+    ManifestUsage,
     parse_manifest,
 )
 from .parsing import (
@@ -48,8 +60,18 @@ __all__ = [
     "UnitResult",
     "simulate_conversation",
     "administer_unit",
+    "UnitCost",
+    "ChunkCost",
+    "ModelPlan",
+    "CostEstimator",
+    "estimate_unit",
+    "plan_model",
+    "plan_run",
+    "format_duration",
+    "format_plan",
     "generate_model",
     "generate_from_params",
+    "ManifestUsage",
     "ManifestStats",
     "Manifest",
     "parse_manifest",

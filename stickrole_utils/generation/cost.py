@@ -1,0 +1,322 @@
+"""The cost of a run, before any model loads (``stickrole plan PARAMS.yaml``).
+
+For each model and chunk: units, items, and the tokens the run will present, evaluate and
+generate, with an ETA from the throughput an earlier session of the same run directory measured
+(its manifest's ``usage``). The token counts are tokenizer-free estimates (characters / 4, plus
+4 tokens per message for the chat template) of the prompts the run really builds: every unit of
+:func:`~stickrole_utils.generation.plan.plan_units` is walked through
+:func:`~stickrole_utils.generation.administer.administer_unit` with a stand-in model
+(:class:`CostEstimator`) that records each prompt and answers with a reply as long as the
+reply budget. So the estimate follows the params (chunks, contexts, items, mode, conversation
+length, SVS dialogue, prompt wording), and generated tokens are upper bounds:
+
+* a conversation turn: ``conversation.max_tokens`` (256 where unset);
+* an item in ``direct`` or ``cot`` mode: ``answer.max_tokens`` (default 10 and 2000);
+* an item in ``logprob`` mode: none (one forward pass scores the letters).
+
+Evaluated tokens assume the prefix shared with the previous prompt is not computed again
+(llama_cpp keeps it in its KV cache; llama-server and vLLM cache prompts too); the dummy
+baseline evaluates nothing. See ``docs/method.md``, Protocol, for what a unit asks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..config import ModelEntry, RunConfig, SamplingConfig
+from ..design.prompts import Prompts
+from .administer import Unit, administer_unit
+from .backends.base import ANSWER_MODES, Generation, estimate_prompt_tokens
+from .manifest import ManifestUsage
+from .plan import model_run_dir, plan_units, preflight
+from .store import RunStore, read_manifest
+
+__all__ = [
+    "UnitCost",
+    "ChunkCost",
+    "ModelPlan",
+    "CostEstimator",
+    "estimate_unit",
+    "plan_model",
+    "plan_run",
+    "format_duration",
+    "format_plan",
+]
+
+#: Reply budget of a chat call that sets no ``max_tokens`` (llama_cpp's default).
+DEFAULT_MAX_TOKENS = 256
+_OPTION_LINE = re.compile(r"^\(([A-Za-z])\) ", re.MULTILINE)
+_CALIBRATE = "no throughput measured yet; run a short calibration (e.g. n_personas: 2)"
+
+
+@dataclass(frozen=True)
+class UnitCost:
+    """Estimated tokens of one unit."""
+
+    prompt_tokens: int
+    evaluated_tokens: int
+    generated_tokens: int
+    longest_prompt: int
+
+    @property
+    def work(self) -> int:
+        """Tokens the model computes: evaluated + generated."""
+        return self.evaluated_tokens + self.generated_tokens
+
+
+@dataclass
+class ChunkCost:
+    """Estimated cost of one model's chunk (sums over its units)."""
+
+    chunk: str
+    units: int = 0
+    done: int = 0
+    items: int = 0
+    prompt_tokens: int = 0
+    evaluated_tokens: int = 0
+    generated_tokens: int = 0
+    remaining_work: int = 0
+    """Evaluated + generated tokens of the units not done yet."""
+    longest_prompt: int = 0
+
+    def add(self, cost: UnitCost, n_items: int, done: bool) -> None:
+        self.units += 1
+        self.done += int(done)
+        self.items += n_items
+        self.prompt_tokens += cost.prompt_tokens
+        self.evaluated_tokens += cost.evaluated_tokens
+        self.generated_tokens += cost.generated_tokens
+        self.remaining_work += 0 if done else cost.work
+        self.longest_prompt = max(self.longest_prompt, cost.longest_prompt)
+
+
+@dataclass
+class ModelPlan:
+    """One model's chunks, totals and measured throughput."""
+
+    model: str
+    backend: str
+    mode: str
+    n_ctx: int | None
+    chunks: list[ChunkCost] = field(default_factory=list)
+    tokens_per_second: float | None = None
+    """(evaluated + generated) tokens per second measured by an earlier session, if any."""
+
+    @property
+    def total(self) -> ChunkCost:
+        out = ChunkCost("total")
+        for c in self.chunks:
+            for name in ("units", "done", "items", "prompt_tokens", "evaluated_tokens",
+                         "generated_tokens", "remaining_work"):
+                setattr(out, name, getattr(out, name) + getattr(c, name))
+            out.longest_prompt = max(out.longest_prompt, c.longest_prompt)
+        return out
+
+    def eta_seconds(self, cost: ChunkCost) -> float | None:
+        """Seconds the not-done units of ``cost`` take at the measured throughput."""
+        if self.tokens_per_second is None:
+            return None
+        return cost.remaining_work / self.tokens_per_second
+
+
+def _common_prefix(a: str, b: str) -> int:
+    """Length of the common prefix of ``a`` and ``b`` (binary search over slice comparisons).
+
+    >>> _common_prefix("persona: Ann. Q1", "persona: Ann. Q2"), _common_prefix("", "x")
+    (15, 0)
+    """
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[:mid] == b[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+class CostEstimator:
+    """A stand-in model that counts tokenizer-free estimates of the prompts it is given.
+
+    Every chat reply is as long as its budget (``max_tokens``, :data:`DEFAULT_MAX_TOKENS`
+    where unset); a question listing lettered options is answered ``(A)`` (after filler of the
+    same budget in a reasoning reply). Evaluated tokens leave out the share of a prompt's
+    characters that repeat the start of the previous prompt and reply (a cached prefix).
+    """
+
+    system_role_supported = True
+    modes = ANSWER_MODES
+
+    def __init__(self) -> None:
+        self.prompt_tokens = 0
+        self.evaluated_tokens = 0
+        self.generated_tokens = 0
+        self.longest_prompt = 0
+        self._cached = ""
+
+    def _present(self, messages: list[dict[str, str]], suffix: str = "") -> str:
+        text = "".join(f"\x1e{m['role']}\x1f{m['content']}" for m in messages) + "\x1e" + suffix
+        n = estimate_prompt_tokens(messages, suffix)
+        common = _common_prefix(text, self._cached)
+        self.prompt_tokens += n
+        self.evaluated_tokens += max(1, round(n * (len(text) - common) / len(text)))
+        self.longest_prompt = max(self.longest_prompt, n)
+        return text
+
+    def chat(self, messages: list[dict[str, str]], sampling: SamplingConfig,
+             seed: int) -> Generation:
+        budget = (sampling.max_tokens if sampling is not None and sampling.max_tokens
+                  else DEFAULT_MAX_TOKENS)
+        text = self._present(messages)
+        if _OPTION_LINE.search(messages[-1]["content"] if messages else ""):
+            reply = "Answer: (A)" if budget <= 16 else "x" * (4 * budget - 12) + " Answer: (A)"
+        else:
+            reply = "x" * (4 * budget)
+        self._cached = text + reply
+        self.generated_tokens += budget
+        return Generation(text=reply)
+
+    def option_logprobs(self, prompts: list[list[dict[str, str]]], letters: list[list[str]],
+                        answer_prefix: str, seeds: list[int]) -> list[np.ndarray]:
+        out = []
+        for messages, lets in zip(prompts, letters, strict=True):
+            self._cached = self._present(messages, answer_prefix)
+            p = np.full(len(lets), 1e-3)
+            p[0] = 1.0
+            out.append(np.log(p / p.sum()))
+        return out
+
+    def info(self) -> dict[str, Any]:
+        return {"backend": "cost-estimator"}
+
+    def close(self) -> None:
+        return None
+
+
+def estimate_unit(unit: Unit, cfg: RunConfig, mode: str, placement: str,
+                  prompts: Prompts) -> UnitCost:
+    """Estimated tokens of one unit, from the prompts administering it builds."""
+    model = CostEstimator()
+    gen = cfg.generation.model_copy(update={"on_context_overflow": "skip"})
+    administer_unit(model, unit, gen, prompts, mode, placement)
+    return UnitCost(model.prompt_tokens, model.evaluated_tokens, model.generated_tokens,
+                    model.longest_prompt)
+
+
+def _placement(cfg: RunConfig) -> str:
+    # the model's chat template decides "auto"; a plan assumes it takes a system turn
+    return "user" if cfg.generation.system_role == "user" else "system"
+
+
+def _measured(entry_dir: Any) -> float | None:
+    usage = read_manifest(entry_dir).get("usage")
+    return ManifestUsage.model_validate(usage).tokens_per_second() if usage else None
+
+
+def plan_model(cfg: RunConfig, entry: ModelEntry,
+               cache: dict[tuple[str, str, str, str], UnitCost] | None = None) -> ModelPlan:
+    """The chunks of one model with their estimated tokens, and its measured throughput.
+
+    ``cache`` (keyed by mode, chunk, persona, questionnaire) lets models with the same mode
+    share the walk through the protocol.
+    """
+    cache = {} if cache is None else cache
+    mode = entry.mode or cfg.generation.mode
+    prompts = Prompts.from_config(cfg.generation.prompts)
+    run_dir = model_run_dir(cfg, entry)
+    store = RunStore(run_dir)
+    plan = ModelPlan(model=entry.name, backend=entry.backend, mode=mode,
+                     n_ctx=entry.n_ctx if entry.backend == "llama_cpp" else None,
+                     tokens_per_second=_measured(run_dir))
+    by_chunk: dict[str, ChunkCost] = {}
+    for unit in plan_units(cfg, entry.name):
+        key = (mode, unit.chunk.label, unit.persona.id, unit.bank.name)
+        if key not in cache:
+            cache[key] = estimate_unit(unit, cfg, mode, _placement(cfg), prompts)
+        cost = cache[key]
+        if entry.backend == "dummy":
+            cost = UnitCost(cost.prompt_tokens, 0, cost.generated_tokens, cost.longest_prompt)
+        done = store.is_done((entry.name, *key[1:]))
+        by_chunk.setdefault(unit.chunk.label, ChunkCost(unit.chunk.label)).add(
+            cost, len(unit.items), done)
+    plan.chunks = list(by_chunk.values())
+    return plan
+
+
+def plan_run(cfg: RunConfig, entries: list[ModelEntry] | None = None) -> list[ModelPlan]:
+    """:func:`plan_model` for each model (default: all of the params), after the checks
+    ``stickrole generate`` makes before loading a model (:func:`~.plan.preflight`).
+
+    Raises
+    ------
+    ConfigError, DataError
+        What ``generate`` would stop on: a missing corpus, an unreadable earlier manifest, ...
+    """
+    entries = list(cfg.models) if entries is None else entries
+    preflight(cfg, entries)
+    cache: dict[tuple[str, str, str, str], UnitCost] = {}
+    return [plan_model(cfg, e, cache) for e in entries]
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for people.
+
+    >>> [format_duration(s) for s in (4.2, 95, 7200, 3 * 86400)]
+    ['4s', '1.6m', '2.0h', '3.0d']
+    """
+    if seconds < 60:
+        return f"{seconds:.0f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f}m"
+    if seconds < 86400:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+_HEAD = ("chunk", "units", "done", "items", "prompt tok", "evaluated tok", "generated tok",
+         "longest prompt", "ETA")
+
+
+def _row(plan: ModelPlan, c: ChunkCost) -> list[str]:
+    eta = plan.eta_seconds(c)
+    return [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.prompt_tokens:,}",
+            f"{c.evaluated_tokens:,}", f"{c.generated_tokens:,}", f"{c.longest_prompt:,}",
+            "-" if eta is None else format_duration(eta)]
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(v.ljust(w) if i == 0 else v.rjust(w)
+                             for i, (v, w) in enumerate(zip(r, widths, strict=True))).rstrip()
+            for r in rows]
+
+
+def format_plan(cfg: RunConfig, plans: list[ModelPlan]) -> str:
+    """The plan as text: a table per model (one row per chunk and a total), then how its ETA
+    was obtained."""
+    lines = [f"plan of run {cfg.run} ({cfg.source or 'params'}): {len(plans)} model(s)",
+             "tokens are tokenizer-free estimates (characters / 4, plus 4 per message); "
+             "generated tokens are upper bounds (the max_tokens budgets); evaluated tokens "
+             "assume the prefix shared with the previous prompt is cached",
+             ""]
+    for plan in plans:
+        lines.append(f"model {plan.model} ({plan.backend}, mode {plan.mode})")
+        lines += _table([list(_HEAD), *(_row(plan, c) for c in plan.chunks),
+                         _row(plan, plan.total)])
+        if plan.tokens_per_second is None:
+            lines.append(f"  ETA: {_CALIBRATE}")
+        else:
+            eta = plan.eta_seconds(plan.total) or 0.0
+            lines.append(f"  ETA {format_duration(eta)} for the units not done, at "
+                         f"{plan.tokens_per_second:,.0f} tokens/s (evaluated + generated) "
+                         "measured by an earlier session of this run (manifest usage)")
+        longest = plan.total.longest_prompt
+        if plan.n_ctx is not None and longest > plan.n_ctx:
+            lines.append(f"  warning: the longest prompt (~{longest:,} tokens) exceeds n_ctx="
+                         f"{plan.n_ctx}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
