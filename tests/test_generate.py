@@ -101,3 +101,49 @@ def test_context_overflow_skip_or_stop(tmp_path):
     cfg = load_run_config(p)
     with pytest.raises(ContextOverflowError, match="exceeds n_ctx"):
         generate_model(cfg, entry, progress=False, backend=_overflowing())
+
+
+def test_manifest_usage_summed_over_units_and_sessions(tmp_path):
+    """usage: the dummy estimates (nothing evaluated); an interrupted session's finished units
+    stay counted and the resumed session adds to them, ending where an uninterrupted run ends."""
+    import pytest
+
+    from stickrole_utils.config import load_run_config
+    from stickrole_utils.errors import BackendError
+    from stickrole_utils.generation.backends import DummyBackend
+    from stickrole_utils.generation.generate import generate_model
+
+    data = {**PARAMS, "output_dir": str(tmp_path / "whole"),
+            "generation": {**PARAMS["generation"], "chunks": ["chunk_no_conv", "chunk_chess_0"],
+                           "items": {"pvq40": [1, 2, 3]}}}
+    p = tmp_path / "u.yaml"
+    p.write_text(yaml.safe_dump(data))
+    cfg = load_run_config(p)
+    whole = json.loads((generate_model(cfg, cfg.models[0], progress=False) / "manifest.json")
+                       .read_text())["usage"]
+    assert whole["evaluated_tokens"] == 0 and whole["prompt_tokens"] > 0
+    assert whole["generated_tokens"] > 0 and whole["seconds"] >= 0
+
+    class Failing(DummyBackend):
+        calls = 0
+
+        def chat(self, messages, sampling, seed):
+            type(self).calls += 1
+            if type(self).calls > 6:  # two units of 3 items, then it fails mid-unit
+                raise BackendError("server went away")
+            return super().chat(messages, sampling, seed)
+
+    data["output_dir"] = str(tmp_path / "resumed")
+    p.write_text(yaml.safe_dump(data))
+    cfg = load_run_config(p)
+    with pytest.raises(BackendError):
+        generate_model(cfg, cfg.models[0], progress=False, backend=Failing(cfg.models[0]))
+    out = tmp_path / "resumed" / "det" / "dummy"
+    partial = json.loads((out / "manifest.json").read_text())
+    assert partial["status"] == "running"
+    assert 0 < partial["usage"]["prompt_tokens"] < whole["prompt_tokens"]
+    generate_model(cfg, cfg.models[0], progress=False)
+    resumed = json.loads((out / "manifest.json").read_text())["usage"]
+    for key in ("prompt_tokens", "evaluated_tokens", "generated_tokens"):
+        assert resumed[key] == whole[key]
+    assert resumed["seconds"] >= partial["usage"]["seconds"]
