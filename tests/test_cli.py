@@ -52,3 +52,10 @@ def test_console_entry_point_runs_as_module(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "stickrole_utils", "--version"],
                           capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("stickrole ")
+
+
+def test_plan_is_a_subcommand(tmp_path, capsys):
+    from stickrole_utils.cli import build_parser
+
+    args = build_parser().parse_args(["plan", "p.yaml", "--model", "m"])
+    assert (args.command, str(args.params), args.model) == ("plan", "p.yaml", "m")

@@ -78,7 +78,9 @@ class ModelEntry(_Strict):
 
     n_parallel: int = Field(default=1, ge=1, le=64)
     """llama_cpp, logprob mode: score up to this many items in one batch as parallel sequences
-    sharing the cached prefix (worth it on a GPU; 1 scores items one after the other)."""
+    sharing the cached prefix (worth it on a GPU; 1 scores items one after the other). openai:
+    keep up to this many of a unit's independent items in flight as concurrent requests (match
+    the server's slots, e.g. ``llama-server --parallel N``; the answers do not change)."""
 
     mode: Literal["logprob", "direct", "cot"] | None = None
     """Per-model override of ``generation.mode`` (``None``: use generation.mode)."""
