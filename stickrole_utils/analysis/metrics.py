@@ -9,7 +9,9 @@ NaN as the JSON token ``NaN`` (as the original's files; Python's json reads it b
 
 Definitions of the numbers: ``docs/method.md`` (Rank-order stability, Ipsative stability,
 Circular structure (MDS Stress), Rank distance, CFA (magnifying glass), Cronbach alpha,
-Leaderboard (Cardinal and Ordinal), Bootstrap intervals).
+Leaderboard (Cardinal and Ordinal), Bootstrap intervals, Downstream behaviour). A table with
+only downstream answers gives empty values keys (``chunks`` is ``[]``) and the ``downstream_*``
+and ``value_behaviour_*`` keys.
 """
 
 from __future__ import annotations
@@ -138,6 +140,28 @@ class Metrics(BaseModel):
     """Percentile bootstrap interval of ``rank_order`` (NaN, NaN when not computed)."""
     cardinal_ci: tuple[Number, Number] | None = None
     """Percentile bootstrap interval of ``cardinal``."""
+    downstream_chunks: dict[str, str] | None = None
+    """Downstream chunk -> its task (``tolkien_donation``, ``tolkien_bag``, ``religion``)."""
+    downstream_n_items: int | None = None
+    downstream_unparsed_count: int | None = None
+    """Unparsed downstream items (handled by the same unparsed rule)."""
+    downstream_means: dict[str, dict[str, Number]] | None = None
+    """Downstream chunk -> task key -> mean raw behaviour score over personas."""
+    downstream_rank_order: dict[str, Number] | None = None
+    """task -> mean Spearman r over (task key, pair of the task's chunks), NaN skipped."""
+    downstream_rank_order_per_key: dict[str, dict[str, Number]] | None = None
+    """task -> task key -> mean r over the chunk pairs."""
+    downstream_rank_order_nan_reasons: dict[str, list[str]] | None = None
+    """task -> why some (or all) of its correlations are undefined."""
+    value_behaviour_pairs: dict[str, str] | None = None
+    """Downstream chunk -> the values chunk of the same context it is correlated with."""
+    value_behaviour_correlation: dict[str, dict[str, Number]] | None = None
+    """task -> value -> mean over the task's keys of the mean over paired contexts of Spearman r
+    (centered value score vs behaviour)."""
+    value_behaviour_per_key: dict[str, dict[str, dict[str, Number]]] | None = None
+    """task -> value -> task key -> mean r over the paired contexts."""
+    value_behaviour_nan_reasons: dict[str, list[str]] | None = None
+    """task -> why some of its value-behaviour correlations are undefined."""
     notes: list[str] | None = None
     """Substitutions, undefined correlations, degenerate structures, missing personas."""
     settings: dict[str, Any] | None = None

@@ -5,7 +5,9 @@ and scripts call, so all give identical numbers. Steps: validate the model's tab
 unparsed-item rule, score values, rank-order and ipsative stability, and per chunk the validity
 metrics (Stress, the four CFA models, Cronbach alpha), then bootstrap intervals over personas
 (``docs/method.md``: Unparsed answers, Rank-order stability, Ipsative stability, Circular
-structure (MDS Stress), CFA (magnifying glass), Cronbach alpha, Bootstrap intervals).
+structure (MDS Stress), CFA (magnifying glass), Cronbach alpha, Bootstrap intervals). Chunks of
+downstream tasks get their own metrics (:mod:`.downstream`; ``docs/method.md``, Downstream
+behaviour); a table with only downstream chunks gives those and empty values metrics.
 Writing and reading a model's directory: :mod:`.model_io`; several models and files:
 :mod:`.batch`.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -29,6 +32,16 @@ from .answers import validate_answers
 from .bootstrap import persona_resampler, rank_order_statistic
 from .cfa import fit_magnifying_glass
 from .columns import cardinal_of
+from .downstream import (
+    behaviour_scores,
+    chunk_attribute,
+    downstream_rank_order,
+    downstream_summary,
+    downstream_tasks,
+    resolve_pairs,
+    value_behaviour,
+    value_behaviour_summary,
+)
 from .metrics import Metrics
 from .reliability import cronbach_alpha
 from .scoring import item_matrix, substitute_unparsed, value_scores
@@ -65,15 +78,24 @@ class ModelAnalysis:
         ``chunk, item, value, x, y``: MDS coordinates of the items (circle plot).
     cfa : DataFrame
         ``chunk, group, cfi, tli, srmr, rmsea, converged, improper, note``.
+    behaviour : DataFrame
+        Downstream behaviour scores, the ``scores`` columns (``value`` holds the task key).
+    downstream_rank_order : DataFrame
+        ``task, key, chunk_a, chunk_b, r, n, reason``.
+    value_behaviour : DataFrame
+        ``task, value, key, chunk, values_chunk, r, n, reason``.
     """
 
     model: str
     metrics: Metrics
-    scores: pd.DataFrame
-    rank_order: pd.DataFrame
-    ipsative: pd.DataFrame
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rank_order: pd.DataFrame = field(default_factory=pd.DataFrame)
+    ipsative: pd.DataFrame = field(default_factory=pd.DataFrame)
     structure: pd.DataFrame = field(default_factory=pd.DataFrame)
     cfa: pd.DataFrame = field(default_factory=pd.DataFrame)
+    behaviour: pd.DataFrame = field(default_factory=pd.DataFrame)
+    downstream_rank_order: pd.DataFrame = field(default_factory=pd.DataFrame)
+    value_behaviour: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _values_questionnaire(answers: pd.DataFrame, source: str) -> dict[str, str]:
@@ -240,7 +262,8 @@ def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
 
 
 def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = None, *,
-                  source: str = "<answers>", validate: bool = True) -> ModelAnalysis:
+                  source: str = "<answers>", validate: bool = True,
+                  pairs: Mapping[str, str] | None = None) -> ModelAnalysis:
     """Analyse one model's answers table.
 
     Parameters
@@ -253,6 +276,11 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
         Name of the input used in error messages (a file path).
     validate : bool
         Run :func:`stickrole_utils.analysis.answers.validate_answers` first.
+    pairs : mapping, optional
+        Downstream chunk -> values chunk of the same context, for the value-behaviour
+        correlation. Default: by the answers table's ``topic`` (and ``replicate``) columns when
+        present, else only chunks holding both kinds of answers pair with themselves
+        (:func:`stickrole_utils.analysis.downstream.resolve_pairs`).
 
     Returns
     -------
@@ -262,8 +290,9 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
     Raises
     ------
     DataError
-        Several models in the table, fewer than two chunks, fewer than 3 personas in a chunk,
-        two values questionnaires in one chunk, chunks named in settings but absent.
+        Several models in the table, a single values chunk, fewer than 3 personas in a values
+        chunk, two values questionnaires (or two downstream tasks) in one chunk, chunks named
+        in settings but absent, ``pairs`` naming chunks that are not there.
     """
     settings = settings or AnalysisSettings()
     if validate:
@@ -275,10 +304,44 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
     model = models[0]
     source = f"{source} (model {model!r})"  # every message below names the model
     qmap = _values_questionnaire(answers, source)
-    if not qmap:
-        raise DataError(f"{source}: no PVQ-40 or SVS-57 answers "
-                        f"(questionnaires: {', '.join(sorted(set(answers['questionnaire'])))})")
-    chunks = order_chunks(list(qmap), settings.chunks, source)
+    tasks = downstream_tasks(answers, source)
+    chunks, down_chunks = _select_chunks(qmap, tasks, settings.chunks, source)
+    if chunks:
+        metrics, frames = _analyze_values(answers, chunks, qmap, settings, source)
+    else:
+        metrics = {"chunks": [], "pairwise_rank_order": {}, "stress": {}, "cfi": {}, "srmr": {},
+                   "rmsea": {}, "notes": [
+                       f"no PVQ-40 or SVS-57 answers (questionnaires: "
+                       f"{', '.join(sorted(set(answers['questionnaire'])))}): values metrics not "
+                       "computed"]}
+        frames = {}
+    metrics["model"] = model
+    if down_chunks:
+        values = frames.get("scores")
+        dm, dframes = _analyze_downstream(
+            answers, {c: tasks[c] for c in down_chunks}, down_chunks, values,
+            chunks, pairs, settings, source)
+        metrics["notes"] += dm.pop("notes")
+        metrics.update(dm)
+        frames.update(dframes)
+    metrics["settings"] = settings.model_dump()
+    metrics["stickrole_version"] = __version__
+    return ModelAnalysis(model=model, metrics=Metrics.model_validate(metrics), **frames)
+
+
+def _select_chunks(qmap: dict[str, str], tasks: dict[str, str], wanted: list[str] | None,
+                   source: str) -> tuple[list[str], list[str]]:
+    """(values chunks, downstream chunks) to analyse, each in :func:`order_chunks` order, or in
+    the order of the ``chunks`` setting (which may name chunks of both kinds)."""
+    if wanted:
+        chosen = order_chunks([*qmap, *tasks], wanted, source)
+        return [c for c in chosen if c in qmap], [c for c in chosen if c in tasks]
+    return order_chunks(list(qmap)) if qmap else [], order_chunks(list(tasks)) if tasks else []
+
+
+def _analyze_values(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
+                    settings: AnalysisSettings, source: str) -> tuple[dict, dict]:
+    """The values metrics (PVQ-40/SVS-57 chunks) and tables of one model."""
     if len(chunks) < 2:
         raise DataError(f"{source}: answers for a single chunk ({chunks[0]!r}); "
                         "stability compares chunks, so at least two are needed")
@@ -300,7 +363,6 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
                      f"{'; '.join(metrics['rank_order_nan_reasons'][:3])}")
     personas = np.array(sorted(set(subst["persona"])))
     metrics.update({
-        "model": model,
         "chunks": chunks,
         "questionnaires": {c: qmap[c] for c in chunks},
         "n_personas": int(len(personas)),
@@ -328,9 +390,50 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
                 cardinal_stat, len(personas), settings.bootstrap_cardinal, rng, settings.ci_level))
 
     metrics["notes"] = notes
-    metrics["settings"] = settings.model_dump()
-    metrics["stickrole_version"] = __version__
-    return ModelAnalysis(model=model, metrics=Metrics.model_validate(metrics), **frames)
+    return metrics, frames
+
+
+def _analyze_downstream(answers: pd.DataFrame, tasks: dict[str, str], order: list[str],
+                        values: pd.DataFrame | None, values_chunks: list[str],
+                        pairs: Mapping[str, str] | None, settings: AnalysisSettings,
+                        source: str) -> tuple[dict, dict]:
+    """The downstream metrics and tables (``docs/method.md``, Downstream behaviour): behaviour
+    scores, their rank-order stability per task, and, where a downstream chunk is paired with a
+    values chunk of the same context, the value-behaviour correlation. No bootstrap."""
+    rows = answers[answers["chunk"].isin(order) & answers["questionnaire"].isin(set(tasks.values()))]
+    subst, n_unparsed = substitute_unparsed(rows, settings.unparsed, settings.seed)
+    notes = []
+    if n_unparsed:
+        notes.append(f"{n_unparsed} unparsed downstream item(s) ({n_unparsed / len(rows):.1%}) "
+                     f"{'replaced by seeded random options' if settings.unparsed == 'random' else 'dropped'}")
+    behaviour = behaviour_scores(subst)
+    replicates = chunk_attribute(answers, "replicate", order, source)
+    ro = downstream_rank_order(behaviour, tasks, replicates, order)
+    m: dict = {
+        "downstream_chunks": dict(tasks),
+        "downstream_n_items": int(len(rows)),
+        "downstream_unparsed_count": n_unparsed,
+        "downstream_means": {
+            c: {str(k): float(v) for k, v in g.groupby("value", sort=False)["raw"].mean().items()}
+            for c, g in behaviour.groupby("chunk", sort=False)},
+    }
+    m.update(downstream_summary(ro, tasks))
+    for task, why in m["downstream_rank_order_nan_reasons"].items():
+        notes.append(f"downstream rank-order of {task}: some correlations undefined: "
+                     f"{'; '.join(why[:3])}")
+    frames = {"behaviour": behaviour, "downstream_rank_order": ro}
+    if values is not None and len(values):
+        paired, pair_notes = resolve_pairs(answers, values_chunks, tasks, pairs, source)
+        notes += pair_notes
+        vb = value_behaviour(values, behaviour, paired, tasks)
+        m["value_behaviour_pairs"] = paired
+        m.update(value_behaviour_summary(vb))
+        frames["value_behaviour"] = vb
+    elif pairs:
+        raise DataError(f"{source}: pairs given but there are no PVQ-40 or SVS-57 chunks to "
+                        "pair the downstream chunks with")
+    m["notes"] = notes
+    return m, frames
 
 
 def _cardinal(metrics: dict) -> float:
