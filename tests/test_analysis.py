@@ -170,8 +170,6 @@ def test_constant_persona_answers_give_nan_with_reason_not_a_crash():
         (lambda d: d[d.chunk == "chunk_0"], "single chunk"),
         (lambda d: d[d.persona.isin(["p00", "p01"])], "has 2 persona(s)"),
         (lambda d: pd.concat([d, d.assign(model="other")]), "expects one model"),
-        (lambda d: d.assign(questionnaire="religion", item=1).drop_duplicates(
-            ["chunk", "persona"]), "no PVQ-40 or SVS-57 answers"),
     ],
 )
 def test_bad_input_gives_one_clear_error(change, message):
@@ -179,6 +177,30 @@ def test_bad_input_gives_one_clear_error(change, message):
     with pytest.raises(DataError, match="data.csv") as e:
         analyze_model(change(df), FAST, source="data.csv")
     assert message in str(e.value)
+
+
+def test_downstream_only_table_gives_downstream_metrics_not_an_error():
+    # formerly a DataError "no PVQ-40 or SVS-57 answers"; now that message is a note and the
+    # downstream chunks are analysed (docs/method.md, Downstream behaviour)
+    df = synthetic_answers({"m": 0.8}, chunks=["chunk_0", "chunk_1"], n_personas=5)
+    df = df.assign(questionnaire="religion", item=1).drop_duplicates(["chunk", "persona"])
+    m = analyze_model(df, FAST, source="data.csv").metrics
+    assert any("no PVQ-40 or SVS-57 answers" in n for n in m["notes"])
+    assert m["chunks"] == [] and m["downstream_chunks"] == {"chunk_0": "religion",
+                                                             "chunk_1": "religion"}
+    assert set(m["downstream_rank_order"]) == {"religion"}
+
+
+def test_downstream_chunks_beside_values_chunks_leave_values_metrics_unchanged():
+    df = synthetic_answers({"m": 0.8}, chunks=["chunk_0", "chunk_1"], n_personas=6)
+    rel = df.drop_duplicates(["chunk", "persona"]).assign(
+        chunk=lambda d: "rel_" + d["chunk"], questionnaire="religion", item=1, score=3.0)
+    alone = analyze_model(df, FAST).metrics
+    mixed = analyze_model(pd.concat([df, rel], ignore_index=True), FAST).metrics
+    assert mixed["chunks"] == alone["chunks"] == ["chunk_0", "chunk_1"]
+    for key in ("rank_order", "pairwise_rank_order", "stress", "cfi", "n_items", "cardinal"):
+        assert mixed[key] == alone[key], key
+    assert mixed["downstream_chunks"] == {"rel_chunk_0": "religion", "rel_chunk_1": "religion"}
 
 
 def test_persona_missing_from_a_chunk_is_a_note(caplog):

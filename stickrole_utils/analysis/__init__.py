@@ -68,6 +68,7 @@ from .model_io import (
 )
 from .original import (
     SUBJECTS,
+    campaign_chunk,
     chunk_label,
     find_result_files,
     import_original,
@@ -159,6 +160,7 @@ __all__ = [
     "read_model_analysis",
     "SUBJECTS",
     "chunk_label",
+    "campaign_chunk",
     "find_result_files",
     "read_original_results",
     "import_original",

@@ -4,9 +4,19 @@ The original writes one ``results.json`` per evaluation into a directory named
 ``chunk_<label>_<YYYY_MM_DD_HH_MM_SS>`` (``docs/method.md``, Protocol). Its fields used here:
 ``answers`` (per persona: {subject: [[letter, score], ...] in item order}), ``generations``
 (per persona: {subject: [reply text, ...]}), ``simulated_population`` (persona dicts with
-``name`` and ``gender``) and ``params`` (``engine``, ``permute_options_seed``). The chunk label is
-the directory name without its trailing timestamp: that layout is the only place the original
-records it (see :func:`chunk_label`).
+``name`` and ``gender``) and ``params`` (``engine``, ``permute_options_seed``, ``simulated_conversation_theme``). The chunk
+label is the directory name without its trailing timestamp: that layout is the only place the
+original records it (see :func:`chunk_label`).
+
+The paper's campaigns (``docs/method.md``, Downstream behaviour) are laid out as
+``.../<model>/seed_<s>/theme_<topic>_<timestamp>/results.json``, one tree per questionnaire, so
+the directory name alone repeats across seeds and questionnaires. A result directory named
+``theme_...`` is labelled ``<questionnaire>_seed_<s>_<topic>`` (or ``<questionnaire>_<topic>``
+without a ``seed_<s>`` parent): the questionnaire from the subject keys of its ``answers``, the
+topic from ``params.simulated_conversation_theme`` (the directory's name when the params lack
+it). Every row also gets ``topic`` (the conversation theme; empty when none) and ``replicate``
+(``seed_<s>``; empty outside that layout): analysis pairs a downstream chunk with the values
+chunk of the same topic and replicate (:mod:`.downstream`).
 """
 
 from __future__ import annotations
@@ -25,8 +35,8 @@ from ..io import read_json
 from ..schema import ANSWER_COLUMNS
 from .answers import concat_answers, validate_answers
 
-__all__ = ["SUBJECTS", "chunk_label", "find_result_files", "read_original_results",
-           "import_original"]
+__all__ = ["SUBJECTS", "chunk_label", "campaign_chunk", "find_result_files",
+           "read_original_results", "import_original"]
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +73,37 @@ def chunk_label(dirname: str) -> str:
     return _TIMESTAMP.sub("", dirname)
 
 
+_SEED_DIR = re.compile(r"seed_[A-Za-z0-9]+")
+
+
+def _campaign(file: Path, params: dict) -> tuple[str, str] | None:
+    """(replicate, topic) of a result in the paper's campaign layout (its directory named
+    ``theme_...``), else None. The topic is ``params.simulated_conversation_theme`` when the
+    results record it, else the directory's name after ``theme_``."""
+    label = chunk_label(file.parent.name)
+    if not label.startswith("theme_"):
+        return None
+    theme = params.get("simulated_conversation_theme")
+    topic = theme if isinstance(theme, str) and theme.strip() else label[len("theme_"):]
+    seed_dir = file.parent.parent.name
+    return (seed_dir if _SEED_DIR.fullmatch(seed_dir) else ""), topic
+
+
+def campaign_chunk(questionnaire: str, replicate: str, topic: str) -> str:
+    """Chunk label of a result of the paper's campaigns.
+
+    >>> campaign_chunk("tolkien_donation", "seed_2", "chess")
+    'tolkien_donation_seed_2_chess'
+    >>> campaign_chunk("pvq40", "", "joke")
+    'pvq40_joke'
+    """
+    return "_".join(p for p in (questionnaire, replicate, topic) if p)
+
+
 def find_result_files(path: str | Path) -> list[Path]:
-    """``results.json`` files under ``path``: the file itself, ``path/results.json``, or those
-    of its sub-directories (a model directory holding one directory per chunk)."""
+    """``results.json`` files under ``path``: the file itself, ``path/results.json``, those of
+    its sub-directories (a model directory holding one directory per chunk), else those two
+    levels down (a model directory holding ``seed_<s>/theme_<topic>_<timestamp>/``)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: not found (give an original result directory or results.json)")
@@ -73,7 +111,7 @@ def find_result_files(path: str | Path) -> list[Path]:
         return [path]
     if (path / "results.json").exists():
         return [path / "results.json"]
-    found = sorted(path.glob("*/results.json"))
+    found = sorted(path.glob("*/results.json")) or sorted(path.glob("*/*/results.json"))
     if not found:
         raise DataError(f"{path}: no results.json in it or in its sub-directories")
     return found
@@ -142,13 +180,16 @@ def read_original_results(file: str | Path, *, model: str | None = None,
     model : str, optional
         Model name; default ``params.engine``, else the grand-parent directory's name.
     chunk : str, optional
-        Chunk label; default :func:`chunk_label` of the parent directory's name.
+        Chunk label; default :func:`chunk_label` of the parent directory's name, or
+        :func:`campaign_chunk` for a ``theme_...`` directory of the paper's campaigns.
 
     Returns
     -------
     DataFrame
         Contract columns plus ``letter``, ``raw`` (the reply text when stored), ``seed``
-        (the permutation seed string) and ``source`` (the file).
+        (the permutation seed string), ``source`` (the file), ``topic`` (the conversation
+        theme, empty when none) and ``replicate`` (``seed_<s>`` in the campaign layout, else
+        empty).
 
     Raises
     ------
@@ -159,10 +200,16 @@ def read_original_results(file: str | Path, *, model: str | None = None,
     file = Path(file)
     data = _load(file)
     params = data.get("params") or data.get("args") or {}
-    model = model or params.get("engine") or file.parent.parent.name
+    campaign = _campaign(file, params)
+    replicate, topic = campaign or ("", "")
+    model = model or params.get("engine") or (
+        file.parent.parent.parent.name if replicate else file.parent.parent.name)
     if not isinstance(model, str):
         raise DataError(f"{file}: params.engine must be text; got {shown(model)}")
-    chunk = chunk or chunk_label(file.parent.name)
+    if campaign is None:
+        theme = params.get("simulated_conversation_theme")
+        topic = theme if isinstance(theme, str) else ""
+    fixed_chunk = chunk or (None if campaign else chunk_label(file.parent.name))
     population = data["simulated_population"]
     answers = data["answers"]
     generations = data.get("generations") or [{}] * len(answers)
@@ -192,12 +239,14 @@ def read_original_results(file: str | Path, *, model: str | None = None,
                                 f"{q} has {inst.n_items}")
             texts = gens.get(subject)
             texts = texts if isinstance(texts, list) else []
+            label = fixed_chunk or campaign_chunk(q, replicate, topic)
             for k, pair in enumerate(items):
                 letter, score = _score(pair, file, f"{where}[{k}]")
                 text = texts[k] if k < len(texts) and texts[k] is not None else ""
-                rows.append((model, chunk, name, gender, q, k + 1, score,
-                             "" if letter is None else letter, str(text), seed, str(file)))
-    cols = list(ANSWER_COLUMNS) + ["letter", "raw", "seed", "source"]
+                rows.append((model, label, name, gender, q, k + 1, score,
+                             "" if letter is None else letter, str(text), seed, str(file),
+                             topic, replicate))
+    cols = list(ANSWER_COLUMNS) + ["letter", "raw", "seed", "source", "topic", "replicate"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -221,11 +270,13 @@ def import_original(paths: Sequence[str | Path], *, model: str | None = None) ->
             if not len(df):
                 continue
             df = validate_answers(df, source=str(f))  # its messages name this file
-            key = (df["model"].iat[0], df["chunk"].iat[0])
-            if key in seen:
-                raise DataError(f"{f}: a second result for model {key[0]!r}, chunk {key[1]!r} "
-                                f"(first: {seen[key]}); keep one directory per chunk")
-            seen[key] = f
+            for key in df[["model", "chunk"]].drop_duplicates().itertuples(index=False):
+                key = tuple(key)
+                if key in seen:
+                    raise DataError(f"{f}: a second result for model {key[0]!r}, chunk "
+                                    f"{key[1]!r} (first: {seen[key]}); keep one directory per "
+                                    "chunk")
+                seen[key] = f
             frames.append(df)
     # each table is validated; their union can only add duplicate rows
     return concat_answers(frames, source=", ".join(map(str, paths)))
