@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from stickrole_utils.analysis.model import analyze_model
 from stickrole_utils.analysis.original import chunk_label, import_original
 from stickrole_utils.cli import main
+from stickrole_utils.config.analysis import AnalysisSettings
 from stickrole_utils.errors import DataError
 
 POP = [
@@ -92,3 +94,52 @@ def test_errors_name_the_file(tmp_path, model_dir):
     write_result(dup / "chunk_0_2026_01", "pvq_auto", 40, 0)
     with pytest.raises(DataError, match="a second result for model 'phi-4', chunk 'chunk_0'"):
         import_original([dup])
+
+
+def write_campaign(root, subject, n_items, theme_params=True, scale=(1, 6)):
+    """The paper's layout: <campaign>/<model>/seed_<s>/theme_<topic>_<timestamp>/results.json;
+    the directory name of the campaign does not say which questionnaire it holds."""
+    for s in (0, 2):
+        for k, topic in enumerate(("chess", "joke")):
+            d = root / "phi-4" / f"seed_{s}" / f"theme_{topic}_2024_02_0{k + 1}_10_00_00"
+            data = write_result(d, subject, n_items, 10 * s + k, scale=scale)
+            data["params"]["permute_options_seed"] = f"{s}_{k}"
+            if theme_params:
+                data["params"]["simulated_conversation_theme"] = topic
+            (d / "results.json").write_text(json.dumps(data))
+    return root / "phi-4"
+
+
+def test_import_campaign_layout_labels_by_questionnaire_seed_and_topic(tmp_path):
+    don = write_campaign(tmp_path / "stability_default_params_x", "tolkien_donation", 100)
+    pvq = write_campaign(tmp_path / "stability_default_params_y", "pvq_auto", 40,
+                         theme_params=False)
+    table = import_original([don, pvq])
+    assert set(table["chunk"]) == {f"{q}_seed_{s}_{t}" for q in ("tolkien_donation", "pvq40")
+                                   for s in (0, 2) for t in ("chess", "joke")}
+    assert set(table["model"]) == {"phi-4"}
+    per_chunk = table.groupby("chunk")[["questionnaire", "topic", "replicate"]].first()
+    assert per_chunk.loc["tolkien_donation_seed_2_joke"].tolist() == [
+        "tolkien_donation", "joke", "seed_2"]
+    assert per_chunk.loc["pvq40_seed_0_chess"].tolist() == ["pvq40", "chess", "seed_0"]
+    assert table[table.chunk == "tolkien_donation_seed_0_chess"]["seed"].iat[0] == "0_0"
+
+
+def test_import_campaign_then_analyze_pairs_by_topic_and_seed(tmp_path):
+    don = write_campaign(tmp_path / "a", "tolkien_donation", 100)
+    pvq = write_campaign(tmp_path / "b", "pvq_auto", 40)
+    m = analyze_model(import_original([don, pvq]), AnalysisSettings(bootstrap=0)).metrics
+    assert m["value_behaviour_pairs"] == {
+        f"tolkien_donation_seed_{s}_{t}": f"pvq40_seed_{s}_{t}"
+        for s in (0, 2) for t in ("chess", "joke")}
+    assert set(m["downstream_rank_order"]) == {"tolkien_donation"}
+    assert set(m["value_behaviour_correlation"]["tolkien_donation"]) == {
+        "Self-Direction", "Stimulation", "Hedonism", "Achievement", "Power", "Security",
+        "Conformity", "Tradition", "Benevolence", "Universalism"}
+
+
+def test_import_campaign_same_labels_twice_is_an_error(tmp_path):
+    don = write_campaign(tmp_path / "a", "religion", 5, scale=(1, 5))
+    again = write_campaign(tmp_path / "b", "religion", 5, scale=(1, 5))
+    with pytest.raises(DataError, match="a second result for model 'phi-4', chunk 'religion_seed_0_chess'"):
+        import_original([don, again])
