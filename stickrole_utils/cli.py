@@ -113,10 +113,11 @@ def _cmd_analyze(args) -> int:
     results = analyze_files(args.answers, settings)
     # the leaderboard is computed (chunks common to all models checked) before anything is
     # written, so that an error leaves args.out as it was
-    board = leaderboard_files({m: a.metrics for m, a in results.items()},
-                              lb.chunks or settings.chunks, lb.ties, lb.seed)
+    ranked = {m: a.metrics for m, a in results.items() if a.metrics.chunks}
+    board = (leaderboard_files(ranked, lb.chunks or settings.chunks, lb.ties, lb.seed)
+             if ranked else None)  # downstream-only tables: metrics.json, no leaderboard
     write_analyses(results, args.out)
-    path = write_leaderboard_files(board, args.out)
+    path = write_leaderboard_files(board, args.out) if board else Path(args.out)
     for model, a in results.items():
         m = a.metrics
         log.info("%s: RO %.3f, ipsative %.3f, Cardinal %.3f, %d CFA failure(s)", model,

@@ -30,7 +30,8 @@ __all__ = [
 ]
 
 #: Per-model analysis tables, written as ``<name>.parquet`` beside metrics.json.
-ANALYSIS_TABLES: tuple[str, ...] = ("scores", "rank_order", "ipsative", "structure", "cfa")
+ANALYSIS_TABLES: tuple[str, ...] = ("scores", "rank_order", "ipsative", "structure", "cfa",
+                                    "behaviour", "downstream_rank_order", "value_behaviour")
 
 #: Stage -> notebook file name (in ``notebooks/`` and, executed, under ``<run>/notebooks/``).
 NOTEBOOK_FILES: dict[str, str] = {

@@ -215,3 +215,29 @@ def test_topic_pairing_rules():
     bad = pd.DataFrame({"chunk": ["c", "c"], "topic": ["x", "y"]})
     with pytest.raises(DataError, match="one per chunk"):
         resolve_pairs(bad, ["c"], {"c": "religion"})
+
+
+def test_cli_analyze_downstream_only_and_mixed_models(tmp_path, capsys):
+    """`stickrole analyze` writes downstream metrics for a model with only downstream chunks and
+    leaves it out of the leaderboard (a warning names it); with no rankable model, no leaderboard."""
+    import json
+
+    from stickrole_utils.cli import main
+    from stickrole_utils.datasets import synthetic_answers
+
+    values = synthetic_answers({"v": 0.8}, chunks=["chunk_0", "chunk_1"], n_personas=6)
+    ds = values.drop_duplicates(["chunk", "persona"]).assign(
+        model="d", questionnaire="religion", item=1,
+        score=lambda d: d["persona"].str[-1:].astype(float) % 5 + 1)
+    only = tmp_path / "only.csv"
+    ds.to_csv(only, index=False)
+    assert main(["-q", "analyze", str(only), "--out", str(tmp_path / "a"), "--bootstrap", "0"]) == 0
+    m = json.loads((tmp_path / "a" / "d" / "metrics.json").read_text())
+    assert m["downstream_rank_order"]["religion"] == 1.0 and m["chunks"] == []
+    assert not (tmp_path / "a" / "leaderboard.csv").exists()
+    both = tmp_path / "both.csv"
+    pd.concat([values, ds], ignore_index=True).to_csv(both, index=False)
+    assert main(["-q", "analyze", str(both), "--out", str(tmp_path / "b"), "--bootstrap", "0"]) == 0
+    lb = pd.read_csv(tmp_path / "b" / "leaderboard.csv")
+    assert lb["Model"].tolist() == ["v"]
+    assert (tmp_path / "b" / "d" / "metrics.json").is_file()

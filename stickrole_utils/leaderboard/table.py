@@ -120,17 +120,27 @@ def load_metrics(paths: Sequence[str | Path]) -> dict[str, Metrics]:
 
 
 def checked_metrics(metrics: Mapping[str, Metrics | Mapping[str, Any]]) -> dict[str, Metrics]:
-    """model -> :class:`Metrics`: those already checked as they are, mappings (metrics.json
-    content) checked once here.
+    """model -> :class:`Metrics` of the models the leaderboard ranks: those already checked as
+    they are, mappings (metrics.json content) checked once here; models with only downstream
+    chunks are left out (with a warning).
 
     Raises
     ------
     DataError
-        No model, or a mapping :meth:`Metrics.parse` rejects (naming the model).
+        No model, no model with values chunks, or a mapping :meth:`Metrics.parse` rejects
+        (naming the model).
     """
     if not metrics:
         raise DataError("no models to put on the leaderboard")
-    return {name: as_metrics(m, f"metrics of model {name!r}") for name, m in metrics.items()}
+    checked = {name: as_metrics(m, f"metrics of model {name!r}") for name, m in metrics.items()}
+    ranked = {name: m for name, m in checked.items() if m.chunks}
+    for name in checked.keys() - ranked.keys():
+        logger.warning("leaderboard: model %r left out: it has no PVQ-40 or SVS-57 chunks (only "
+                       "downstream tasks), and the leaderboard ranks values stability", name)
+    if not ranked:
+        raise DataError(f"no model has PVQ-40 or SVS-57 chunks to rank (models: "
+                        f"{', '.join(checked)}); their downstream metrics are in metrics.json")
+    return ranked
 
 
 def _resolve_chunks(metrics: Mapping[str, Metrics], chunks: Sequence[str] | None) -> list[str]:
