@@ -133,7 +133,9 @@ class GenerationConfig(_Strict):
 
     population: str = "real_world_people"
     """Personas: a built-in set (``real_world_people``, ``famous_people``,
-    ``tolkien_characters``), ``original:<name>`` for the original's
+    ``tolkien_characters``), ``no_persona`` or ``no_persona:<N>`` (the paper's persona-less
+    setting: N participants, default 50, with no persona message, differing only by their option
+    orders), ``original:<name>`` for the original's
     ``personas/<name>/personas.json`` under ``data_path`` (``real_world_people``,
     ``famous_people``, ``tolkien_characters``), or a path to a JSON/YAML persona file."""
 
@@ -184,6 +186,18 @@ class GenerationConfig(_Strict):
     system_role: Literal["auto", "system", "user"] = "auto"
     """Where the persona text goes: a system message, or the first user turn; ``auto`` uses a
     system message when the model's chat template accepts one."""
+
+    persona_turn: Literal["merged", "separate"] = "merged"
+    """How the persona text goes into the user side when it is not a system message:
+    ``merged`` into the first user turn (stickrole), or ``separate``: a user turn of its own
+    answered by an assistant "OK" (the original's way; a lone question without history still
+    carries it in the same turn, as in the original)."""
+
+    parsing: Literal["stickrole", "original"] = "stickrole"
+    """How ``direct``/``cot`` replies are read (``docs/method.md``, Unparsed answers):
+    ``stickrole``'s rules, or ``original``: in ``cot`` exactly one case-sensitive "Answer:" and
+    its next 40 characters, in ``direct`` the whole reply; then the alphabetically first "(X)"
+    found; anything else unparsed."""
 
     on_context_overflow: Literal["skip", "stop"] = "skip"
     """A prompt longer than the context window: ``skip`` records the unit's items as NaN with the

@@ -29,14 +29,17 @@ from .itembank import (
 )
 from .populations import (
     BUILTIN_POPULATIONS,
+    NO_PERSONA,
     ORIGINAL_POPULATIONS,
     Persona,
     derangement,
     load_population,
+    no_persona_population,
     read_persona_file,
 )
 from .prompts import (
     DEFAULT_PROMPTS,
+    PERSONA_ACK,
     Prompts,
     alternate_roles,
     format_options,
@@ -78,6 +81,8 @@ __all__ = [
     "BUILTIN_POPULATIONS",
     "ORIGINAL_POPULATIONS",
     "load_population",
+    "no_persona_population",
+    "NO_PERSONA",
     "read_persona_file",
     "derangement",
     "Prompts",
@@ -87,6 +92,7 @@ __all__ = [
     "item_message",
     "alternate_roles",
     "with_persona",
+    "PERSONA_ACK",
     "VALUES",
     "VALUE_CODES",
     "HIGHER_ORDER",

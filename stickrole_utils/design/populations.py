@@ -3,6 +3,10 @@
 A persona is (id, name, description, gender). Built-in sets are package resources written for
 stickrole (``resources/personas/*.yaml``); the original's ``personas.json`` files are read from a
 user-given path. Persona ids are the names, so the same person pairs with themself across chunks.
+
+``no_persona`` / ``no_persona:<N>`` is the paper's persona-less setting (``docs/method.md``,
+Protocol): N participants with no persona text at all, differing only by their option orders.
+A persona with an empty description gets no persona message.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ __all__ = [
     "BUILTIN_POPULATIONS",
     "ORIGINAL_POPULATIONS",
     "load_population",
+    "no_persona_population",
+    "NO_PERSONA",
     "read_persona_file",
     "derangement",
 ]
@@ -33,6 +39,10 @@ BUILTIN_POPULATIONS: tuple[str, ...] = ("real_world_people", "famous_people",
 ORIGINAL_POPULATIONS: tuple[str, ...] = ("real_world_people", "famous_people",
                                          "tolkien_characters")
 _GENDERS = ("F", "M", "")
+#: Population name of the persona-less setting (``no_persona`` or ``no_persona:<N>``).
+NO_PERSONA = "no_persona"
+#: Participants of ``no_persona`` without a count (the original's default).
+_NO_PERSONA_DEFAULT = 50
 
 
 @dataclass(frozen=True)
@@ -46,7 +56,8 @@ class Persona:
     name : str
         The person's name.
     description : str
-        Text completing "You are ...".
+        Text completing "You are ..."; empty for a persona-less participant (no persona
+        message at all).
     gender : str
         ``F``, ``M`` or ``""``; selects the gendered PVQ wording.
     """
@@ -105,6 +116,33 @@ def read_persona_file(path: str | Path) -> list[Persona]:
     return _personas_from_records(read(path, "persona file", DataError), str(path))
 
 
+def no_persona_population(n: int = _NO_PERSONA_DEFAULT) -> list[Persona]:
+    """``n`` persona-less participants (the paper's no-persona setting).
+
+    Ids ``p00``, ``p01``, ... (zero-padded to the width of ``n - 1``, at least 2 digits), name
+    ``CHATBOT`` and an empty description (no persona message). Genders alternate ``M``, ``F``,
+    as the original's: the PVQ wording alternates between its male and female forms.
+
+    >>> [(p.id, p.gender, p.description) for p in no_persona_population(3)]
+    [('p00', 'M', ''), ('p01', 'F', ''), ('p02', 'M', '')]
+    """
+    if n < 1:
+        raise ConfigError(f"generation.population: {NO_PERSONA}:<N> needs N >= 1; got {n}")
+    width = max(2, len(str(n - 1)))
+    return [Persona(id=f"p{i:0{width}d}", name="CHATBOT", description="",
+                    gender="M" if i % 2 == 0 else "F") for i in range(n)]
+
+
+def _no_persona(spec: str) -> list[Persona]:
+    count = spec.removeprefix(NO_PERSONA).removeprefix(":")
+    if not count:
+        return no_persona_population()
+    if not count.isdigit():
+        raise ConfigError(f"generation.population: {spec!r}: write {NO_PERSONA} or "
+                          f"{NO_PERSONA}:<N> with N a positive whole number")
+    return no_persona_population(int(count))
+
+
 def load_population(spec: str, data_path: str | Path | None = None) -> list[Persona]:
     """Load a population by name or path.
 
@@ -112,6 +150,7 @@ def load_population(spec: str, data_path: str | Path | None = None) -> list[Pers
     ----------
     spec : str
         A built-in name (``real_world_people``, ``famous_people``, ``tolkien_characters``),
+        ``no_persona`` or ``no_persona:<N>`` (N persona-less participants, default 50),
         ``original:<name>`` (the original's
         ``personas/<name>/personas.json`` under ``data_path``), or a JSON/YAML file path.
     data_path : path, optional
@@ -131,6 +170,8 @@ def load_population(spec: str, data_path: str | Path | None = None) -> list[Pers
         text = resources.files("stickrole_utils").joinpath(
             f"resources/personas/{spec}.yaml").read_text(encoding="utf-8")
         return _personas_from_records(yaml.safe_load(text), f"built-in population {spec}")
+    if spec == NO_PERSONA or spec.startswith(NO_PERSONA + ":"):
+        return _no_persona(spec)
     if spec.startswith("original:"):
         name = spec.removeprefix("original:")
         if name not in ORIGINAL_POPULATIONS:
@@ -144,7 +185,7 @@ def load_population(spec: str, data_path: str | Path | None = None) -> list[Pers
         return read_persona_file(spec)
     raise ConfigError(
         f"generation.population: unknown population {spec!r}; allowed: "
-        f"{', '.join(BUILTIN_POPULATIONS)}, "
+        f"{', '.join(BUILTIN_POPULATIONS)}, {NO_PERSONA}[:<N>], "
         f"{', '.join('original:' + n for n in ORIGINAL_POPULATIONS)}, or a .json/.yaml file"
     )
 

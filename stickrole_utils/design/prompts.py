@@ -2,7 +2,8 @@
 
 Messages are lists of ``{"role": ..., "content": ...}`` dicts (OpenAI chat format). The persona
 text goes into a system message, or, for models whose chat template rejects a system turn, into
-the first user turn (``placement="user"``), and that choice is recorded in the manifest.
+the first user turn (``placement="user"``; merged into it, or the original's separate turn
+answered "OK"), and that choice is recorded in the manifest.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ __all__ = [
     "item_message",
     "alternate_roles",
     "with_persona",
+    "PERSONA_ACK",
 ]
 
 Message = dict[str, str]
+
+#: The assistant's reply inserted after a separate persona turn (``persona_turn: separate``).
+PERSONA_ACK = "OK"
 
 
 @dataclass(frozen=True)
@@ -129,15 +134,22 @@ def alternate_roles(texts: list[str], last: str = "user") -> list[Message]:
             for i, t in enumerate(texts)]
 
 
-def with_persona(setting: str, messages: list[Message], placement: str = "system") -> list[Message]:
+def with_persona(setting: str, messages: list[Message], placement: str = "system",
+                 turn: str = "merged") -> list[Message]:
     """Put the persona/role-setting text in front of a conversation.
 
     ``system``: a system message; a conversation that then starts with the assistant gets an
-    empty user turn first (the original does the same). ``user``: merged into the first user
-    turn (or a user turn of its own when the conversation starts with the assistant).
+    empty user turn first (the original does the same). ``user``: with ``turn="merged"``
+    (stickrole's way), merged into the first user turn (or a user turn of its own when the
+    conversation starts with the assistant); with ``turn="separate"`` (the original's way), a
+    user turn of its own, followed by an assistant ``"OK"`` when the conversation starts with a
+    user turn. An empty ``setting`` (a persona-less participant) adds nothing.
 
     >>> with_persona("You are X.", [{"role": "user", "content": "Hi"}], "user")
     [{'role': 'user', 'content': 'You are X.\\n\\nHi'}]
+    >>> [m["content"] for m in with_persona("You are X.", alternate_roles(["Hi", "Yo", "Q"]),
+    ...                                     "user", "separate")]
+    ['You are X.', 'OK', 'Hi', 'Yo', 'Q']
     """
     msgs = [dict(m) for m in messages]
     if not setting:
@@ -148,7 +160,12 @@ def with_persona(setting: str, messages: list[Message], placement: str = "system
         return [{"role": "system", "content": setting}, *msgs]
     if placement != "user":
         raise ConfigError(f"persona placement must be system or user; got {placement!r}")
-    if msgs and msgs[0]["role"] == "user":
+    if turn not in ("merged", "separate"):
+        raise ConfigError(f"persona turn must be merged or separate; got {turn!r}")
+    if msgs and msgs[0]["role"] == "user" and turn == "merged":
         msgs[0]["content"] = f"{setting}\n\n{msgs[0]['content']}" if msgs[0]["content"] else setting
         return msgs
+    if msgs and msgs[0]["role"] == "user":
+        return [{"role": "user", "content": setting}, {"role": "assistant", "content": PERSONA_ACK},
+                *msgs]
     return [{"role": "user", "content": setting}, *msgs]

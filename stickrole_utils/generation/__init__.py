@@ -29,8 +29,10 @@ from .manifest import (
     parse_manifest,
 )
 from .parsing import (
+    PARSING_RULES,
     ParsedAnswer,
     parse_answer,
+    parse_answer_original,
 )
 from .permutations import (
     call_seed,
@@ -77,6 +79,8 @@ __all__ = [
     "parse_manifest",
     "ParsedAnswer",
     "parse_answer",
+    "parse_answer_original",
+    "PARSING_RULES",
     "original_permutations",
     "per_item_permutations",
     "unit_permutations",

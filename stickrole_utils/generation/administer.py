@@ -86,11 +86,22 @@ class UnitResult:
 
 
 def _persona_text(prompts: Prompts, persona: Persona) -> str:
+    """The persona message; empty (no message at all) for a persona-less participant."""
+    if not persona.description:
+        return ""
     return prompts.persona.format(description=persona.description, name=persona.name)
+
+
+def _question_turn(gen: GenerationConfig, history: list[Message]) -> str:
+    """``gen.persona_turn`` for a question, except that a lone question (no conversation, no
+    earlier answer) carries the persona in its own turn, as the original builds it."""
+    return "merged" if len(history) == 1 else gen.persona_turn
 
 
 def _interlocutor_text(prompts: Prompts, persona: Persona, partner: Persona | None,
                        knows: bool) -> str:
+    # a persona-less participant has nobody to be known as (the original turns it off too)
+    knows = knows and bool(persona.description)
     knows_txt = prompts.knows_persona.format(name=persona.name) if knows else ""
     if partner is None:
         return prompts.human_interlocutor.format(knows=knows_txt)
@@ -116,7 +127,8 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
                                      gen.interlocutor_knows_persona)
     for i in range(gen.n_messages):
         setting = persona_txt if i % 2 == 0 else partner_txt
-        msgs = with_persona(setting, alternate_roles(conv, last="user"), placement)
+        msgs = with_persona(setting, alternate_roles(conv, last="user"), placement,
+                            gen.persona_turn)
         reply = backend.chat(msgs, gen.conversation, call_seed(gen.seed, *seed_parts, "turn", i))
         conv.append(reply.text.strip() or " ")
     return conv
@@ -156,20 +168,21 @@ def _ask_logprob(backend: Backend, msgs: list[list[Message]], lets: list[list[st
     return out
 
 
-def _parsed(text: str, lets: list[str], mode: str) -> _Answer:
-    parsed = parse_answer(text, lets, "cot" if mode == "cot" else "direct")
+def _parsed(text: str, lets: list[str], mode: str, rule: str) -> _Answer:
+    parsed = parse_answer(text, lets, "cot" if mode == "cot" else "direct", rule)
     return _Answer(parsed.letter, text, parsed.reason)
 
 
 def _ask(backend: Backend, msgs: list[Message], lets: list[str], mode: str, prompts: Prompts,
-         sampling: SamplingConfig, seed: int) -> _Answer:
+         sampling: SamplingConfig, seed: int, rule: str) -> _Answer:
     if mode == "logprob":
         return _ask_logprob(backend, [msgs], [lets], prompts, [seed])[0]
-    return _parsed(backend.chat(msgs, sampling, seed).text, lets, mode)
+    return _parsed(backend.chat(msgs, sampling, seed).text, lets, mode, rule)
 
 
 def _ask_many(backend: Backend, msgs: list[list[Message]], lets: list[list[str]], mode: str,
-              prompts: Prompts, sampling: SamplingConfig, seeds: list[int]) -> list[_Answer]:
+              prompts: Prompts, sampling: SamplingConfig, seeds: list[int],
+              rule: str) -> list[_Answer]:
     """Independent questions: in ``logprob`` mode scored together; otherwise through the
     backend's ``chat_many`` (several requests in flight) where it has one, else one by one."""
     if mode == "logprob":
@@ -179,7 +192,7 @@ def _ask_many(backend: Backend, msgs: list[list[Message]], lets: list[list[str]]
         replies = many(msgs, sampling, seeds)
     else:
         replies = [backend.chat(m, sampling, s) for m, s in zip(msgs, seeds, strict=True)]
-    return [_parsed(r.text, ls, mode) for r, ls in zip(replies, lets, strict=True)]
+    return [_parsed(r.text, ls, mode, rule) for r, ls in zip(replies, lets, strict=True)]
 
 
 def _row(unit: Unit, item: int, perm: tuple[int, ...], ans: _Answer | None, mode: str,
@@ -222,7 +235,8 @@ def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], g
         perm, shown = _options_for(unit, item)
         text = item_message(unit.bank.description, unit.bank.text(item, unit.persona.gender),
                             shown, _query(prompts, mode))
-        msgs = with_persona(setting, [*conv_msgs, {"role": "user", "content": text}], placement)
+        history = [*conv_msgs, {"role": "user", "content": text}]
+        msgs = with_persona(setting, history, placement, _question_turn(gen, history))
         asked.append((item, perm, msgs, call_seed(gen.seed, *seed_parts, "item", item)))
     # items go to the backend in groups of n_parallel: in logprob mode it may score them as
     # parallel sequences, a served model (chat_many) keeps them in flight together
@@ -231,7 +245,7 @@ def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], g
     for g in range(0, len(asked), group):
         chunk = asked[g:g + group]
         answers = _ask_many(backend, [a[2] for a in chunk], [letters(len(a[1])) for a in chunk],
-                            mode, prompts, sampling, [a[3] for a in chunk])
+                            mode, prompts, sampling, [a[3] for a in chunk], gen.parsing)
         for (item, perm, _, _), ans in zip(chunk, answers, strict=True):
             rows.append(_row(unit, item, perm, ans, mode))
             if on_item is not None:
@@ -268,9 +282,9 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
 
         def ask(content: str, lets: list[str], tag: object, history=history) -> _Answer:
             history.append({"role": "user", "content": content})
-            msgs = with_persona(setting, history, placement)
+            msgs = with_persona(setting, history, placement, _question_turn(gen, history))
             return _ask(backend, msgs, lets, mode, prompts, sampling,
-                        call_seed(gen.seed, *seed_parts, "svs", tag))
+                        call_seed(gen.seed, *seed_parts, "svs", tag), gen.parsing)
 
         def rate(item: int, lead: str, short: bool, history=history) -> None:
             perm, shown = _options_for(unit, item)
@@ -355,6 +369,8 @@ def administer_unit(backend: Backend, unit: Unit, gen: GenerationConfig, prompts
         "model": unit.model, "chunk": unit.chunk.label, "persona": unit.persona.id,
         "questionnaire": unit.bank.name, "persona_index": unit.persona_index,
         "persona_placement": placement,
+        "persona_turn": gen.persona_turn if placement == "user" else "",
+        "parsing": gen.parsing if mode != "logprob" else "",
         "interlocutor": (unit.context.interlocutor.name if unit.context.interlocutor else
                          ("human" if unit.context.opener is not None else "")),
         "conversation": [], "dialogue": [], "error": "",

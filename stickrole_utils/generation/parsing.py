@@ -11,6 +11,14 @@ Rules (stricter and more predictable than the original's; ``docs/method.md``, Un
 Only letters of the item's options count, matched case-sensitively (SVS lists use ``a``, ``b``
 after ``Z``). An unparsed reply gives ``letter=None`` -- never a random substitute (analysis does
 that, seeded and counted).
+
+``rule="original"`` (``generation.parsing: original``) is the original's reading instead:
+
+* ``cot``: the reply must hold ``Answer:`` (case-sensitive) exactly once (``no_answer_tag``,
+  ``several_answer_tags``); only the 40 characters after it are read.
+* ``direct``: the whole reply is read.
+* Then the first option letter, in option order (A, B, ..., Z, a, ...), whose ``(X)`` occurs in
+  the text wins (``first_paren``), wherever it stands; none -> ``no_letter``.
 """
 
 from __future__ import annotations
@@ -18,7 +26,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["ParsedAnswer", "parse_answer"]
+from ..errors import ConfigError
+
+__all__ = ["ParsedAnswer", "parse_answer", "parse_answer_original", "PARSING_RULES"]
+
+#: Values of ``generation.parsing``.
+PARSING_RULES: tuple[str, ...] = ("stickrole", "original")
+#: Characters after the original's "Answer:" that it reads (10 tokens x 4).
+_ORIGINAL_WINDOW = 40
 
 _ANSWER_TAG = re.compile(r"answer\s*:", re.IGNORECASE)
 _LEAD = r"^[\s*_`\"'\[]*"
@@ -66,7 +81,34 @@ def _single_paren(text: str, allowed: set[str]) -> tuple[str | None, str]:
     return None, "ambiguous" if found else "no_letter"
 
 
-def parse_answer(text: str | None, allowed: list[str] | str, mode: str = "cot") -> ParsedAnswer:
+def parse_answer_original(text: str | None, allowed: list[str] | str,
+                          mode: str = "cot") -> ParsedAnswer:
+    """Read the chosen letter with the original's rule (module docstring, ``rule="original"``).
+
+    Examples
+    --------
+    >>> parse_answer_original("(E) no... Answer: (C) or (B)", "ABCDEF").letter
+    'B'
+    >>> parse_answer_original("Answer: (A). Final answer: (B)", "ABCDEF").reason
+    'several_answer_tags'
+    >>> parse_answer_original("answer: (A)", "ABCDEF").reason
+    'no_answer_tag'
+    """
+    if text is None or not text.strip():
+        return ParsedAnswer(None, "empty")
+    if mode == "cot":
+        count = text.count("Answer:")
+        if count != 1:
+            return ParsedAnswer(None, "no_answer_tag" if count == 0 else "several_answer_tags")
+        text = text.split("Answer:")[1][:_ORIGINAL_WINDOW]
+    for letter in allowed:
+        if f"({letter})" in text:
+            return ParsedAnswer(letter, "first_paren")
+    return ParsedAnswer(None, "no_letter")
+
+
+def parse_answer(text: str | None, allowed: list[str] | str, mode: str = "cot",
+                 rule: str = "stickrole") -> ParsedAnswer:
     """Read the chosen option letter from a reply.
 
     Parameters
@@ -77,6 +119,9 @@ def parse_answer(text: str | None, allowed: list[str] | str, mode: str = "cot") 
         The item's option letters (e.g. ``"ABCDEF"``).
     mode : {"cot", "direct"}
         Parsing rules (see module docstring).
+    rule : {"stickrole", "original"}
+        ``generation.parsing``: stickrole's rules or the original's
+        (:func:`parse_answer_original`).
 
     Returns
     -------
@@ -91,6 +136,10 @@ def parse_answer(text: str | None, allowed: list[str] | str, mode: str = "cot") 
     >>> parse_answer("(A) or (B)", "ABCDEF", mode="direct").letter is None
     True
     """
+    if rule == "original":
+        return parse_answer_original(text, allowed, mode)
+    if rule != "stickrole":
+        raise ConfigError(f"parsing rule must be one of {', '.join(PARSING_RULES)}; got {rule!r}")
     allowed_set = set(allowed)
     if text is None or not text.strip():
         return ParsedAnswer(None, "empty")

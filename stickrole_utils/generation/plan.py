@@ -108,6 +108,12 @@ def check_run_config(cfg: RunConfig) -> None:
             if c.interlocutor == "persona" and c.context != "none" and len(people) < 2:
                 raise ConfigError(f"chunk {c.label}: a persona interlocutor needs at least 2 "
                                   "personas")
+            if (c.interlocutor == "persona" and c.context != "none" and not c.interlocutors_file
+                    and any(not p.description for p in people)):
+                raise ConfigError(f"chunk {c.label}: a persona interlocutor is drawn from the "
+                                  "population, whose participants here have no persona "
+                                  f"({cfg.generation.population}); use interlocutor: human or "
+                                  "an interlocutors_file")
         for q in (cfg.generation.items or {}):
             get_instrument(q)
         Prompts.from_config(cfg.generation.prompts)
