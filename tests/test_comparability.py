@@ -228,3 +228,18 @@ def test_persona_interlocutor_needs_personas(tmp_path):
         load_params(path)
     with pytest.raises(ConfigError, match="no_persona"):
         load_params(_params(tmp_path, "bad2", {"population": "no_persona:zero"}))
+
+
+def test_questionnaire_description_override():
+    from stickrole_utils.config import PromptTemplates
+
+    text = "Here we briefly describe some people."
+    prompts = Prompts.from_config(PromptTemplates(descriptions={"pvq40": text},
+                                                  query_cot="Think step by step."))
+    pop = load_population("real_world_people")[:2]
+    backend = ScriptedBackend("Answer: (A)")
+    administer_unit(backend, _unit(pop, items=(1,)), GenerationConfig(), prompts, "cot",
+                    "system")
+    content = backend.calls[0][-1]["content"]
+    assert content.startswith(text + "\n\n") and content.endswith("\nThink step by step.")
+    assert Prompts.from_config().description("pvq40", "bank's") == "bank's"

@@ -127,6 +127,10 @@ class PromptTemplates(_Strict):
     answer_prefix: str | None = None
     """Start of the assistant turn after which ``logprob`` mode reads the letter distribution."""
 
+    descriptions: dict[str, str] | None = None
+    """Questionnaire instructions by questionnaire name (e.g. ``{pvq40: "Here we briefly
+    describe some people. ..."}``) instead of the item bank's (an empty text: no instructions)."""
+
 
 class GenerationConfig(_Strict):
     """What every model is asked: population, chunks, instrument wording, answer mode, sampling."""

@@ -9,7 +9,7 @@ answered "OK"), and that choice is recorded in the manifest.
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from ..config import PromptTemplates
 from ..errors import ConfigError, shown
@@ -46,6 +46,12 @@ class Prompts:
     svs_rate_chosen: str
     svs_least: str
     svs_rest: str
+    descriptions: dict[str, str] = field(default_factory=dict)
+    """Questionnaire instructions by questionnaire name, replacing the item bank's."""
+
+    def description(self, questionnaire: str, default: str) -> str:
+        """The instructions said before a ``questionnaire`` item (``default``: the bank's)."""
+        return self.descriptions.get(questionnaire, default)
 
     @classmethod
     def from_config(cls, overrides: PromptTemplates | None = None) -> Prompts:
@@ -53,6 +59,7 @@ class Prompts:
         values = {f.name: getattr(DEFAULT_PROMPTS, f.name) for f in fields(cls)}
         if overrides is not None:
             values.update({k: v for k, v in overrides.model_dump().items() if v is not None})
+        values["descriptions"] = dict(values["descriptions"])
         out = cls(**values)
         allowed = {"persona": {"description", "name"}, "human_interlocutor": {"knows"},
                    "persona_interlocutor": {"description", "knows", "name"},

@@ -233,7 +233,8 @@ def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], g
     asked = []
     for item in unit.items:
         perm, shown = _options_for(unit, item)
-        text = item_message(unit.bank.description, unit.bank.text(item, unit.persona.gender),
+        text = item_message(prompts.description(unit.bank.name, unit.bank.description),
+                            unit.bank.text(item, unit.persona.gender),
                             shown, _query(prompts, mode))
         history = [*conv_msgs, {"role": "user", "content": text}]
         msgs = with_persona(setting, history, placement, _question_turn(gen, history))
@@ -303,7 +304,8 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
             history.append({"role": "assistant", "content": _history_reply(ans, mode, False)})
             return pool[lets.index(ans.letter)] if ans.letter is not None else None
 
-        head = (f"{unit.bank.description}\n\n" if unit.bank.description else "")
+        desc = prompts.description(unit.bank.name, unit.bank.description)
+        head = f"{desc}\n\n" if desc else ""
         head += f"{unit.bank.list_headers.get(list_no, '')}\n\n{prompts.svs_most}"
         most = pick(head, values, f"most{list_no}")
         if most is not None:

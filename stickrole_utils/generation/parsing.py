@@ -89,7 +89,7 @@ def parse_answer_original(text: str | None, allowed: list[str] | str,
     --------
     >>> parse_answer_original("(E) no... Answer: (C) or (B)", "ABCDEF").letter
     'B'
-    >>> parse_answer_original("Answer: (A). Final answer: (B)", "ABCDEF").reason
+    >>> parse_answer_original("Answer: (A). Final Answer: (B)", "ABCDEF").reason
     'several_answer_tags'
     >>> parse_answer_original("answer: (A)", "ABCDEF").reason
     'no_answer_tag'
