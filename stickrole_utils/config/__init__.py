@@ -3,26 +3,41 @@
 from .analysis import (
     AnalysisSettings,
 )
+from .experiment import (
+    GRID_KEYS,
+    ComparisonSettings,
+    ExperimentSettings,
+    grid_points,
+    point_label,
+    point_generation,
+)
 from .generation import (
     ChunkSpec,
-    GenerationConfig,
-    PromptTemplates,
     SamplingConfig,
+    PromptTemplates,
+    GenerationConfig,
 )
 from .leaderboard import (
     LeaderboardSettings,
 )
 from .run import (
-    ExecutionSettings,
     ModelEntry,
     ReportSettings,
+    ExecutionSettings,
     RunConfig,
     load_run_config,
     parse_run_config,
+    expand_grid,
 )
 
 __all__ = [
     "AnalysisSettings",
+    "GRID_KEYS",
+    "ComparisonSettings",
+    "ExperimentSettings",
+    "grid_points",
+    "point_label",
+    "point_generation",
     "ChunkSpec",
     "SamplingConfig",
     "PromptTemplates",
@@ -34,4 +49,5 @@ __all__ = [
     "RunConfig",
     "load_run_config",
     "parse_run_config",
+    "expand_grid",
 ]
