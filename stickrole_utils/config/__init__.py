@@ -8,26 +8,26 @@ from .experiment import (
     ComparisonSettings,
     ExperimentSettings,
     grid_points,
-    point_label,
     point_generation,
+    point_label,
 )
 from .generation import (
     ChunkSpec,
-    SamplingConfig,
-    PromptTemplates,
     GenerationConfig,
+    PromptTemplates,
+    SamplingConfig,
 )
 from .leaderboard import (
     LeaderboardSettings,
 )
 from .run import (
+    ExecutionSettings,
     ModelEntry,
     ReportSettings,
-    ExecutionSettings,
     RunConfig,
+    expand_grid,
     load_run_config,
     parse_run_config,
-    expand_grid,
 )
 
 __all__ = [

@@ -1,39 +1,39 @@
 """Stage 3, the leaderboard: per-chunk columns of all models, Cardinal and Ordinal scores, ranking sensitivity."""
 
 from .experiment import (
-    EXPERIMENT_COLUMNS,
     COMPARISONS_COLUMNS,
-    metric_values,
-    experiment_table,
+    EXPERIMENT_COLUMNS,
     collect_experiment,
-    summarise,
     compare_over_seeds,
+    experiment_table,
+    metric_values,
+    summarise,
     write_experiment,
 )
 from .sensitivity import (
-    tolerant_rankdata,
-    rank_change,
-    kendall_w,
-    benchbench_diversity,
-    mean_pairwise_mrc,
-    win_rate_matrix,
-    cardinal_sensitivity,
-    ordinal_sensitivity,
-    ranking_robustness,
     MIN_MODELS,
+    benchbench_diversity,
+    cardinal_sensitivity,
+    kendall_w,
+    mean_pairwise_mrc,
+    ordinal_sensitivity,
+    rank_change,
+    ranking_robustness,
+    tolerant_rankdata,
+    win_rate_matrix,
 )
 from .table import (
     LEADERBOARD_COLUMNS,
-    load_metrics,
+    cardinal_scores,
     checked_metrics,
     leaderboard_columns,
-    cardinal_scores,
-    win_rates,
-    ordinal_scores,
-    leaderboard_table,
     leaderboard_files,
-    write_leaderboard_files,
+    leaderboard_table,
+    load_metrics,
+    ordinal_scores,
+    win_rates,
     write_leaderboard,
+    write_leaderboard_files,
 )
 
 __all__ = [

@@ -32,10 +32,13 @@ from typing import Literal
 
 import pandas as pd
 
+from ..config import expand_grid
+from ..design import find_data_file
 from ..errors import ConfigError, DataError
 from ..generation import load_params
 from ..io import atomic_write_text
 from ..layout import ModelFiles, RunLayout
+from ..leaderboard.experiment import collect_experiment, write_experiment
 from ..leaderboard.table import load_metrics, write_leaderboard
 from ..report import notebook_to_html, write_index
 from .execute import DEFAULT_KERNEL, check_kernel, execute_stage, failure_reason
@@ -253,6 +256,25 @@ def run_experiment(
         if not (nb_src / NOTEBOOK_FILES[stage]).is_file():
             raise ConfigError(f"notebook {nb_src / NOTEBOOK_FILES[stage]} not found")
     check_kernel(kernel_name)
+    run = _Invocation(entries, nb_src, kernel_name, force)
+    if cfg.experiment is not None:
+        return _run_grid(cfg, params_path, run)
+    return _run_one(cfg, params_path, run)
+
+
+@dataclass
+class _Invocation:
+    """What ``run_experiment`` was asked, handed to every run of a grid."""
+
+    entries: list
+    nb_src: Path
+    kernel_name: str
+    force: bool
+
+
+def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunSummary:
+    """Every stage of one run directory (a params file without a grid, or one grid point)."""
+    entries, nb_src, kernel_name, force = run.entries, run.nb_src, run.kernel_name, run.force
     layout = RunLayout(cfg.run_dir)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
@@ -266,7 +288,7 @@ def run_experiment(
         failed_at: str | None = None
         for spec in _model_stages(cfg, entry, layout, params_path, nb_src, force):
             step += 1
-            label = f"[{step}/{n_steps}]"
+            label = f"{prefix}[{step}/{n_steps}]"
             if failed_at is not None:
                 summary.results.append(StageResult(entry.name, spec.stage, "skipped",
                                                    f"{failed_at} failed"))
@@ -287,7 +309,7 @@ def run_experiment(
     failed_at = None if analysed else "no model was analysed"
     for spec in _leaderboard_stages(cfg, layout, ranked, nb_src):
         step += 1
-        label = f"[{step}/{n_steps}]"
+        label = f"{prefix}[{step}/{n_steps}]"
         if failed_at is not None:
             summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
             log.info("%s %-11s %-11s skipped (%s)", label, spec.stage, "(all models)", failed_at)
@@ -307,6 +329,76 @@ def run_experiment(
             summary.index_html)
     return summary
 
+
+
+
+def _pinned_chunk_files(cfg, base_dir: Path):
+    """``cfg`` with relative corpus and interlocutor files of its chunk mappings made absolute
+    (looked up as the params file's own are), so that a grid point's params file, which lives
+    elsewhere, finds them."""
+    chunks = []
+    for c in cfg.generation.chunks:
+        if not isinstance(c, str):
+            update = {}
+            for key in ("corpus", "interlocutors_file"):
+                rel = getattr(c, key)
+                if rel and not Path(rel).is_absolute():
+                    update[key] = str(find_data_file(rel, cfg.data_path, base_dir, what=key))
+            c = c.model_copy(update=update) if update else c
+        chunks.append(c)
+    return cfg.model_copy(update={"generation": cfg.generation.model_copy(
+        update={"chunks": chunks})})
+
+
+def _experiment_stage(cfg, layout: RunLayout, points: list, models: list[str]) -> _Stage:
+    """The experiment stage (computed here): experiment.csv and comparisons.csv."""
+    metric_files = [RunLayout(c.run_dir).metrics(m) for _, c in points for m in models]
+    section = {"experiment": cfg.experiment.model_dump(mode="json"), "models": models}
+
+    def compute() -> None:
+        table = collect_experiment(points, models)
+        if table.empty:
+            raise DataError("no grid point has a model's metrics.json")
+        write_experiment(table, layout, cfg.experiment.comparisons.fdr)
+
+    return _Stage(None, "experiment", section, section,
+                  [f for f in metric_files if f.is_file()],
+                  [layout.experiment_csv, layout.comparisons_csv], None, compute=compute)
+
+
+def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
+    """Every grid point's run (``<run>/<point label>``, each with its own ``params.json``), then
+    the experiment stage and the experiment's index page."""
+    layout = RunLayout(cfg.run_dir)
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
+    summary = RunSummary(run_dir=layout.run_dir)
+    t_run = time.perf_counter()
+    points = expand_grid(_pinned_chunk_files(cfg, params_path.parent))
+    for i, (_, point_cfg) in enumerate(points, start=1):
+        point = RunLayout(point_cfg.run_dir)
+        point.run_dir.mkdir(parents=True, exist_ok=True)
+        dump = point_cfg.model_dump(mode="json", exclude={"source"})
+        atomic_write_text(point.params, json.dumps(dump, indent=1))
+        loaded = load_params(point.params)
+        sub = _run_one(loaded, point.params, run, prefix=f"({i}/{len(points)} {loaded.run}) ")
+        for r in sub.results:
+            r.model = f"{loaded.run}/{r.model}"
+        summary.results.extend(sub.results)
+    models = [m.name for m in cfg.models]
+    spec = _experiment_stage(cfg, layout, points, models)
+    summary.results.append(_run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
+                                      notebook_dir=run.nb_src, label="[experiment]",
+                                      execution=cfg.execution))
+    summary.index_html = write_index(layout.run_dir, stages=summary.table(),
+                                     title=cfg.report.title)
+    atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
+    log.log(logging.INFO if summary.ok else logging.WARNING,
+            "experiment %s (%d grid points) finished in %.1f s: %s; report: %s", cfg.run,
+            len(points), time.perf_counter() - t_run,
+            "all stages ok" if summary.ok else "some stages failed or were skipped",
+            summary.index_html)
+    return summary
 
 def build_report(run_dir: str | Path, *, kernel_name: str | None = None) -> Path:
     """(Re)render the HTML report of a run directory: ``stickrole report RUN_DIR``.
