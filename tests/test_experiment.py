@@ -142,11 +142,20 @@ experiment:
 
 @pytest.mark.slow
 def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
-    from stickrole_utils.pipeline import run_experiment
+    import shutil
 
+    from stickrole_utils.pipeline import NOTEBOOK_FILES, notebooks_dir, run_experiment
+
+    # report pages only display (tested elsewhere): keep their parameters cell, for speed
+    nbs = tmp_path / "notebooks"
+    shutil.copytree(notebooks_dir(), nbs)
+    for stage in ("report", "leaderboard"):
+        page = nbs / NOTEBOOK_FILES[stage]
+        head, params_cell = page.read_text().split('# %% tags=["parameters"]')
+        page.write_text(head + '# %% tags=["parameters"]' + params_cell.split("# %%")[0])
     params = tmp_path / "grid.yaml"
     params.write_text(GRID)
-    summary = run_experiment(params, kernel_name=kernel)
+    summary = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
     assert summary.ok, summary.to_text()
     run_dir = tmp_path / "out" / "grid"
     for label in ("seed_0-n_messages_1", "seed_0-n_messages_3", "seed_1-n_messages_1",
@@ -173,5 +182,5 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
     index = summary.index_html.read_text()
     assert "seed_0-n_messages_1/report/index.html" in index
     # re-run: every stage up to date
-    again = run_experiment(params, kernel_name=kernel)
+    again = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
     assert set(again.table().status) == {"up to date"}
