@@ -97,7 +97,7 @@ def test_comparisons_match_scipy(fdr):
     assert list(out.columns) == list(COMPARISONS_COLUMNS)
     assert len(out) == 3 * 3  # three pairs per (metric, n_messages)
     part = out[(out.metric == "rank_order") & (out.n_messages == 1)]
-    assert list(zip(part.model_a, part.model_b)) == [("a", "b"), ("a", "c"), ("b", "c")]
+    assert list(zip(part.model_a, part.model_b, strict=True)) == [("a", "b"), ("a", "c"), ("b", "c")]
     p = []
     for (a, b), row in zip([("a", "b"), ("a", "c"), ("b", "c")], part.itertuples(), strict=True):
         ref = sps.ttest_ind(VALUES[a], VALUES[b], equal_var=True)

@@ -7,6 +7,12 @@ then the leaderboard stage over the models that were analysed (in this process: 
 ``leaderboard.csv``, ``leaderboard_columns.csv`` and ``ranking.json``), the leaderboard page
 (``40_leaderboard``, which only displays them) and the index page.
 
+A params file with an ``experiment:`` grid runs every grid point as a run of its own under
+``<output_dir>/<run>/<point label>/`` (its ``params.json`` written there, from
+:func:`~stickrole_utils.config.expand_grid`; stamps make it resumable as any run), then the
+experiment stage (in this process: ``experiment.csv`` and ``comparisons.csv``) and the
+experiment's index page, which links every grid point's report.
+
 - A failing stage never stops the other models; its later stages are marked ``skipped``.
 - A stage whose inputs (its params section, its input files and the notebook source) have the
   hash recorded in its stamp after its last success, and whose outputs exist, is not re-run
@@ -221,7 +227,8 @@ def run_experiment(
     models: Sequence[str] | None = None,
     notebook_dir: str | Path | None = None,
 ) -> RunSummary:
-    """Run generate -> analyze -> model report for every model, then the leaderboard and report.
+    """Run generate -> analyze -> model report for every model, then the leaderboard and report;
+    with an ``experiment:`` grid, all of that for every grid point, then the experiment stage.
 
     Parameters
     ----------
@@ -240,8 +247,9 @@ def run_experiment(
     Returns
     -------
     RunSummary
-        One :class:`StageResult` per (model, stage), then the leaderboard and its page;
-        ``index_html`` is the report's entry page. Also written to ``<run>/run_summary.json``.
+        One :class:`StageResult` per (model, stage), then the leaderboard and its page
+        (with a grid: per grid point, the model named ``<point label>/<model>``, then the
+        ``experiment`` stage); ``index_html`` is the report's entry page. Also written to ``<run>/run_summary.json``.
 
     Raises
     ------
