@@ -47,6 +47,7 @@ NOTEBOOK_FILES: dict[str, str] = {
     "analyze": "20_analyze.py",
     "report": "30_model_report.py",
     "leaderboard": "40_leaderboard.py",
+    "experiment": "50_experiment.py",
     "explorer": "90_explorer.py",
 }
 

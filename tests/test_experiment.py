@@ -181,6 +181,9 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
     assert row.p_fdr == pytest.approx(min(1.0, ref.pvalue * 3), nan_ok=True)
     index = summary.index_html.read_text()
     assert "seed_0-n_messages_1/report/index.html" in index
+    assert "experiment.html" in index
+    page = (run_dir / "report" / "experiment.html").read_text()
+    assert "Model comparisons" in page and "dummy-b" in page
     # re-run: every stage up to date
     again = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
     assert set(again.table().status) == {"up to date"}

@@ -263,6 +263,8 @@ def run_experiment(
     for stage in ("generate", "analyze", "report", "leaderboard"):
         if not (nb_src / NOTEBOOK_FILES[stage]).is_file():
             raise ConfigError(f"notebook {nb_src / NOTEBOOK_FILES[stage]} not found")
+    if cfg.experiment is not None and not (nb_src / NOTEBOOK_FILES["experiment"]).is_file():
+        raise ConfigError(f"notebook {nb_src / NOTEBOOK_FILES['experiment']} not found")
     check_kernel(kernel_name)
     run = _Invocation(entries, nb_src, kernel_name, force)
     if cfg.experiment is not None:
@@ -358,8 +360,10 @@ def _pinned_chunk_files(cfg, base_dir: Path):
         update={"chunks": chunks})})
 
 
-def _experiment_stage(cfg, layout: RunLayout, points: list, models: list[str]) -> _Stage:
-    """The experiment stage (computed here): experiment.csv and comparisons.csv."""
+def _experiment_stages(cfg, layout: RunLayout, points: list, models: list[str],
+                       nb_src: Path) -> list[_Stage]:
+    """The experiment stage (computed here: experiment.csv and comparisons.csv) and its page
+    (``50_experiment``, which only displays them)."""
     metric_files = [RunLayout(c.run_dir).metrics(m) for _, c in points for m in models]
     section = {"experiment": cfg.experiment.model_dump(mode="json"), "models": models}
 
@@ -369,9 +373,16 @@ def _experiment_stage(cfg, layout: RunLayout, points: list, models: list[str]) -
             raise DataError("no grid point has a model's metrics.json")
         write_experiment(table, layout, cfg.experiment.comparisons.fdr)
 
-    return _Stage(None, "experiment", section, section,
-                  [f for f in metric_files if f.is_file()],
-                  [layout.experiment_csv, layout.comparisons_csv], None, compute=compute)
+    outputs = [layout.experiment_csv, layout.comparisons_csv]
+    page_params = {"run_dir": str(layout.run_dir), "title": cfg.report.title}
+    nb = nb_src / NOTEBOOK_FILES["experiment"]
+    return [
+        _Stage(None, "experiment", section, section, [f for f in metric_files if f.is_file()],
+               outputs, None, compute=compute),
+        _Stage(None, "report", page_params, page_params, [*outputs, nb],
+               [layout.experiment_page], layout.executed_notebook(None, "experiment"),
+               html=layout.experiment_page, notebook_stage="experiment"),
+    ]
 
 
 def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
@@ -394,10 +405,17 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
             r.model = f"{loaded.run}/{r.model}"
         summary.results.extend(sub.results)
     models = [m.name for m in cfg.models]
-    spec = _experiment_stage(cfg, layout, points, models)
-    summary.results.append(_run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
-                                      notebook_dir=run.nb_src, label="[experiment]",
-                                      execution=cfg.execution))
+    failed_at = None
+    for spec in _experiment_stages(cfg, layout, points, models, run.nb_src):
+        if failed_at is not None:
+            summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
+            continue
+        result = _run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
+                            notebook_dir=run.nb_src, label=f"[{spec.stage}]",
+                            execution=cfg.execution)
+        summary.results.append(result)
+        if result.status == "failed":
+            failed_at = f"{spec.stage} failed"
     summary.index_html = write_index(layout.run_dir, stages=summary.table(),
                                      title=cfg.report.title)
     atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
