@@ -187,3 +187,26 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
     # re-run: every stage up to date
     again = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
     assert set(again.table().status) == {"up to date"}
+
+
+def test_experiment_figures_and_cli_on_a_grid(tmp_path, capsys):
+    from stickrole_utils.cli import main
+    from stickrole_utils.report import HUMAN_REFERENCE, experiment_bars, metric_by_length
+
+    table = pd.concat([_table(VALUES, n_messages=1), _table(VALUES, n_messages=3),
+                       _table(VALUES, "ipsative", n_messages=1)])
+    summary = summarise(table)
+    fig = experiment_bars(summary, "rank_order")
+    ax = fig.axes[0]
+    assert len(ax.patches) == 3 * 2  # models x lengths
+    assert sorted(round(line.get_ydata()[0], 3) for line in ax.lines
+                  if line.get_label().startswith("humans")) == sorted(
+        HUMAN_REFERENCE["rank_order"].values())
+    assert len(metric_by_length(summary, "rank_order").axes[0].containers) == 3
+    params = tmp_path / "grid.yaml"
+    params.write_text(GRID)
+    assert main(["plan", str(params)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("# grid point ") == 4 and "seed_1-n_messages_3" in out
+    assert main(["generate", str(params)]) != 0
+    assert "experiment grid" in capsys.readouterr().err
