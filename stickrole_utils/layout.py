@@ -156,6 +156,12 @@ class RunLayout:
         """The run directory of one grid point of an experiment."""
         return RunLayout(self.run_dir / label)
 
+    def point_dirs(self) -> list[Path]:
+        """Run directories of an experiment's grid points (those holding a params.json),
+        sorted by name."""
+        name = RunLayout(".").params.name
+        return sorted(p.parent for p in self.run_dir.glob(f"*/{name}"))
+
     @property
     def notebooks_dir(self) -> Path:
         return self.run_dir / "notebooks"

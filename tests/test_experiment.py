@@ -210,3 +210,18 @@ def test_experiment_figures_and_cli_on_a_grid(tmp_path, capsys):
     assert out.count("# grid point ") == 4 and "seed_1-n_messages_3" in out
     assert main(["generate", str(params)]) != 0
     assert "experiment grid" in capsys.readouterr().err
+
+
+def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
+    from stickrole_utils.layout import RunLayout
+    from stickrole_utils.leaderboard.experiment import write_experiment
+    from stickrole_utils.pipeline import build_report
+
+    layout = RunLayout(tmp_path / "exp")
+    write_experiment(pd.concat([_table(VALUES, n_messages=1), _table(VALUES, "ipsative", 1)]),
+                     layout)
+    layout.run_config.write_text('{"report": {"title": "Seeds"}}')
+    index = build_report(layout.run_dir, kernel_name=kernel)
+    assert "experiment.html" in index.read_text()
+    page = layout.experiment_page.read_text()
+    assert "Seeds" in page and "Model comparisons" in page

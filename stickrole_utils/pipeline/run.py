@@ -42,7 +42,7 @@ from ..config import expand_grid
 from ..design import find_data_file
 from ..errors import ConfigError, DataError
 from ..generation import load_params
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_json
 from ..layout import ModelFiles, RunLayout
 from ..leaderboard.experiment import collect_experiment, write_experiment
 from ..leaderboard.table import load_metrics, write_leaderboard
@@ -427,7 +427,9 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
     return summary
 
 def build_report(run_dir: str | Path, *, kernel_name: str | None = None) -> Path:
-    """(Re)render the HTML report of a run directory: ``stickrole report RUN_DIR``.
+    """(Re)render the HTML report of a run directory: ``stickrole report RUN_DIR``; of an
+    experiment's directory (holding ``experiment.csv``): every grid point's report, the
+    experiment page and the experiment's index.
 
     Executes ``30_model_report`` for every ``<model>/metrics.json`` and ``40_leaderboard``
     (executed notebooks under ``<run>/notebooks/``), renders the pages and writes
@@ -452,10 +454,10 @@ def build_report(run_dir: str | Path, *, kernel_name: str | None = None) -> Path
         No ``<model>/metrics.json`` in ``run_dir``, or a report notebook failed (the message
         names the executed notebook that shows the error).
     """
-    from ..io import read_json
-
     layout = RunLayout(Path(run_dir).resolve())
     kernel_name = kernel_name or DEFAULT_KERNEL
+    if layout.experiment_csv.is_file():
+        return _build_experiment_report(layout, kernel_name)
     model_dirs = layout.analysed_model_dirs()
     if not model_dirs:
         raise DataError(f"{layout.run_dir}: no <model>/metrics.json found; run `stickrole run "
@@ -482,6 +484,30 @@ def build_report(run_dir: str | Path, *, kernel_name: str | None = None) -> Path
         except Exception as exc:  # noqa: BLE001
             failures.append(f"leaderboard: {getattr(exc, 'ename', type(exc).__name__)} "
                             f"(see {nb})")
+    index = write_index(layout.run_dir, title=title or None)
+    if failures:
+        raise DataError(f"{layout.run_dir}: report pages failed: {'; '.join(failures)}")
+    return index
+
+
+def _build_experiment_report(layout: RunLayout, kernel_name: str) -> Path:
+    """``build_report`` of an experiment: each grid point's pages, then the experiment page."""
+    check_kernel(kernel_name)
+    failures = []
+    for point in layout.point_dirs():
+        try:
+            build_report(point, kernel_name=kernel_name)
+        except DataError as exc:
+            failures.append(f"{point.name}: {exc}")
+    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
+    title = (cfg.get("report") or {}).get("title") or ""
+    nb = layout.executed_notebook(None, "experiment")
+    try:
+        execute_stage("experiment", nb, {"run_dir": str(layout.run_dir), "title": title},
+                      kernel_name=kernel_name)
+        notebook_to_html(nb, layout.experiment_page, title=title or "experiment")
+    except Exception as exc:  # noqa: BLE001 - the index is still written
+        failures.append(f"experiment: {getattr(exc, 'ename', type(exc).__name__)} (see {nb})")
     index = write_index(layout.run_dir, title=title or None)
     if failures:
         raise DataError(f"{layout.run_dir}: report pages failed: {'; '.join(failures)}")
