@@ -323,6 +323,11 @@ def _abs(p: str | None, base: Path) -> str | None:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
+def _is_population_file(pop: Any) -> bool:
+    return (isinstance(pop, str) and pop.endswith((".json", ".yaml", ".yml"))
+            and not pop.startswith("original:"))
+
+
 def _resolve_paths(cfg: RunConfig, base: Path, source: str) -> RunConfig:
     models = []
     for m in cfg.models:
@@ -331,11 +336,17 @@ def _resolve_paths(cfg: RunConfig, base: Path, source: str) -> RunConfig:
         models.append(m)
     gen = cfg.generation
     pop = gen.population
-    if pop.endswith((".json", ".yaml", ".yml")) and not pop.startswith("original:"):
+    if _is_population_file(pop):
         gen = gen.model_copy(update={"population": _abs(pop, base)})
+    exp = cfg.experiment
+    if exp is not None and "population" in exp.grid:
+        grid = {**exp.grid, "population": [_abs(p, base) if _is_population_file(p) else p
+                                           for p in exp.grid["population"]]}
+        exp = exp.model_copy(update={"grid": grid})
     return cfg.model_copy(update={
         "models": models,
         "generation": gen,
+        "experiment": exp,
         "output_dir": _abs(cfg.output_dir, base),
         "data_path": _abs(cfg.data_path, base),
         "source": source,

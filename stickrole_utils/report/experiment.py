@@ -49,7 +49,7 @@ def experiment_bars(summary: pd.DataFrame, metric: str = "rank_order") -> Figure
     ax.set_xticks(x, models, fontsize=9, rotation=20, ha="right")
     ax.set_ylabel(f"{metric} (mean ± SE over seeds)", fontsize=9)
     ax.set_title(metric, fontsize=10)
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 
@@ -66,5 +66,5 @@ def metric_by_length(summary: pd.DataFrame, metric: str = "rank_order") -> Figur
     ax.set_xlabel("n_messages (simulated messages after the opener)", fontsize=9)
     ax.set_ylabel(f"{metric} (mean ± SE over seeds)", fontsize=9)
     ax.set_xticks(sorted(pd.unique(data["n_messages"])))
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
