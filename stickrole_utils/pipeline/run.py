@@ -1,4 +1,4 @@
-"""``stickrole run`` and ``stickrole report``: every stage of every model, then the leaderboard.
+"""``stickrole run``: every stage of every model, then the leaderboard.
 
 :func:`run_experiment` executes, for each model of a params file, the stage notebooks
 ``10_generate`` -> ``20_analyze`` -> ``30_model_report`` (one papermill run, hence one fresh
@@ -22,8 +22,8 @@ experiment's index page, which links every grid point's report.
 - One log line (logger ``stickrole_utils.pipeline``, level INFO) per model and stage with the
   elapsed time; the generation progress bar (the kernel's stderr) is passed through to stderr.
 
-:func:`build_report` re-renders the pages of a run directory (``stickrole report``) from what
-the stages wrote; it never writes data.
+:func:`~.rebuild.build_report` re-renders the pages of a run directory (``stickrole report``)
+from what the stages wrote; it never writes data.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from ..config import expand_grid
 from ..design import find_data_file
 from ..errors import ConfigError, DataError
 from ..generation import load_params
-from ..io import atomic_write_text, read_json
-from ..layout import ModelFiles, RunLayout
+from ..io import atomic_write_text
+from ..layout import RunLayout
 from ..leaderboard.experiment import collect_experiment, write_experiment
 from ..leaderboard.table import load_metrics, write_leaderboard
 from ..report import notebook_to_html, write_index
@@ -51,7 +51,7 @@ from .execute import DEFAULT_KERNEL, check_kernel, execute_stage, failure_reason
 from .stages import MODEL_STAGES, NOTEBOOK_FILES, notebooks_dir
 from .stamps import inputs_digest, is_current, write_stamp
 
-__all__ = ["StageResult", "RunSummary", "run_experiment", "build_report"]
+__all__ = ["StageResult", "RunSummary", "run_experiment"]
 
 log = logging.getLogger("stickrole_utils.pipeline")
 
@@ -425,90 +425,3 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
             "all stages ok" if summary.ok else "some stages failed or were skipped",
             summary.index_html)
     return summary
-
-def build_report(run_dir: str | Path, *, kernel_name: str | None = None) -> Path:
-    """(Re)render the HTML report of a run directory: ``stickrole report RUN_DIR``; of an
-    experiment's directory (holding ``experiment.csv``): every grid point's report, the
-    experiment page and the experiment's index.
-
-    Executes ``30_model_report`` for every ``<model>/metrics.json`` and ``40_leaderboard``
-    (executed notebooks under ``<run>/notebooks/``), renders the pages and writes
-    ``index.html``. It renders only: ``leaderboard.csv`` and ``ranking.json`` are read as the
-    leaderboard stage wrote them (with the ties rule and chunks it was given), never rewritten.
-
-    Parameters
-    ----------
-    run_dir : path
-        A run directory (``<output_dir>/<run>``) or any directory with ``<model>/metrics.json``.
-    kernel_name : str, optional
-        Jupyter kernel (default ``stickrole``).
-
-    Returns
-    -------
-    Path
-        ``<run>/report/index.html``.
-
-    Raises
-    ------
-    DataError
-        No ``<model>/metrics.json`` in ``run_dir``, or a report notebook failed (the message
-        names the executed notebook that shows the error).
-    """
-    layout = RunLayout(Path(run_dir).resolve())
-    kernel_name = kernel_name or DEFAULT_KERNEL
-    if layout.experiment_csv.is_file():
-        return _build_experiment_report(layout, kernel_name)
-    model_dirs = layout.analysed_model_dirs()
-    if not model_dirs:
-        raise DataError(f"{layout.run_dir}: no <model>/metrics.json found; run `stickrole run "
-                        "PARAMS` or `stickrole analyze ... --out RUN_DIR` first")
-    check_kernel(kernel_name)
-    metrics = load_metrics([ModelFiles(d).metrics for d in model_dirs])
-    failures = []
-    for model, mdir in zip(metrics, model_dirs, strict=True):
-        nb = layout.executed_notebook(mdir.name, "report")
-        try:
-            execute_stage("report", nb, {"run_dir": str(layout.run_dir), "model": mdir.name},
-                          kernel_name=kernel_name)
-            notebook_to_html(nb, layout.model_page(mdir.name), title=f"{model}")
-        except Exception as exc:  # noqa: BLE001 - other pages are still built
-            failures.append(f"{model}: {getattr(exc, 'ename', type(exc).__name__)} (see {nb})")
-    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
-    title = (cfg.get("report") or {}).get("title") or ""
-    if layout.leaderboard_csv.is_file():
-        nb = layout.executed_notebook(None, "leaderboard")
-        try:
-            execute_stage("leaderboard", nb, {"run_dir": str(layout.run_dir), "title": title},
-                          kernel_name=kernel_name)
-            notebook_to_html(nb, layout.leaderboard_page, title=title or "leaderboard")
-        except Exception as exc:  # noqa: BLE001
-            failures.append(f"leaderboard: {getattr(exc, 'ename', type(exc).__name__)} "
-                            f"(see {nb})")
-    index = write_index(layout.run_dir, title=title or None)
-    if failures:
-        raise DataError(f"{layout.run_dir}: report pages failed: {'; '.join(failures)}")
-    return index
-
-
-def _build_experiment_report(layout: RunLayout, kernel_name: str) -> Path:
-    """``build_report`` of an experiment: each grid point's pages, then the experiment page."""
-    check_kernel(kernel_name)
-    failures = []
-    for point in layout.point_dirs():
-        try:
-            build_report(point, kernel_name=kernel_name)
-        except DataError as exc:
-            failures.append(f"{point.name}: {exc}")
-    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
-    title = (cfg.get("report") or {}).get("title") or ""
-    nb = layout.executed_notebook(None, "experiment")
-    try:
-        execute_stage("experiment", nb, {"run_dir": str(layout.run_dir), "title": title},
-                      kernel_name=kernel_name)
-        notebook_to_html(nb, layout.experiment_page, title=title or "experiment")
-    except Exception as exc:  # noqa: BLE001 - the index is still written
-        failures.append(f"experiment: {getattr(exc, 'ename', type(exc).__name__)} (see {nb})")
-    index = write_index(layout.run_dir, title=title or None)
-    if failures:
-        raise DataError(f"{layout.run_dir}: report pages failed: {'; '.join(failures)}")
-    return index
