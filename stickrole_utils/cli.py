@@ -167,20 +167,30 @@ def _cmd_import(args) -> int:
 
 
 def _cmd_generate(args) -> int:
+    from .generation import load_params
     from .generation.generate import generate_from_params
 
+    if load_params(args.params).experiment is not None:
+        raise ConfigError(f"{args.params}: the params hold an experiment grid; `stickrole run` "
+                          "runs every grid point (or generate one point from its "
+                          "<output_dir>/<run>/<point>/params.json)")
     for path in generate_from_params(args.params, model=args.model, force=args.force):
         print(path)
     return 0
 
 
 def _cmd_plan(args) -> int:
+    from .config import expand_grid, point_label
     from .generation import load_params
     from .generation.cost import format_plan, plan_run
 
     cfg = load_params(args.params)
     entries = [cfg.model(args.model)] if args.model else list(cfg.models)
-    print(format_plan(cfg, plan_run(cfg, entries)), end="")
+    points = expand_grid(cfg)
+    for point, point_cfg in points:
+        if point:
+            print(f"# grid point {point_label(point)} ({len(points)} points)")
+        print(format_plan(point_cfg, plan_run(point_cfg, entries)), end="")
     return 0
 
 

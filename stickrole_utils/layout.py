@@ -12,6 +12,14 @@ Every other module asks a :class:`RunLayout` for a path instead of joining names
         notebooks/<model>/10_generate.ipynb ...   notebooks/40_leaderboard.ipynb
         report/index.html  report/leaderboard.html  report/model_<model>.html
 
+An experiment (a params file with a grid) is a directory of runs, one per grid point::
+
+    <output_dir>/<run>/                    RunLayout(run_dir)
+        experiment.csv  comparisons.csv  run_config.json  run_summary.json
+        <point label>/                     point(label): a run directory as above
+            params.json                    the point's params (what its stages read)
+        report/index.html  report/experiment.html
+
 A model's directory is named after the model as given in params (``stickrole analyze`` uses
 the same rule for model names read from an answers table, :func:`model_dir_name`).
 """
@@ -39,6 +47,7 @@ NOTEBOOK_FILES: dict[str, str] = {
     "analyze": "20_analyze.py",
     "report": "30_model_report.py",
     "leaderboard": "40_leaderboard.py",
+    "experiment": "50_experiment.py",
     "explorer": "90_explorer.py",
 }
 
@@ -125,6 +134,33 @@ class RunLayout:
     @property
     def leaderboard_columns_csv(self) -> Path:
         return self.run_dir / "leaderboard_columns.csv"
+
+    @property
+    def params(self) -> Path:
+        """The params of a grid point's run, written by the experiment (its stages read it)."""
+        return self.run_dir / "params.json"
+
+    @property
+    def experiment_csv(self) -> Path:
+        return self.run_dir / "experiment.csv"
+
+    @property
+    def comparisons_csv(self) -> Path:
+        return self.run_dir / "comparisons.csv"
+
+    @property
+    def experiment_page(self) -> Path:
+        return self.report_dir / "experiment.html"
+
+    def point(self, label: str) -> RunLayout:
+        """The run directory of one grid point of an experiment."""
+        return RunLayout(self.run_dir / label)
+
+    def point_dirs(self) -> list[Path]:
+        """Run directories of an experiment's grid points (those holding a params.json),
+        sorted by name."""
+        name = RunLayout(".").params.name
+        return sorted(p.parent for p in self.run_dir.glob(f"*/{name}"))
 
     @property
     def notebooks_dir(self) -> Path:

@@ -149,8 +149,8 @@ def benjamini_hochberg(p: np.ndarray | list[float]) -> np.ndarray:
     Notes
     -----
     With the m finite p-values sorted ascending, :math:`p_{(1)} \\le \\dots \\le p_{(m)}`,
-    :math:`\\tilde p_{(i)} = \\min_{k \\ge i} \\min(1, m\\,p_{(k)} / k)`. Same as
-    ``scipy.stats.false_discovery_control(p, method="bh")``, statsmodels
+    :math:`\\tilde p_{(i)} = \\min_{k \\ge i} \\min(1, m\\,p_{(k)} / k)`, computed by
+    ``scipy.stats.false_discovery_control(p, method="bh")`` on the finite values; same as statsmodels
     ``multipletests(p, method="fdr_bh")`` and R ``p.adjust(p, "BH")``.
 
     Examples
@@ -168,11 +168,7 @@ def benjamini_hochberg(p: np.ndarray | list[float]) -> np.ndarray:
         return out
     if np.any((vals < 0) | (vals > 1)):
         raise ValueError("p-values must lie in [0, 1]")
-    order = np.argsort(vals, kind="stable")
-    ranked = vals[order] * m / np.arange(1, m + 1)
-    adj_sorted = np.minimum.accumulate(ranked[::-1])[::-1]
-    adj = np.empty(m)
-    adj[order] = np.minimum(adj_sorted, 1.0)
+    adj = sps.false_discovery_control(vals, method="bh")
     res = out.ravel()
     res[ok] = adj
     return res.reshape(arr.shape)

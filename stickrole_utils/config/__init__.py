@@ -3,6 +3,14 @@
 from .analysis import (
     AnalysisSettings,
 )
+from .experiment import (
+    GRID_KEYS,
+    ComparisonSettings,
+    ExperimentSettings,
+    grid_points,
+    point_generation,
+    point_label,
+)
 from .generation import (
     ChunkSpec,
     GenerationConfig,
@@ -17,12 +25,19 @@ from .run import (
     ModelEntry,
     ReportSettings,
     RunConfig,
+    expand_grid,
     load_run_config,
     parse_run_config,
 )
 
 __all__ = [
     "AnalysisSettings",
+    "GRID_KEYS",
+    "ComparisonSettings",
+    "ExperimentSettings",
+    "grid_points",
+    "point_label",
+    "point_generation",
     "ChunkSpec",
     "SamplingConfig",
     "PromptTemplates",
@@ -34,4 +49,5 @@ __all__ = [
     "RunConfig",
     "load_run_config",
     "parse_run_config",
+    "expand_grid",
 ]

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from ..errors import ConfigError, format_validation_error
 from ..io import read_yaml
 from .analysis import AnalysisSettings
+from .experiment import ExperimentSettings, grid_points, point_generation, point_label
 from .generation import GenerationConfig
 from .leaderboard import LeaderboardSettings
 
@@ -29,6 +30,7 @@ __all__ = [
     "RunConfig",
     "load_run_config",
     "parse_run_config",
+    "expand_grid",
 ]
 
 _log = logging.getLogger(__name__)
@@ -159,6 +161,11 @@ class RunConfig(_Strict):
     execution: ExecutionSettings = ExecutionSettings()
     """How the stage notebooks are executed (stall and cell time limits)."""
 
+    experiment: ExperimentSettings | None = None
+    """A grid of generation settings (``config.experiment``): each point is a run under
+    ``<output_dir>/<run>/<point>``, then the experiment stage compares the models over seeds;
+    ``None``: a single run."""
+
     source: str | None = None
     """Path of the params file this config was read from (set by ``load_run_config``)."""
 
@@ -168,6 +175,17 @@ class RunConfig(_Strict):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"model names must be unique; repeated: {', '.join(dup)}")
+        return self
+
+    @model_validator(mode="after")
+    def _grid_values(self) -> RunConfig:
+        if self.experiment is not None:
+            for key, values in self.experiment.grid.items():
+                for v in values:
+                    try:
+                        point_generation(self.generation, {key: v})
+                    except ValueError as exc:
+                        raise ValueError(f"experiment.grid.{key}: {exc}") from None
         return self
 
     @property
@@ -184,6 +202,34 @@ class RunConfig(_Strict):
             f"{self.source or 'params'}: no model named {name!r}; models: "
             f"{', '.join(m.name for m in self.models)}"
         )
+
+
+def expand_grid(cfg: RunConfig) -> list[tuple[dict[str, Any], RunConfig]]:
+    """The runs of an experiment: one ``(point, config)`` per grid point, in grid order.
+
+    A point's config is ``cfg`` with the point's generation settings
+    (:func:`~stickrole_utils.config.experiment.point_generation`), ``output_dir`` set to the
+    experiment's directory and ``run`` to the point's label, so that its run directory is
+    ``<output_dir>/<run>/<label>`` (e.g. ``.../seed_0-n_messages_3``); it has no experiment
+    section. A config without an experiment section is one point, ``({}, cfg)``.
+
+    Examples
+    --------
+    >>> cfg = parse_run_config({"version": 1, "run": "r", "output_dir": "/o",
+    ...     "models": [{"name": "d", "backend": "dummy"}],
+    ...     "experiment": {"grid": {"seed": [0, 1], "n_messages": [1, 3]}}})
+    >>> [(p, str(c.run_dir), c.generation.n_messages) for p, c in expand_grid(cfg)][1]
+    ({'seed': 0, 'n_messages': 3}, '/o/r/seed_0-n_messages_3', 3)
+    """
+    if cfg.experiment is None:
+        return [({}, cfg)]
+    out = []
+    for point in grid_points(cfg.experiment.grid):
+        gen = point_generation(cfg.generation, point)
+        out.append((point, cfg.model_copy(update={
+            "generation": gen, "experiment": None, "run": point_label(point),
+            "output_dir": str(cfg.run_dir)})))
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -277,6 +323,11 @@ def _abs(p: str | None, base: Path) -> str | None:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
+def _is_population_file(pop: Any) -> bool:
+    return (isinstance(pop, str) and pop.endswith((".json", ".yaml", ".yml"))
+            and not pop.startswith("original:"))
+
+
 def _resolve_paths(cfg: RunConfig, base: Path, source: str) -> RunConfig:
     models = []
     for m in cfg.models:
@@ -285,11 +336,17 @@ def _resolve_paths(cfg: RunConfig, base: Path, source: str) -> RunConfig:
         models.append(m)
     gen = cfg.generation
     pop = gen.population
-    if pop.endswith((".json", ".yaml", ".yml")) and not pop.startswith("original:"):
+    if _is_population_file(pop):
         gen = gen.model_copy(update={"population": _abs(pop, base)})
+    exp = cfg.experiment
+    if exp is not None and "population" in exp.grid:
+        grid = {**exp.grid, "population": [_abs(p, base) if _is_population_file(p) else p
+                                           for p in exp.grid["population"]]}
+        exp = exp.model_copy(update={"grid": grid})
     return cfg.model_copy(update={
         "models": models,
         "generation": gen,
+        "experiment": exp,
         "output_dir": _abs(cfg.output_dir, base),
         "data_path": _abs(cfg.data_path, base),
         "source": source,

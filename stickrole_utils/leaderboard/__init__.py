@@ -1,5 +1,15 @@
 """Stage 3, the leaderboard: per-chunk columns of all models, Cardinal and Ordinal scores, ranking sensitivity."""
 
+from .experiment import (
+    COMPARISONS_COLUMNS,
+    EXPERIMENT_COLUMNS,
+    collect_experiment,
+    compare_over_seeds,
+    experiment_table,
+    metric_values,
+    summarise,
+    write_experiment,
+)
 from .sensitivity import (
     MIN_MODELS,
     benchbench_diversity,
@@ -27,6 +37,14 @@ from .table import (
 )
 
 __all__ = [
+    "EXPERIMENT_COLUMNS",
+    "COMPARISONS_COLUMNS",
+    "metric_values",
+    "experiment_table",
+    "collect_experiment",
+    "summarise",
+    "compare_over_seeds",
+    "write_experiment",
     "tolerant_rankdata",
     "rank_change",
     "kendall_w",

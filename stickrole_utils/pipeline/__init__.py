@@ -13,7 +13,8 @@ from .execute import (
     failure_reason,
     stall_reason,
 )
-from .run import RunSummary, StageResult, build_report, run_experiment
+from .rebuild import build_report
+from .run import RunSummary, StageResult, run_experiment
 from .stages import (
     MODEL_STAGES,
     NOTEBOOK_FILES,

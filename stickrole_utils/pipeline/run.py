@@ -1,4 +1,4 @@
-"""``stickrole run`` and ``stickrole report``: every stage of every model, then the leaderboard.
+"""``stickrole run``: every stage of every model, then the leaderboard.
 
 :func:`run_experiment` executes, for each model of a params file, the stage notebooks
 ``10_generate`` -> ``20_analyze`` -> ``30_model_report`` (one papermill run, hence one fresh
@@ -6,6 +6,12 @@ kernel process, per model and stage, so a model's memory is freed before the nex
 then the leaderboard stage over the models that were analysed (in this process: it writes
 ``leaderboard.csv``, ``leaderboard_columns.csv`` and ``ranking.json``), the leaderboard page
 (``40_leaderboard``, which only displays them) and the index page.
+
+A params file with an ``experiment:`` grid runs every grid point as a run of its own under
+``<output_dir>/<run>/<point label>/`` (its ``params.json`` written there, from
+:func:`~stickrole_utils.config.expand_grid`; stamps make it resumable as any run), then the
+experiment stage (in this process: ``experiment.csv`` and ``comparisons.csv``) and the
+experiment's index page, which links every grid point's report.
 
 - A failing stage never stops the other models; its later stages are marked ``skipped``.
 - A stage whose inputs (its params section, its input files and the notebook source) have the
@@ -16,8 +22,8 @@ then the leaderboard stage over the models that were analysed (in this process: 
 - One log line (logger ``stickrole_utils.pipeline``, level INFO) per model and stage with the
   elapsed time; the generation progress bar (the kernel's stderr) is passed through to stderr.
 
-:func:`build_report` re-renders the pages of a run directory (``stickrole report``) from what
-the stages wrote; it never writes data.
+:func:`~.rebuild.build_report` re-renders the pages of a run directory (``stickrole report``)
+from what the stages wrote; it never writes data.
 """
 
 from __future__ import annotations
@@ -32,17 +38,20 @@ from typing import Literal
 
 import pandas as pd
 
+from ..config import expand_grid
+from ..design import find_data_file
 from ..errors import ConfigError, DataError
 from ..generation import load_params
 from ..io import atomic_write_text
-from ..layout import ModelFiles, RunLayout
+from ..layout import RunLayout
+from ..leaderboard.experiment import collect_experiment, write_experiment
 from ..leaderboard.table import load_metrics, write_leaderboard
 from ..report import notebook_to_html, write_index
 from .execute import DEFAULT_KERNEL, check_kernel, execute_stage, failure_reason
 from .stages import MODEL_STAGES, NOTEBOOK_FILES, notebooks_dir
 from .stamps import inputs_digest, is_current, write_stamp
 
-__all__ = ["StageResult", "RunSummary", "run_experiment", "build_report"]
+__all__ = ["StageResult", "RunSummary", "run_experiment"]
 
 log = logging.getLogger("stickrole_utils.pipeline")
 
@@ -218,7 +227,8 @@ def run_experiment(
     models: Sequence[str] | None = None,
     notebook_dir: str | Path | None = None,
 ) -> RunSummary:
-    """Run generate -> analyze -> model report for every model, then the leaderboard and report.
+    """Run generate -> analyze -> model report for every model, then the leaderboard and report;
+    with an ``experiment:`` grid, all of that for every grid point, then the experiment stage.
 
     Parameters
     ----------
@@ -237,8 +247,9 @@ def run_experiment(
     Returns
     -------
     RunSummary
-        One :class:`StageResult` per (model, stage), then the leaderboard and its page;
-        ``index_html`` is the report's entry page. Also written to ``<run>/run_summary.json``.
+        One :class:`StageResult` per (model, stage), then the leaderboard and its page
+        (with a grid: per grid point, the model named ``<point label>/<model>``, then the
+        ``experiment`` stage); ``index_html`` is the report's entry page. Also written to ``<run>/run_summary.json``.
 
     Raises
     ------
@@ -252,7 +263,28 @@ def run_experiment(
     for stage in ("generate", "analyze", "report", "leaderboard"):
         if not (nb_src / NOTEBOOK_FILES[stage]).is_file():
             raise ConfigError(f"notebook {nb_src / NOTEBOOK_FILES[stage]} not found")
+    if cfg.experiment is not None and not (nb_src / NOTEBOOK_FILES["experiment"]).is_file():
+        raise ConfigError(f"notebook {nb_src / NOTEBOOK_FILES['experiment']} not found")
     check_kernel(kernel_name)
+    run = _Invocation(entries, nb_src, kernel_name, force)
+    if cfg.experiment is not None:
+        return _run_grid(cfg, params_path, run)
+    return _run_one(cfg, params_path, run)
+
+
+@dataclass
+class _Invocation:
+    """What ``run_experiment`` was asked, handed to every run of a grid."""
+
+    entries: list
+    nb_src: Path
+    kernel_name: str
+    force: bool
+
+
+def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunSummary:
+    """Every stage of one run directory (a params file without a grid, or one grid point)."""
+    entries, nb_src, kernel_name, force = run.entries, run.nb_src, run.kernel_name, run.force
     layout = RunLayout(cfg.run_dir)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
@@ -266,7 +298,7 @@ def run_experiment(
         failed_at: str | None = None
         for spec in _model_stages(cfg, entry, layout, params_path, nb_src, force):
             step += 1
-            label = f"[{step}/{n_steps}]"
+            label = f"{prefix}[{step}/{n_steps}]"
             if failed_at is not None:
                 summary.results.append(StageResult(entry.name, spec.stage, "skipped",
                                                    f"{failed_at} failed"))
@@ -287,7 +319,7 @@ def run_experiment(
     failed_at = None if analysed else "no model was analysed"
     for spec in _leaderboard_stages(cfg, layout, ranked, nb_src):
         step += 1
-        label = f"[{step}/{n_steps}]"
+        label = f"{prefix}[{step}/{n_steps}]"
         if failed_at is not None:
             summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
             log.info("%s %-11s %-11s skipped (%s)", label, spec.stage, "(all models)", failed_at)
@@ -308,63 +340,88 @@ def run_experiment(
     return summary
 
 
-def build_report(run_dir: str | Path, *, kernel_name: str | None = None) -> Path:
-    """(Re)render the HTML report of a run directory: ``stickrole report RUN_DIR``.
 
-    Executes ``30_model_report`` for every ``<model>/metrics.json`` and ``40_leaderboard``
-    (executed notebooks under ``<run>/notebooks/``), renders the pages and writes
-    ``index.html``. It renders only: ``leaderboard.csv`` and ``ranking.json`` are read as the
-    leaderboard stage wrote them (with the ties rule and chunks it was given), never rewritten.
 
-    Parameters
-    ----------
-    run_dir : path
-        A run directory (``<output_dir>/<run>``) or any directory with ``<model>/metrics.json``.
-    kernel_name : str, optional
-        Jupyter kernel (default ``stickrole``).
+def _pinned_chunk_files(cfg, base_dir: Path):
+    """``cfg`` with relative corpus and interlocutor files of its chunk mappings made absolute
+    (looked up as the params file's own are), so that a grid point's params file, which lives
+    elsewhere, finds them."""
+    chunks = []
+    for c in cfg.generation.chunks:
+        if not isinstance(c, str):
+            update = {}
+            for key in ("corpus", "interlocutors_file"):
+                rel = getattr(c, key)
+                if rel and not Path(rel).is_absolute():
+                    update[key] = str(find_data_file(rel, cfg.data_path, base_dir, what=key))
+            c = c.model_copy(update=update) if update else c
+        chunks.append(c)
+    return cfg.model_copy(update={"generation": cfg.generation.model_copy(
+        update={"chunks": chunks})})
 
-    Returns
-    -------
-    Path
-        ``<run>/report/index.html``.
 
-    Raises
-    ------
-    DataError
-        No ``<model>/metrics.json`` in ``run_dir``, or a report notebook failed (the message
-        names the executed notebook that shows the error).
-    """
-    from ..io import read_json
+def _experiment_stages(cfg, layout: RunLayout, points: list, models: list[str],
+                       nb_src: Path) -> list[_Stage]:
+    """The experiment stage (computed here: experiment.csv and comparisons.csv) and its page
+    (``50_experiment``, which only displays them)."""
+    metric_files = [RunLayout(c.run_dir).metrics(m) for _, c in points for m in models]
+    section = {"experiment": cfg.experiment.model_dump(mode="json"), "models": models}
 
-    layout = RunLayout(Path(run_dir).resolve())
-    kernel_name = kernel_name or DEFAULT_KERNEL
-    model_dirs = layout.analysed_model_dirs()
-    if not model_dirs:
-        raise DataError(f"{layout.run_dir}: no <model>/metrics.json found; run `stickrole run "
-                        "PARAMS` or `stickrole analyze ... --out RUN_DIR` first")
-    check_kernel(kernel_name)
-    metrics = load_metrics([ModelFiles(d).metrics for d in model_dirs])
-    failures = []
-    for model, mdir in zip(metrics, model_dirs, strict=True):
-        nb = layout.executed_notebook(mdir.name, "report")
-        try:
-            execute_stage("report", nb, {"run_dir": str(layout.run_dir), "model": mdir.name},
-                          kernel_name=kernel_name)
-            notebook_to_html(nb, layout.model_page(mdir.name), title=f"{model}")
-        except Exception as exc:  # noqa: BLE001 - other pages are still built
-            failures.append(f"{model}: {getattr(exc, 'ename', type(exc).__name__)} (see {nb})")
-    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
-    title = (cfg.get("report") or {}).get("title") or ""
-    if layout.leaderboard_csv.is_file():
-        nb = layout.executed_notebook(None, "leaderboard")
-        try:
-            execute_stage("leaderboard", nb, {"run_dir": str(layout.run_dir), "title": title},
-                          kernel_name=kernel_name)
-            notebook_to_html(nb, layout.leaderboard_page, title=title or "leaderboard")
-        except Exception as exc:  # noqa: BLE001
-            failures.append(f"leaderboard: {getattr(exc, 'ename', type(exc).__name__)} "
-                            f"(see {nb})")
-    index = write_index(layout.run_dir, title=title or None)
-    if failures:
-        raise DataError(f"{layout.run_dir}: report pages failed: {'; '.join(failures)}")
-    return index
+    def compute() -> None:
+        table = collect_experiment(points, models)
+        if table.empty:
+            raise DataError("no grid point has a model's metrics.json")
+        write_experiment(table, layout, cfg.experiment.comparisons.fdr)
+
+    outputs = [layout.experiment_csv, layout.comparisons_csv]
+    page_params = {"run_dir": str(layout.run_dir), "title": cfg.report.title}
+    nb = nb_src / NOTEBOOK_FILES["experiment"]
+    return [
+        _Stage(None, "experiment", section, section, [f for f in metric_files if f.is_file()],
+               outputs, None, compute=compute),
+        _Stage(None, "report", page_params, page_params, [*outputs, nb],
+               [layout.experiment_page], layout.executed_notebook(None, "experiment"),
+               html=layout.experiment_page, notebook_stage="experiment"),
+    ]
+
+
+def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
+    """Every grid point's run (``<run>/<point label>``, each with its own ``params.json``), then
+    the experiment stage and the experiment's index page."""
+    layout = RunLayout(cfg.run_dir)
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
+    summary = RunSummary(run_dir=layout.run_dir)
+    t_run = time.perf_counter()
+    points = expand_grid(_pinned_chunk_files(cfg, params_path.parent))
+    for i, (_, point_cfg) in enumerate(points, start=1):
+        point = RunLayout(point_cfg.run_dir)
+        point.run_dir.mkdir(parents=True, exist_ok=True)
+        dump = point_cfg.model_dump(mode="json", exclude={"source"})
+        atomic_write_text(point.params, json.dumps(dump, indent=1))
+        loaded = load_params(point.params)
+        sub = _run_one(loaded, point.params, run, prefix=f"({i}/{len(points)} {loaded.run}) ")
+        for r in sub.results:
+            r.model = f"{loaded.run}/{r.model}"
+        summary.results.extend(sub.results)
+    models = [m.name for m in cfg.models]
+    failed_at = None
+    for spec in _experiment_stages(cfg, layout, points, models, run.nb_src):
+        if failed_at is not None:
+            summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
+            continue
+        result = _run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
+                            notebook_dir=run.nb_src, label=f"[{spec.stage}]",
+                            execution=cfg.execution)
+        summary.results.append(result)
+        if result.status == "failed":
+            failed_at = f"{spec.stage} failed"
+    summary.index_html = write_index(layout.run_dir, stages=summary.table(),
+                                     title=cfg.report.title)
+    atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
+    log.log(logging.INFO if summary.ok else logging.WARNING,
+            "experiment %s (%d grid points) finished in %.1f s: %s; report: %s", cfg.run,
+            len(points), time.perf_counter() - t_run,
+            "all stages ok" if summary.ok else "some stages failed or were skipped",
+            summary.index_html)
+    return summary

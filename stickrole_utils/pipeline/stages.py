@@ -72,6 +72,15 @@ class LeaderboardParameters(_Params):
     """Report title (``report.title``)."""
 
 
+class ExperimentParameters(_Params):
+    """Parameters of ``50_experiment`` (it displays what the experiment stage wrote)."""
+
+    run_dir: str
+    """Experiment directory holding ``experiment.csv`` and ``comparisons.csv``."""
+    title: str = ""
+    """Report title (``report.title``)."""
+
+
 class ExplorerParameters(_Params):
     """Parameters of ``90_explorer``."""
 
@@ -84,6 +93,7 @@ NOTEBOOK_PARAMETERS: dict[str, type[_Params]] = {
     "analyze": AnalyzeParameters,
     "report": ModelReportParameters,
     "leaderboard": LeaderboardParameters,
+    "experiment": ExperimentParameters,
     "explorer": ExplorerParameters,
 }
 

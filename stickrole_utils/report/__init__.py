@@ -3,6 +3,7 @@
 It renders what the other stages wrote and never writes data.
 """
 
+from .experiment import HUMAN_REFERENCE, experiment_bars, metric_by_length
 from .explorer import Explorer
 from .pages import notebook_to_html, write_index
 from .tables import (
@@ -22,6 +23,9 @@ from .tables import (
 )
 
 __all__ = [
+    "HUMAN_REFERENCE",
+    "experiment_bars",
+    "metric_by_length",
     "Explorer",
     "cfa_table",
     "links_html",

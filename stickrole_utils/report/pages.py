@@ -138,6 +138,11 @@ def write_index(run_dir: str | Path, *, stages: pd.DataFrame | None = None,
     for m in models:
         if layout.model_page(m).is_file():
             page_links[f"Model page: {m}"] = layout.model_page(m).name
+    if layout.experiment_page.is_file():
+        page_links["Experiment"] = layout.experiment_page.name
+    for point_index in sorted(run_dir.glob(f"*/{report.name}/{layout.index_page.name}")):
+        label = point_index.parent.parent.name
+        page_links[f"Grid point: {label}"] = os.path.relpath(point_index, report)
     parts.append("<h2>Pages</h2>" + (links_html(page_links) if page_links
                                      else "<p>No pages yet: the report stages have not run.</p>"))
     lb_csv = layout.leaderboard_csv

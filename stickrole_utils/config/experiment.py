@@ -1,0 +1,128 @@
+"""The ``experiment:`` section of a params file: a grid of generation settings and how models are
+compared across it (``docs/method.md``, Model comparisons).
+
+A grid ``{seed: [0, 1, 2], n_messages: [1, 3]}`` is expanded into its points (the product of the
+lists, in the order the keys are given); every point is a whole run whose generation settings are
+the params' own with the point's values put in (:func:`point_generation`). ``seed`` is special:
+it sets ``generation.seed`` (sampled conversation turns, the dummy model) *and* every chunk's
+option-permutation seed string, which becomes ``"<seed>_<stem>"`` (the paper's
+``"{seed}_{topic index}"``), ``stem`` being the chunk's own seed string if the params give one,
+else its label without ``chunk_``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .generation import ChunkSpec, GenerationConfig
+
+__all__ = [
+    "GRID_KEYS",
+    "ComparisonSettings",
+    "ExperimentSettings",
+    "grid_points",
+    "point_label",
+    "point_generation",
+]
+
+#: Generation settings that cannot be grid keys (lists and nested sections).
+_NOT_GRIDDABLE = ("chunks", "items", "prompts", "conversation", "answer", "on_context_overflow")
+
+#: Keys a grid may vary: the scalar generation settings (``seed``, ``n_messages``, ``mode``, ...).
+GRID_KEYS: tuple[str, ...] = tuple(k for k in GenerationConfig.model_fields
+                                   if k not in _NOT_GRIDDABLE)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ComparisonSettings(_Strict):
+    """How models are compared across seeds (``comparisons.csv``)."""
+
+    fdr: Literal["bh", "bh_with_diagonal"] = "bh"
+    """``bh``: Benjamini-Hochberg over the n(n-1)/2 model pairs of each (metric, setting);
+    ``bh_with_diagonal``: the original's variant, BH over the lower triangle of the p-value
+    matrix with its diagonal (n extra tests with p = 1, a model against itself)."""
+
+
+class ExperimentSettings(_Strict):
+    """A grid of generation settings; each point is a run under the experiment's directory."""
+
+    grid: dict[str, list[Any]] = Field(min_length=1)
+    """Values per generation setting, e.g. ``{seed: [0, 1, 2], n_messages: [1, 3]}``; keys:
+    :data:`GRID_KEYS`."""
+
+    comparisons: ComparisonSettings = ComparisonSettings()
+    """Model comparisons over seeds."""
+
+    @field_validator("grid")
+    @classmethod
+    def _known_keys(cls, grid: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in grid.items():
+            if key not in GRID_KEYS:
+                raise ValueError(f"unknown grid key {key!r}; allowed keys: {', '.join(GRID_KEYS)}")
+            if not values:
+                raise ValueError(f"grid key {key!r} has no values; give a list of one or more")
+            dup = sorted({str(v) for v in values if values.count(v) > 1})
+            if dup:
+                raise ValueError(f"grid key {key!r} repeats {', '.join(dup)}")
+        return grid
+
+
+def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, first key slowest.
+
+    >>> grid_points({"seed": [0, 1], "n_messages": [1, 3]})[1]
+    {'seed': 0, 'n_messages': 3}
+    """
+    keys = list(grid)
+    return [dict(zip(keys, combo, strict=True))
+            for combo in itertools.product(*(grid[k] for k in keys))]
+
+
+def point_label(point: dict[str, Any]) -> str:
+    """The directory (run) name of a grid point: ``key_value`` joined by ``-``; characters other
+    than letters, digits and ``._+`` become ``_``.
+
+    >>> point_label({"seed": 0, "n_messages": 3})
+    'seed_0-n_messages_3'
+    """
+    def safe(text: str) -> str:
+        return "".join(ch if ch.isalnum() or ch in "._+" else "_" for ch in text)
+
+    return "-".join(f"{safe(str(k))}_{safe(str(v))}" for k, v in point.items())
+
+
+def _seeded_chunk(chunk: str | ChunkSpec, seed: Any) -> ChunkSpec:
+    spec = ChunkSpec(label=chunk, preset=chunk) if isinstance(chunk, str) else chunk
+    stem = spec.seed
+    if stem is None:
+        stem = spec.label[len("chunk_"):] if spec.label.startswith("chunk_") else spec.label
+    fields = spec.model_dump(exclude_unset=True)
+    fields.update(label=spec.label, seed=f"{seed}_{stem}")
+    return ChunkSpec.model_validate(fields)
+
+
+def point_generation(gen: GenerationConfig, point: dict[str, Any]) -> GenerationConfig:
+    """The generation settings of one grid point: ``gen`` with the point's values put in
+    (validated as the params are); ``seed`` also sets the chunks' permutation seed strings.
+
+    Raises
+    ------
+    ValueError
+        A value the setting does not accept (the message names the key and the value).
+    """
+    data = gen.model_dump(exclude_unset=True)
+    data.update(point)
+    if "seed" in point:
+        data["chunks"] = [_seeded_chunk(c, point["seed"]) for c in gen.chunks]
+    try:
+        return GenerationConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "?"
+        raise ValueError(f"grid value {key}={data.get(key, '?')!r}: {err['msg']}") from None

@@ -1,0 +1,231 @@
+"""Experiment grids: params validation, grid expansion, the experiment tables (means and SE over
+seeds, t-tests with Benjamini-Hochberg against scipy) and a dummy grid run end to end."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from stickrole_utils.config import expand_grid, parse_run_config, point_label
+from stickrole_utils.errors import ConfigError
+from stickrole_utils.leaderboard.experiment import (
+    COMPARISONS_COLUMNS,
+    EXPERIMENT_COLUMNS,
+    compare_over_seeds,
+    summarise,
+)
+
+BASE = {"version": 1, "run": "exp", "output_dir": "/tmp/o",
+        "models": [{"name": "d", "backend": "dummy"}],
+        "generation": {"chunks": ["chunk_no_conv", "chunk_chess_0",
+                                  {"label": "chunk_b", "context": "none", "seed": "mine"}]}}
+
+
+def _cfg(grid, **extra):
+    return parse_run_config({**BASE, "experiment": {"grid": grid, **extra}})
+
+
+def test_grid_expands_to_runs_under_the_experiment_directory():
+    points = expand_grid(_cfg({"seed": [0, 1], "n_messages": [1, 3]}))
+    assert [p for p, _ in points] == [{"seed": 0, "n_messages": 1}, {"seed": 0, "n_messages": 3},
+                                      {"seed": 1, "n_messages": 1}, {"seed": 1, "n_messages": 3}]
+    point, cfg = points[3]
+    assert str(cfg.run_dir) == "/tmp/o/exp/seed_1-n_messages_3"
+    assert cfg.run == point_label(point) == "seed_1-n_messages_3"
+    assert cfg.experiment is None
+    assert cfg.generation.seed == 1 and cfg.generation.n_messages == 3
+    # the seed drives the option-permutation seed strings, "<seed>_<stem>"
+    seeds = [c.permutation_seed for c in cfg.generation.chunks]
+    assert seeds == ["1_no_conv", "1_chess_0", "1_mine"]
+    assert [c.label for c in cfg.generation.chunks] == ["chunk_no_conv", "chunk_chess_0",
+                                                       "chunk_b"]
+    # a grid without seed keeps the chunks' own seed strings
+    _, cfg = expand_grid(_cfg({"mode": ["direct", "logprob"]}))[1]
+    assert cfg.generation.mode == "logprob" and cfg.generation.chunks[0] == "chunk_no_conv"
+    # population files in a grid are relative to the params file, as generation.population
+    cfg = parse_run_config({**BASE, "experiment": {"grid": {"population": [
+        "famous_people", "people.yaml"]}}}, base_dir="/p")
+    assert cfg.experiment.grid["population"] == ["famous_people", "/p/people.yaml"]
+    # no experiment: one point, the config itself
+    plain = parse_run_config(BASE)
+    assert expand_grid(plain) == [({}, plain)]
+
+
+@pytest.mark.parametrize(("experiment", "message"), [
+    ({"grid": {"sed": [0]}}, r"experiment.grid: unknown grid key 'sed'; allowed keys: .*seed"),
+    ({"grid": {"chunks": [["chunk_0"]]}}, "unknown grid key 'chunks'"),
+    ({"grid": {"n_messages": [1, 2]}}, r"experiment.grid.n_messages: .*must be odd"),
+    ({"grid": {"seed": ["x"]}}, r"experiment.grid.seed: grid value seed='x'"),
+    ({"grid": {"seed": []}}, "grid key 'seed' has no values"),
+    ({"grid": {"seed": [0, 0]}}, "grid key 'seed' repeats 0"),
+    ({"grid": {}}, "experiment.grid"),
+    ({"grid": {"seed": [0]}, "comparisons": {"fdr": "holm"}},
+     "experiment.comparisons.fdr: Input should be 'bh' or 'bh_with_diagonal'"),
+    ({"grid": {"seed": [0]}, "seeds": [1]}, "experiment.seeds: unknown key; allowed keys here: grid, comparisons"),
+])
+def test_grid_errors_are_one_line_and_name_the_key(experiment, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_run_config({**BASE, "experiment": experiment})
+    assert "\n" not in str(err.value)
+
+
+def _table(values: dict[str, list[float]], metric="rank_order", n_messages=3) -> pd.DataFrame:
+    return pd.DataFrame([{"model": m, "seed": s, "n_messages": n_messages, "metric": metric,
+                          "value": v} for m, vs in values.items() for s, v in enumerate(vs)],
+                        columns=list(EXPERIMENT_COLUMNS))
+
+
+def test_summary_is_mean_and_standard_error_over_seeds():
+    s = summarise(_table({"a": [0.2, 0.4, 0.9], "b": [0.5, 0.5, float("nan")]}))
+    a = s.set_index("model").loc["a"]
+    assert a["mean"] == pytest.approx(0.5)
+    # SD (ddof 1) of 0.2, 0.4, 0.9 is sqrt(((-.3)^2 + (-.1)^2 + .4^2) / 2) = sqrt(0.13)
+    assert a["se"] == pytest.approx(math.sqrt(0.13) / math.sqrt(3))
+    assert a["n"] == 3
+    b = s.set_index("model").loc["b"]
+    assert b["mean"] == pytest.approx(0.5) and b["se"] == 0 and b["n"] == 2
+
+
+VALUES = {"a": [0.1, 0.2, 0.3], "b": [0.5, 0.6, 0.8], "c": [0.15, 0.3, 0.2]}
+
+
+@pytest.mark.parametrize("fdr", ["bh", "bh_with_diagonal"])
+def test_comparisons_match_scipy(fdr):
+    table = pd.concat([_table(VALUES, n_messages=1), _table(VALUES, "ipsative", n_messages=1),
+                       _table({k: v[::-1] for k, v in VALUES.items()}, n_messages=3)])
+    out = compare_over_seeds(table, fdr)
+    assert list(out.columns) == list(COMPARISONS_COLUMNS)
+    assert len(out) == 3 * 3  # three pairs per (metric, n_messages)
+    part = out[(out.metric == "rank_order") & (out.n_messages == 1)]
+    assert list(zip(part.model_a, part.model_b, strict=True)) == [("a", "b"), ("a", "c"), ("b", "c")]
+    p = []
+    for (a, b), row in zip([("a", "b"), ("a", "c"), ("b", "c")], part.itertuples(), strict=True):
+        ref = sps.ttest_ind(VALUES[a], VALUES[b], equal_var=True)
+        assert row.t == pytest.approx(ref.statistic) and row.p == pytest.approx(ref.pvalue)
+        p.append(ref.pvalue)
+    extra = [1.0, 1.0, 1.0] if fdr == "bh_with_diagonal" else []
+    ref_adj = sps.false_discovery_control(np.array(p + extra), method="bh")[:3]
+    np.testing.assert_allclose(part.p_fdr, ref_adj)
+    if fdr == "bh":  # hand check: m = 3, sorted p times m / rank, cumulative min from the top
+        srt = np.sort(p)
+        hand = np.minimum.accumulate((srt * 3 / np.arange(1, 4))[::-1])[::-1]
+        np.testing.assert_allclose(np.sort(part.p_fdr), hand)
+
+
+def test_comparisons_with_too_few_seeds_are_nan():
+    out = compare_over_seeds(_table({"a": [0.1], "b": [0.2, 0.3], "c": [0.4, 0.6]}))
+    by = out.set_index(["model_a", "model_b"])
+    assert np.isnan(by.loc[("a", "b"), "p"]) and np.isnan(by.loc[("a", "b"), "p_fdr"])
+    ref = sps.ttest_ind([0.2, 0.3], [0.4, 0.6]).pvalue
+    assert by.loc[("b", "c"), "p_fdr"] == pytest.approx(ref)  # m = 1
+    with pytest.raises(ValueError, match="fdr must be"):
+        compare_over_seeds(_table(VALUES), "holm")
+
+
+GRID = """\
+version: 1
+run: grid
+output_dir: out
+models:
+  - {name: dummy-a, backend: dummy, seed: 1}
+  - {name: dummy-b, backend: dummy, seed: 2}
+generation:
+  n_personas: 4
+  mode: direct
+  chunks: [chunk_no_conv, {label: chunk_b, context: none}]
+analysis: {bootstrap: 0, bootstrap_cardinal: 0}
+experiment:
+  grid: {seed: [0, 1], n_messages: [1, 3]}
+  comparisons: {fdr: bh_with_diagonal}
+"""
+
+
+@pytest.mark.slow
+def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
+    import shutil
+
+    from stickrole_utils.pipeline import NOTEBOOK_FILES, notebooks_dir, run_experiment
+
+    # report pages only display (tested elsewhere): keep their parameters cell, for speed
+    nbs = tmp_path / "notebooks"
+    shutil.copytree(notebooks_dir(), nbs)
+    for stage in ("report", "leaderboard"):
+        page = nbs / NOTEBOOK_FILES[stage]
+        head, params_cell = page.read_text().split('# %% tags=["parameters"]')
+        page.write_text(head + '# %% tags=["parameters"]' + params_cell.split("# %%")[0])
+    params = tmp_path / "grid.yaml"
+    params.write_text(GRID)
+    summary = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
+    assert summary.ok, summary.to_text()
+    run_dir = tmp_path / "out" / "grid"
+    for label in ("seed_0-n_messages_1", "seed_0-n_messages_3", "seed_1-n_messages_1",
+                  "seed_1-n_messages_3"):
+        assert (run_dir / label / "dummy-b" / "metrics.json").is_file()
+        assert (run_dir / label / "leaderboard.csv").is_file()
+        assert (run_dir / label / "params.json").is_file()
+    exp = pd.read_csv(run_dir / "experiment.csv")
+    assert list(exp.columns) == list(EXPERIMENT_COLUMNS)
+    assert set(exp.metric) == {"rank_order", "ipsative"}
+    assert len(exp) == 2 * 4 * 2  # models x points x metrics
+    assert sorted(exp.seed.unique()) == [0, 1] and sorted(exp.n_messages.unique()) == [1, 3]
+    cmp_ = pd.read_csv(run_dir / "comparisons.csv")
+    assert list(cmp_.columns) == list(COMPARISONS_COLUMNS)
+    assert len(cmp_) == 2 * 2  # one pair per (metric, n_messages)
+    ro = exp[(exp.metric == "rank_order") & (exp.n_messages == 1)]
+    a = ro[ro.model == "dummy-a"].sort_values("seed").value
+    b = ro[ro.model == "dummy-b"].sort_values("seed").value
+    row = cmp_[(cmp_.metric == "rank_order") & (cmp_.n_messages == 1)].iloc[0]
+    ref = sps.ttest_ind(a, b, equal_var=True)
+    assert row.p == pytest.approx(ref.pvalue, nan_ok=True)
+    # the diagonal variant: m = 1 pair + 2 diagonal ones
+    assert row.p_fdr == pytest.approx(min(1.0, ref.pvalue * 3), nan_ok=True)
+    index = summary.index_html.read_text()
+    assert "seed_0-n_messages_1/report/index.html" in index
+    assert "experiment.html" in index
+    page = (run_dir / "report" / "experiment.html").read_text()
+    assert "Model comparisons" in page and "dummy-b" in page
+    # re-run: every stage up to date
+    again = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
+    assert set(again.table().status) == {"up to date"}
+
+
+def test_experiment_figures_and_cli_on_a_grid(tmp_path, capsys):
+    from stickrole_utils.cli import main
+    from stickrole_utils.report import HUMAN_REFERENCE, experiment_bars, metric_by_length
+
+    table = pd.concat([_table(VALUES, n_messages=1), _table(VALUES, n_messages=3),
+                       _table(VALUES, "ipsative", n_messages=1)])
+    summary = summarise(table)
+    fig = experiment_bars(summary, "rank_order")
+    ax = fig.axes[0]
+    assert len(ax.patches) == 3 * 2  # models x lengths
+    assert sorted(round(line.get_ydata()[0], 3) for line in ax.lines
+                  if line.get_label().startswith("humans")) == sorted(
+        HUMAN_REFERENCE["rank_order"].values())
+    assert len(metric_by_length(summary, "rank_order").axes[0].containers) == 3
+    params = tmp_path / "grid.yaml"
+    params.write_text(GRID)
+    assert main(["plan", str(params)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("# grid point ") == 4 and "seed_1-n_messages_3" in out
+    assert main(["generate", str(params)]) != 0
+    assert "experiment grid" in capsys.readouterr().err
+
+
+def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
+    from stickrole_utils.layout import RunLayout
+    from stickrole_utils.leaderboard.experiment import write_experiment
+    from stickrole_utils.pipeline import build_report
+
+    layout = RunLayout(tmp_path / "exp")
+    write_experiment(pd.concat([_table(VALUES, n_messages=1), _table(VALUES, "ipsative", 1)]),
+                     layout)
+    layout.run_config.write_text('{"report": {"title": "Seeds"}}')
+    index = build_report(layout.run_dir, kernel_name=kernel)
+    assert "experiment.html" in index.read_text()
+    page = layout.experiment_page.read_text()
+    assert "Seeds" in page and "Model comparisons" in page
