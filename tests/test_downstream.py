@@ -241,3 +241,15 @@ def test_cli_analyze_downstream_only_and_mixed_models(tmp_path, capsys):
     lb = pd.read_csv(tmp_path / "b" / "leaderboard.csv")
     assert lb["Model"].tolist() == ["v"]
     assert (tmp_path / "b" / "d" / "metrics.json").is_file()
+
+
+def test_pairs_from_the_analysis_settings():
+    """`analysis.downstream_pairs` in params pairs downstream and values chunks explicitly."""
+    rng = np.random.default_rng(0)
+    bene = dict(zip(personas(20), rng.integers(1, 7, 20).tolist(), strict=True))
+    table = pd.concat([pvq_rows("pvq_x", bene, rng), pvq_rows("pvq_y", bene, rng),
+                       task_rows("don_x", "tolkien_donation", 100, bene)], ignore_index=True)
+    settings = AnalysisSettings(bootstrap=0, bootstrap_cardinal=0,
+                                downstream_pairs={"don_x": "pvq_x"})
+    m = analyze_model(table, settings).metrics
+    assert m["value_behaviour_pairs"] == {"don_x": "pvq_x"}

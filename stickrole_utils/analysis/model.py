@@ -278,7 +278,8 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
         Run :func:`stickrole_utils.analysis.answers.validate_answers` first.
     pairs : mapping, optional
         Downstream chunk -> values chunk of the same context, for the value-behaviour
-        correlation. Default: by the answers table's ``topic`` (and ``replicate``) columns when
+        correlation. Default: ``settings.downstream_pairs``, else by the answers table's ``topic``
+        (and ``replicate``) columns when
         present, else only chunks holding both kinds of answers pair with themselves
         (:func:`stickrole_utils.analysis.downstream.resolve_pairs`).
 
@@ -320,7 +321,7 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
         values = frames.get("scores")
         dm, dframes = _analyze_downstream(
             answers, {c: tasks[c] for c in down_chunks}, down_chunks, values,
-            chunks, pairs, settings, source)
+            chunks, pairs if pairs is not None else settings.downstream_pairs, settings, source)
         metrics["notes"] += dm.pop("notes")
         metrics.update(dm)
         frames.update(dframes)

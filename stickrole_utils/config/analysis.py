@@ -60,3 +60,8 @@ class AnalysisSettings(BaseModel):
 
     ci_level: float = Field(default=0.95, gt=0, lt=1)
     """Level of the percentile bootstrap intervals."""
+
+    downstream_pairs: dict[str, str] | None = None
+    """Downstream chunk -> the PVQ-40/SVS-57 chunk of the same topic, for the value-behaviour
+    correlation. ``None``: paired through the answers table's ``topic`` column (and
+    ``replicate``) when it has one (docs/method.md, "Downstream behaviour")."""
