@@ -160,10 +160,10 @@ def test_a_stage_past_its_time_limit_fails_with_the_reason(tmp_path, kernel):
     nbs = tmp_path / "notebooks"
     shutil.copytree(notebooks_dir(), nbs)
     slow = nbs / NOTEBOOK_FILES["analyze"]
-    slow.write_text(slow.read_text() + "\n# %%\nimport time\n\ntime.sleep(60)\n")
+    slow.write_text(slow.read_text() + "\n# %%\nimport time\n\ntime.sleep(600)\n")
     params = tmp_path / "slow.yaml"
     params.write_text(TINY.split("  - name: offline")[0] + TINY.split("timeout_s: 2\n")[1]
-                      + "execution: {cell_timeout_s: 3, stall_timeout_s: 5}\n")
+                      + "execution: {cell_timeout_s: 15, stall_timeout_s: 15}\n")
     summary = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
     table = summary.table().set_index(["model", "stage"])
     assert table.loc[("dummy-a", "generate"), "status"] == "ok"
