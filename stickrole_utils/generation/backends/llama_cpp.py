@@ -3,8 +3,9 @@
 ``LlamaCppBackend`` evaluates the prompt shared by consecutive calls once: before evaluating a
 prompt it keeps the longest common token prefix already in the KV cache and evaluates only the
 rest (``prefix_reuse=False`` re-evaluates every prompt from scratch, for benchmarks and checks).
-In ``logprob`` mode with ``n_parallel > 1`` it scores several prompts per ``llama_decode`` as
-parallel sequences sharing their common prefix. llama-cpp-python is imported only when a backend
+With ``n_parallel > 1`` it scores several prompts per ``llama_decode`` as parallel sequences
+sharing their common prefix (``logprob`` mode), and :meth:`LlamaCppBackend.chat_many` generates
+up to ``n_parallel`` replies together (``direct``/``cot``; the engine is in ``llama_batch``). llama-cpp-python is imported only when a backend
 is built (:func:`llama_cpp_available` tells whether it can be). :meth:`LlamaCppBackend.usage`
 counts from the evaluation itself: the prompt tokens presented, those actually evaluated (what
 the cached prefix did not cover) and the tokens generated.
@@ -32,6 +33,7 @@ from .base import (
     register_backend,
 )
 from .embedded import cached_sha256, check_gguf_file, resolve_model_path
+from .llama_batch import generate_batched
 
 __all__ = [
     "LlamaCppBackend",
@@ -392,6 +394,26 @@ class LlamaCppBackend:
         self.n_evaluated += self._eval_sizes[0] if self._eval_sizes else 0
         self.n_generated += gen.completion_tokens
         return gen
+
+    def chat_many(self, messages: list[list[Message]], sampling: SamplingConfig,
+                  seeds: list[int]) -> list[Generation]:
+        """Replies to independent chats, up to ``n_parallel`` decoded together sharing their
+        common prompt prefix (one by one through :meth:`chat` when ``n_parallel`` is 1).
+
+        Raises
+        ------
+        ContextOverflowError
+            A prompt plus ``max_tokens`` does not fit ``n_ctx`` on its own.
+        BackendError
+            The sequences in flight together do not fit ``n_ctx``.
+        """
+        if self.n_parallel <= 1 or len(messages) <= 1:
+            return [self.chat(m, sampling, s) for m, s in zip(messages, seeds, strict=True)]
+        toks = [self.tokens(m) for m in messages]
+        max_tokens = sampling.max_tokens or 256
+        for t in toks:
+            self._check_fits(len(t), max_tokens)
+        return generate_batched(self, toks, sampling, list(seeds), max_tokens)
 
     def info(self) -> dict[str, Any]:
         return {
