@@ -2,20 +2,20 @@
 
 from .base import (
     ANSWER_MODES,
+    TEMPLATE_TOKENS_PER_MESSAGE,
+    Backend,
+    ContextOverflowError,
     Generation,
     TokenUsage,
     UsageCounter,
-    TEMPLATE_TOKENS_PER_MESSAGE,
-    estimate_tokens,
-    estimate_prompt_tokens,
-    backend_usage,
-    Backend,
-    ContextOverflowError,
-    register_backend,
     backend_class,
     backend_names,
-    mode_problem,
+    backend_usage,
+    estimate_prompt_tokens,
+    estimate_tokens,
     make_backend,
+    mode_problem,
+    register_backend,
 )
 from .dummy import (
     DummyBackend,
@@ -24,15 +24,15 @@ from .embedded import (
     EMBEDDED_PACKAGES,
     GGUF_MAGIC,
     cache_dir,
-    check_model_ref,
-    check_gguf_file,
-    resolve_model_path,
     cached_sha256,
+    check_gguf_file,
+    check_model_ref,
+    resolve_model_path,
 )
 from .llama_batch import (
     common_prefix_len,
-    kv_need,
     generate_batched,
+    kv_need,
 )
 from .llama_cpp import (
     LlamaCppBackend,
