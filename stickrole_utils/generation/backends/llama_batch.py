@@ -14,6 +14,7 @@ waiting request takes its slot (continuous batching). Protocol: ``docs/method.md
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,13 +127,17 @@ def _fill(batch: Any, active: list[_Seq], n_batch: int) -> tuple[dict[int, int],
 
 
 def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConfig,
-                     seeds: list[int], max_tokens: int) -> list[Generation]:
+                     seeds: list[int], max_tokens: int,
+                     stats: dict[str, float] | None = None) -> list[Generation]:
     """Replies to the prompts ``toks`` (token ids), up to ``backend.n_parallel`` in flight.
 
     ``backend`` is a :class:`LlamaCppBackend` built with ``n_parallel > 1`` (its context holds
     ``n_parallel + 1`` sequences; sequence 0 keeps the shared prefix afterwards, so a later
     ``chat`` reuses it). Its usage counters grow by the prompt tokens presented, those
     evaluated (the shared prefix once, then each prompt's own part) and the tokens generated.
+    ``stats``, when given, gains ``decode_steps``, ``decode_tokens`` and ``decode_seconds``
+    (wall time, sampling included) of the steps that only fed back generated tokens (the
+    engine's pure generation throughput, for benchmarks), and ``prompt_*`` of the other steps.
 
     Raises
     ------
@@ -166,7 +171,9 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
                 active.append(_Seq(j, k, list(toks[j][shared:]), shared, _sampler(
                     lib._internals, backend.n_vocab, llm.last_n_tokens_size, sampling,
                     seeds[j] % (2**31))))
+            t0 = time.perf_counter()
             want, n_prompt = _fill(batch, active, entry.n_batch)
+            n_batch_tokens = batch.n_tokens
             rc = lib.llama_decode(ctx, batch)
             if rc != 0:
                 raise BackendError(f"model {entry.name}: llama_decode of {batch.n_tokens} tokens "
@@ -194,6 +201,12 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
                                         completion_tokens=len(s.out))
                 backend.n_prompt_tokens += len(prompt)
                 backend.n_generated += len(s.out)
+            if stats is not None:
+                kind = "decode" if n_prompt == 0 else "prompt"
+                stats[f"{kind}_steps"] = stats.get(f"{kind}_steps", 0) + 1
+                stats[f"{kind}_tokens"] = stats.get(f"{kind}_tokens", 0) + n_batch_tokens
+                stats[f"{kind}_seconds"] = (stats.get(f"{kind}_seconds", 0.0)
+                                            + time.perf_counter() - t0)
     finally:
         for s in active:
             lib.llama_memory_seq_rm(mem, s.seq, -1, -1)

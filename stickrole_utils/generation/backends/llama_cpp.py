@@ -148,6 +148,7 @@ class LlamaCppBackend:
         self.n_prompt_tokens = 0
         self.n_generated = 0
         self._eval_sizes: list[int] = []
+        self.batch_stats: dict[str, float] = {}  # pure generation steps of chat_many
         self._count_evals()
 
     def _count_evals(self) -> None:
@@ -413,7 +414,8 @@ class LlamaCppBackend:
         max_tokens = sampling.max_tokens or 256
         for t in toks:
             self._check_fits(len(t), max_tokens)
-        return generate_batched(self, toks, sampling, list(seeds), max_tokens)
+        return generate_batched(self, toks, sampling, list(seeds), max_tokens,
+                                stats=self.batch_stats)
 
     def info(self) -> dict[str, Any]:
         return {
