@@ -10,7 +10,8 @@ is built (:func:`llama_cpp_available` tells whether it can be). :meth:`LlamaCppB
 counts from the evaluation itself: the prompt tokens presented, those actually evaluated (what
 the cached prefix did not cover) and the tokens generated.
 
-One concept (the in-process model and its KV cache), hence one module of ~400 lines.
+One concept (the in-process model and its KV cache), hence one module of ~450 lines; the
+batched generation engine lives in ``llama_batch``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .base import (
     register_backend,
 )
 from .embedded import cached_sha256, check_gguf_file, resolve_model_path
-from .llama_batch import generate_batched
+from .llama_batch import common_prefix_len, generate_batched
 
 __all__ = [
     "LlamaCppBackend",
@@ -289,11 +290,7 @@ class LlamaCppBackend:
         each prompt's own tokens as a parallel sequence (copies of sequence 0 share its cells),
         as many per ``llama_decode`` as ``n_batch`` allows."""
         lib, llm = self._lib, self.llm
-        shared = min(len(t) for t in toks) - 1
-        for t in toks[1:]:
-            m = min(len(toks[0]), len(t), shared)
-            diff = np.nonzero(np.asarray(toks[0][:m]) != np.asarray(t[:m]))[0]
-            shared = int(diff[0]) if len(diff) else m
+        shared = common_prefix_len(toks)
         self._hold_prefix(toks[0][:shared])
         mem, batch = llm._ctx.memory, self._pbatch.batch
         out: list[np.ndarray | None] = [None] * len(toks)
