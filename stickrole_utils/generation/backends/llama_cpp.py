@@ -3,13 +3,15 @@
 ``LlamaCppBackend`` evaluates the prompt shared by consecutive calls once: before evaluating a
 prompt it keeps the longest common token prefix already in the KV cache and evaluates only the
 rest (``prefix_reuse=False`` re-evaluates every prompt from scratch, for benchmarks and checks).
-In ``logprob`` mode with ``n_parallel > 1`` it scores several prompts per ``llama_decode`` as
-parallel sequences sharing their common prefix. llama-cpp-python is imported only when a backend
+With ``n_parallel > 1`` it scores several prompts per ``llama_decode`` as parallel sequences
+sharing their common prefix (``logprob`` mode), and :meth:`LlamaCppBackend.chat_many` generates
+up to ``n_parallel`` replies together (``direct``/``cot``; the engine is in ``llama_batch``). llama-cpp-python is imported only when a backend
 is built (:func:`llama_cpp_available` tells whether it can be). :meth:`LlamaCppBackend.usage`
 counts from the evaluation itself: the prompt tokens presented, those actually evaluated (what
 the cached prefix did not cover) and the tokens generated.
 
-One concept (the in-process model and its KV cache), hence one module of ~400 lines.
+One concept (the in-process model and its KV cache), hence one module of ~450 lines; the
+batched generation engine lives in ``llama_batch``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .base import (
     register_backend,
 )
 from .embedded import cached_sha256, check_gguf_file, resolve_model_path
+from .llama_batch import common_prefix_len, generate_batched
 
 __all__ = [
     "LlamaCppBackend",
@@ -146,6 +149,7 @@ class LlamaCppBackend:
         self.n_prompt_tokens = 0
         self.n_generated = 0
         self._eval_sizes: list[int] = []
+        self.batch_stats: dict[str, float] = {}  # pure generation steps of chat_many
         self._count_evals()
 
     def _count_evals(self) -> None:
@@ -286,11 +290,7 @@ class LlamaCppBackend:
         each prompt's own tokens as a parallel sequence (copies of sequence 0 share its cells),
         as many per ``llama_decode`` as ``n_batch`` allows."""
         lib, llm = self._lib, self.llm
-        shared = min(len(t) for t in toks) - 1
-        for t in toks[1:]:
-            m = min(len(toks[0]), len(t), shared)
-            diff = np.nonzero(np.asarray(toks[0][:m]) != np.asarray(t[:m]))[0]
-            shared = int(diff[0]) if len(diff) else m
+        shared = common_prefix_len(toks)
         self._hold_prefix(toks[0][:shared])
         mem, batch = llm._ctx.memory, self._pbatch.batch
         out: list[np.ndarray | None] = [None] * len(toks)
@@ -392,6 +392,27 @@ class LlamaCppBackend:
         self.n_evaluated += self._eval_sizes[0] if self._eval_sizes else 0
         self.n_generated += gen.completion_tokens
         return gen
+
+    def chat_many(self, messages: list[list[Message]], sampling: SamplingConfig,
+                  seeds: list[int]) -> list[Generation]:
+        """Replies to independent chats, up to ``n_parallel`` decoded together sharing their
+        common prompt prefix (one by one through :meth:`chat` when ``n_parallel`` is 1).
+
+        Raises
+        ------
+        ContextOverflowError
+            A prompt plus ``max_tokens`` does not fit ``n_ctx`` on its own.
+        BackendError
+            The sequences in flight together do not fit ``n_ctx``.
+        """
+        if self.n_parallel <= 1 or len(messages) <= 1:
+            return [self.chat(m, sampling, s) for m, s in zip(messages, seeds, strict=True)]
+        toks = [self.tokens(m) for m in messages]
+        max_tokens = sampling.max_tokens or 256
+        for t in toks:
+            self._check_fits(len(t), max_tokens)
+        return generate_batched(self, toks, sampling, list(seeds), max_tokens,
+                                stats=self.batch_stats)
 
     def info(self) -> dict[str, Any]:
         return {

