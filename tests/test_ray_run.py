@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -116,20 +119,33 @@ def test_run_joins_a_separately_started_ray_head(tmp_path, ray_local):
     env = {**os.environ, "JUPYTER_PATH": ray_local,
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     ray_bin = Path(sys.executable).with_name("ray")
+    temp_dir = tempfile.mkdtemp(prefix="rayhead", dir="/tmp")
+    log = (tmp_path / "head.log").open("w")
     head = subprocess.Popen(
         [str(ray_bin), "start", "--head", "--block", f"--port={port}", "--num-cpus=1",
          "--num-gpus=0", "--include-dashboard=false", "--node-ip-address=127.0.0.1",
-         f"--temp-dir={tmp_path / 'ray'}"],
-        env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+         f"--temp-dir={temp_dir}"],  # a short path: Ray's socket paths must stay < 108 bytes
+        env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
     try:
         run = subprocess.run(
             [sys.executable, "-c", "from stickrole_utils.cli import main; raise SystemExit("
              f"main(['run', {str(params)!r}, '--address', '127.0.0.1:{port}']))"],
-            env=env, capture_output=True, text=True, timeout=240)
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+            env=env, capture_output=True, text=True, timeout=170)
+        assert run.returncode == 0, (run.stdout[-3000:] + run.stderr[-3000:]
+                                     + (tmp_path / "head.log").read_text()[-2000:])
         manifest = json.loads((tmp_path / "out" / "onray" / "solo" / "manifest.json").read_text())
         assert manifest["executor"]["address"] == f"127.0.0.1:{port}"
         assert (tmp_path / "out" / "onray" / "leaderboard.csv").is_file()
     finally:
-        os.killpg(head.pid, 15)
-        head.wait(timeout=60)
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            pass
+        try:  # `ray start --block` may leave its GCS behind on SIGTERM
+            os.killpg(head.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        head.wait(timeout=30)
+        log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)

@@ -71,8 +71,10 @@ def _ray():
 def connect(address: str | None) -> float:
     """Join the Ray cluster at ``address``, or start a local instance (localhost only, no
     dashboard); nothing when this process is already connected. Returns the seconds it took."""
-    ray = _ray()
     t0 = time.perf_counter()
+    if address:
+        _use_token_if_available()  # before Ray is imported: it reads the mode once
+    ray = _ray()
     if ray.is_initialized():
         return 0.0
     quiet = {"include_dashboard": False, "logging_level": logging.WARNING,
@@ -86,6 +88,18 @@ def connect(address: str | None) -> float:
              ", ".join(f"{k} {v:g}" for k, v in sorted(ray.cluster_resources().items())
                        if k in ("CPU", "GPU")))
     return dt
+
+
+def _use_token_if_available() -> None:
+    """Ray (2.5x+) starts new clusters with token authentication when a token exists
+    (``ray get-auth-token --generate``, kept in ``~/.ray/auth_token``) but a driver joining by
+    address only sends it with ``RAY_AUTH_MODE=token``: set that when a token is at hand and the
+    mode was not chosen explicitly."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or path.is_file():
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _executor(address: str | None) -> dict[str, Any]:
