@@ -69,8 +69,10 @@ def _ray():
 
 
 def connect(address: str | None) -> float:
-    """Join the Ray cluster at ``address``, or start a local instance (localhost only, no
-    dashboard); nothing when this process is already connected. Returns the seconds it took."""
+    """Join the Ray cluster at ``address``, or start a local instance (no dashboard, its node
+    registered as 127.0.0.1; Ray's servers still listen on every interface, guarded by Ray's
+    token authentication, on by default for a local instance); nothing when this process is
+    already connected. Returns the seconds it took."""
     t0 = time.perf_counter()
     if address:
         _use_token_if_available()  # before Ray is imported: it reads the mode once
