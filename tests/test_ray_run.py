@@ -149,3 +149,20 @@ def test_run_joins_a_separately_started_ray_head(tmp_path, ray_local):
         head.wait(timeout=30)
         log.close()
         shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def test_gpu_requests_default_by_backend_and_fall_back_without_gpus(caplog):
+    from stickrole_utils.config import ModelEntry
+    from stickrole_utils.pipeline.on_ray import _gpus
+
+    gguf = ModelEntry(name="g", backend="llama_cpp", model="x.gguf")
+    assert gguf.gpus_needed() == 1
+    assert ModelEntry(name="c", backend="llama_cpp", model="x.gguf", n_gpu_layers=0).gpus_needed() == 0
+    assert ModelEntry(name="d", backend="dummy").gpus_needed() == 0
+    assert ModelEntry(name="d", backend="dummy", gpus=2).gpus_needed() == 2
+    caplog.set_level("INFO", logger="stickrole_utils.pipeline")
+    assert _gpus(gguf, 0.0) == (0.0, None)  # a laptop: runs on the CPU, and says so
+    assert "has none" in caplog.text
+    assert _gpus(gguf, 4.0) == (1.0, None)
+    need, why = _gpus(ModelEntry(name="big", backend="dummy", gpus=8), 4.0)
+    assert "needs 8 GPUs" in why
