@@ -24,7 +24,7 @@ params_path: str = "../params/demo.yaml"  # params YAML of the run (relative to 
 model: str = "dummy"  # model name, as listed under `models:` in the params file
 force: bool = False  # True: discard this model's earlier answers and start over
 progress: str = "auto"  # progress bar: "auto" (widget here), "text" (stderr, for batch runs), "none"
-executor = None  # where it runs (set by `stickrole run`; recorded in the manifest)
+executor: dict = {}  # where it runs (set by `stickrole run`, recorded in the manifest; {}: not recorded)
 
 # %%
 from stickrole_utils.generation import load_params

@@ -129,8 +129,8 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
     backend : Backend, optional
         An already-built backend (tests, benchmarks); default: built from ``entry``.
     executor : dict, optional
-        Where this session runs (``stickrole run`` passes ``{engine, address, node, gpu_ids}``);
-        recorded as the manifest's ``executor``, with the ``CUDA_VISIBLE_DEVICES`` this process
+        Where this session runs (``stickrole run`` passes ``{engine, address, node, gpu_ids}``;
+        empty or ``None``: nothing recorded); recorded as the manifest's ``executor``, with the ``CUDA_VISIBLE_DEVICES`` this process
         sees added as ``cuda_visible_devices``.
 
     Returns
@@ -184,7 +184,7 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
             platform=platform.platform(),
             status="running",
             **({"usage": usage} if old.get("usage") else {}),
-            **({"executor": _executor(executor)} if executor is not None else {}),
+            **({"executor": _executor(executor)} if executor else {}),
         )
         store.write_manifest(manifest)
         todo = [u for u in units if not store.is_done(
