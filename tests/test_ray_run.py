@@ -153,7 +153,7 @@ def test_run_joins_a_separately_started_ray_head(tmp_path, ray_local):
 
 def test_gpu_requests_default_by_backend_and_fall_back_without_gpus(caplog):
     from stickrole_utils.config import ModelEntry
-    from stickrole_utils.pipeline.on_ray import _gpus
+    from stickrole_utils.pipeline.on_ray import _resources
 
     gguf = ModelEntry(name="g", backend="llama_cpp", model="x.gguf")
     assert gguf.gpus_needed() == 1
@@ -161,8 +161,13 @@ def test_gpu_requests_default_by_backend_and_fall_back_without_gpus(caplog):
     assert ModelEntry(name="d", backend="dummy").gpus_needed() == 0
     assert ModelEntry(name="d", backend="dummy", gpus=2).gpus_needed() == 2
     caplog.set_level("INFO", logger="stickrole_utils.pipeline")
-    assert _gpus(gguf, 0.0) == (0.0, None)  # a laptop: runs on the CPU, and says so
+    # a laptop: runs on the CPU, says so, and holds every core (llama.cpp threads spin)
+    assert _resources(gguf, 0.0, 2.0) == (2.0, 0.0, None)
     assert "has none" in caplog.text
-    assert _gpus(gguf, 4.0) == (1.0, None)
-    need, why = _gpus(ModelEntry(name="big", backend="dummy", gpus=8), 4.0)
+    assert _resources(gguf, 4.0, 16.0) == (1.0, 1.0, None)
+    cpu_only = ModelEntry(name="c", backend="llama_cpp", model="x.gguf", n_gpu_layers=0,
+                          n_threads=4)
+    assert _resources(cpu_only, 4.0, 16.0) == (4.0, 0.0, None)
+    assert _resources(ModelEntry(name="d", backend="dummy"), 0.0, 2.0) == (1.0, 0.0, None)
+    *_, why = _resources(ModelEntry(name="big", backend="dummy", gpus=8), 4.0, 16.0)
     assert "needs 8 GPUs" in why

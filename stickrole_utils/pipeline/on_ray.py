@@ -9,8 +9,9 @@ kernel, skipped when its stamp is current -- and returns only a small
 see at the same path (a shared filesystem on a cluster).
 
 Resources: a model's ``generate`` task asks for ``ModelEntry.gpus_needed()`` GPUs (Ray sets the
-task's ``CUDA_VISIBLE_DEVICES``; we never do), every task for one CPU. A GPU request on a
-cluster with no GPUs runs with 0 (logged), so the same params run on a laptop.
+task's ``CUDA_VISIBLE_DEVICES``; we never do), every other task for one CPU. A GPU request on a
+cluster with no GPUs runs with 0 (logged), so the same params run on a laptop; a llama_cpp model
+generating on the CPU asks for its threads' worth of CPUs (:func:`_resources`).
 
 Faults: a task whose process is lost (the worker, its node, or the notebook's kernel: a kernel
 that dies takes its worker down with it, ``os._exit``, so that Ray sees a lost worker) is run
@@ -155,16 +156,23 @@ def _board_task(build: Callable[[list[str]], list[StageSpec]], analyses: list, l
     return results
 
 
-def _gpus(entry, total: float) -> tuple[float, str | None]:
-    """GPUs to ask for, or a reason the model cannot run on this cluster."""
+def _resources(entry, total_gpus: float, node_cpus: float) -> tuple[float, float, str | None]:
+    """(CPUs, GPUs) the model's generation task asks for, or a reason it cannot run here.
+
+    A llama_cpp model generating on the CPU asks for ``n_threads`` CPUs (default: every CPU of
+    the largest node), so that Ray never runs two of them on the same cores (llama.cpp's
+    threads spin: two models sharing cores are many times slower than one after the other)."""
     need = entry.gpus_needed()
-    if need > 0 and total == 0:
+    if need > 0 and total_gpus == 0:
         log.info("model %s asks for %g GPU(s) but the Ray cluster has none: running it on "
                  "the CPU (gpus: 0)", entry.name, need)
-        return 0.0, None
-    if need > total:
-        return need, f"it needs {need:g} GPUs, the Ray cluster has {total:g}"
-    return need, None
+        need = 0.0
+    if need > total_gpus:
+        return 1.0, need, f"it needs {need:g} GPUs, the Ray cluster has {total_gpus:g}"
+    cpus = 1.0
+    if need == 0 and entry.backend == "llama_cpp":
+        cpus = min(float(entry.n_threads or node_cpus), node_cpus) or 1.0
+    return cpus, need, None
 
 
 def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
@@ -188,6 +196,8 @@ def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
     ray = _ray()
     stage_task = ray.remote(num_cpus=1)(_stage_task)
     total_gpus = ray.cluster_resources().get("GPU", 0.0)
+    node_cpus = max((n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n["Alive"]),
+                    default=1.0)
     retries = opts.execution.max_retries
     n = sum(len(specs) for _, specs in plans) + 2
     label = f"{prefix}[ray]"
@@ -195,7 +205,7 @@ def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
     chains: list[list[tuple[StageSpec, Any]]] = []
     analyses, current = [], []
     for entry, specs in plans:
-        gpus, impossible = _gpus(entry, total_gpus)
+        cpus, gpus, impossible = _resources(entry, total_gpus, node_cpus)
         chain, prev, blocked = [], None, ""
         for spec in specs:
             if prev is None and not (opts.force or blocked) and is_up_to_date(spec, layout):
@@ -212,8 +222,10 @@ def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
                 chain.append((spec, StageResult(entry.name, spec.stage, "failed", impossible)))
                 blocked = "generate failed"
                 continue
+            generate = spec.stage == "generate"
             ref = stage_task.options(
-                num_gpus=gpus if spec.stage == "generate" else 0, max_retries=retries,
+                num_cpus=cpus if generate else 1, num_gpus=gpus if generate else 0,
+                max_retries=retries,
                 retry_exceptions=[KernelStartFailed],
                 name=f"{spec.stage}:{entry.name}").remote(spec, prev, layout, opts, label)
             refs[ref] = (entry.name, spec.stage)
