@@ -184,7 +184,7 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
             platform=platform.platform(),
             status="running",
             **({"usage": usage} if old.get("usage") else {}),
-            **({"executor": _executor(executor)} if executor else {}),
+            executor=_executor(executor) if executor else None,
         )
         store.write_manifest(manifest)
         todo = [u for u in units if not store.is_done(
