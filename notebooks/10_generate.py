@@ -24,12 +24,14 @@ params_path: str = "../params/demo.yaml"  # params YAML of the run (relative to 
 model: str = "dummy"  # model name, as listed under `models:` in the params file
 force: bool = False  # True: discard this model's earlier answers and start over
 progress: str = "auto"  # progress bar: "auto" (widget here), "text" (stderr, for batch runs), "none"
+executor: dict = {}  # where it runs (set by `stickrole run`, recorded in the manifest; {}: not recorded)
 
 # %%
 from stickrole_utils.generation import load_params
 from stickrole_utils.pipeline import check_parameters
 
-check_parameters("generate", params_path=params_path, model=model, force=force, progress=progress)
+check_parameters("generate", params_path=params_path, model=model, force=force, progress=progress,
+                 executor=executor)
 cfg = load_params(params_path)
 entry = cfg.model(model)
 entry
@@ -38,7 +40,8 @@ entry
 from stickrole_utils.generation import generate_model
 
 model_dir = generate_model(cfg, entry, force=force,
-                           progress={"auto": True, "text": "text", "none": False}[progress])
+                           progress={"auto": True, "text": "text", "none": False}[progress],
+                           executor=executor)
 model_dir
 
 # %% [markdown]

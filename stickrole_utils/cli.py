@@ -204,7 +204,8 @@ def _cmd_run(args) -> int:
     entries = [cfg.model(m) for m in args.model] if args.model else list(cfg.models)
     preflight(cfg, entries, force=args.force)
     summary = run_experiment(args.params, force=args.force, kernel_name=args.kernel,
-                             models=args.model or None)
+                             models=args.model or None, engine=args.engine,
+                             address=args.address)
     print(summary.to_text())
     print(summary.index_html)
     return 0 if summary.ok else 1
@@ -263,6 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="re-run every stage; generation discards earlier answers and starts over")
     p.add_argument("--kernel", default="stickrole", help="Jupyter kernel for the notebooks "
                    "(default: stickrole, registered by `make env`)")
+    p.add_argument("--address", help="join the Ray cluster whose head is at ADDR (host:port); "
+                   "default: start a local Ray instance (localhost only, no dashboard)")
+    p.add_argument("--engine", choices=["ray", "local"], default=None,
+                   help="ray: every stage a Ray task; local: one after the other in this "
+                   "process (default: execution.engine of the params, ray)")
     p.set_defaults(func=_cmd_run)
 
     p = sub.add_parser("generate", help="generation only; resumes where it stopped")

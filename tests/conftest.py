@@ -51,3 +51,25 @@ def pvq_rows(model: str, chunk: str, persona: str, scores, gender: str = "F") ->
         "model": model, "chunk": chunk, "persona": persona, "gender": gender,
         "questionnaire": "pvq40", "item": range(1, 41), "score": [float(s) for s in scores],
     })
+
+
+@pytest.fixture(scope="session")
+def ray_local(tmp_path_factory):
+    """One local Ray instance for the whole test session: 2 CPUs and 2 *declared* GPUs (Ray
+    hands out their ids and sets each task's CUDA_VISIBLE_DEVICES; no GPU is needed), no
+    dashboard, localhost only. The test kernel is registered before Ray starts, so that Ray's
+    workers (which inherit this environment) find it. Yields the JUPYTER_PATH it set."""
+    import ray
+
+    root = register_test_kernel(tmp_path_factory.mktemp("jupyter-ray"))
+    jupyter_path = os.pathsep.join([str(root), os.environ.get("JUPYTER_PATH", "")])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("JUPYTER_PATH", jupyter_path)
+        if ray.is_initialized():
+            ray.shutdown()
+        ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+                 logging_level="WARNING")
+        try:
+            yield jupyter_path
+        finally:
+            ray.shutdown()

@@ -159,7 +159,7 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
         page.write_text(head + '# %% tags=["parameters"]' + params_cell.split("# %%")[0])
     params = tmp_path / "grid.yaml"
     params.write_text(GRID)
-    summary = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
+    summary = run_experiment(params, engine="local", kernel_name=kernel, notebook_dir=nbs)
     assert summary.ok, summary.to_text()
     run_dir = tmp_path / "out" / "grid"
     for label in ("seed_0-n_messages_1", "seed_0-n_messages_3", "seed_1-n_messages_1",
@@ -181,7 +181,7 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
     page = (run_dir / "report" / "experiment.html").read_text()
     assert "Model comparisons" in page and "dummy-a" in page
     # re-run: every stage up to date
-    again = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
+    again = run_experiment(params, engine="local", kernel_name=kernel, notebook_dir=nbs)
     assert set(again.table().status) == {"up to date"}
 
 

@@ -100,7 +100,7 @@ def test_run_with_a_failing_model_then_rerun(tmp_path, kernel, caplog):
     params = tmp_path / "tiny.yaml"
     params.write_text(TINY)
     caplog.set_level("INFO", logger="stickrole_utils.pipeline")
-    summary = run_experiment(params, kernel_name=kernel)
+    summary = run_experiment(params, engine="local", kernel_name=kernel)
     run_dir = tmp_path / "out" / "tiny"
     table = summary.table().set_index(["model", "stage"])
     assert not summary.ok
@@ -128,7 +128,7 @@ def test_run_with_a_failing_model_then_rerun(tmp_path, kernel, caplog):
 
     # re-run: everything finished is up to date; the failing model is tried again
     caplog.clear()
-    again = run_experiment(params, kernel_name=kernel)
+    again = run_experiment(params, engine="local", kernel_name=kernel)
     t2 = again.table().set_index(["model", "stage"])
     assert (t2.loc["dummy-a", "status"] == "up to date").all()
     assert t2.loc[("(all models)", "leaderboard"), "status"] == "up to date"
@@ -137,7 +137,7 @@ def test_run_with_a_failing_model_then_rerun(tmp_path, kernel, caplog):
     # an input of one stage changes: only that stage runs again
     manifest = run_dir / "dummy-a" / "manifest.json"
     manifest.write_text(manifest.read_text().replace("{", '{"edited": true, ', 1))
-    third = run_experiment(params, kernel_name=kernel, models=["dummy-a"])
+    third = run_experiment(params, engine="local", kernel_name=kernel, models=["dummy-a"])
     t3 = third.table().set_index(["model", "stage"])["status"]
     assert t3[("dummy-a", "generate")] == "up to date"
     assert t3[("dummy-a", "analyze")] == "up to date"
@@ -147,7 +147,7 @@ def test_run_with_a_failing_model_then_rerun(tmp_path, kernel, caplog):
     # the command line: non-zero exit code when a stage failed, summary and index on stdout
     from stickrole_utils.cli import main
 
-    assert main(["run", str(params)]) == 1
+    assert main(["run", str(params), "--engine", "local"]) == 1
 
 
 def test_a_stage_past_its_time_limit_fails_with_the_reason(tmp_path, kernel):
@@ -164,7 +164,7 @@ def test_a_stage_past_its_time_limit_fails_with_the_reason(tmp_path, kernel):
     params = tmp_path / "slow.yaml"
     params.write_text(TINY.split("  - name: offline")[0] + TINY.split("timeout_s: 2\n")[1]
                       + "execution: {cell_timeout_s: 15, stall_timeout_s: 15}\n")
-    summary = run_experiment(params, kernel_name=kernel, notebook_dir=nbs)
+    summary = run_experiment(params, engine="local", kernel_name=kernel, notebook_dir=nbs)
     table = summary.table().set_index(["model", "stage"])
     assert table.loc[("dummy-a", "generate"), "status"] == "ok"
     assert table.loc[("dummy-a", "analyze"), "status"] == "failed"

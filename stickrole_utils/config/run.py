@@ -99,6 +99,23 @@ class ModelEntry(_Strict):
     max_retries: int = Field(default=5, ge=0)
     """openai: retries with exponential backoff before giving up."""
 
+    gpus: float | None = Field(default=None, ge=0)
+    """GPUs the model's generation task needs (a Ray resource request; Ray then sets the task's
+    ``CUDA_VISIBLE_DEVICES``). ``None``: 1 for ``llama_cpp`` with offload (``n_gpu_layers != 0``),
+    0 otherwise; a cluster without GPUs runs a GPU request with 0 (logged)."""
+
+    tensor_split: list[float] | None = None
+    """llama_cpp: share of the model put on each visible GPU (``None``: llama.cpp's default)."""
+
+    main_gpu: int = Field(default=0, ge=0)
+    """llama_cpp: visible GPU that holds the scratch buffers and small tensors."""
+
+    def gpus_needed(self) -> float:
+        """The GPUs this model's generation asks for (``gpus``, or the backend's default)."""
+        if self.gpus is not None:
+            return self.gpus
+        return 1.0 if self.backend == "llama_cpp" and self.n_gpu_layers != 0 else 0.0
+
     @model_validator(mode="after")
     def _backend_fields(self) -> ModelEntry:
         if self.backend == "llama_cpp" and not self.model:
@@ -125,6 +142,15 @@ class ExecutionSettings(_Strict):
     cell_timeout_s: float | None = Field(default=None, gt=0)
     """Longest time one notebook cell may run before its stage is stopped and reported as
     failed; ``None``: no limit (generating with a large model can take hours)."""
+
+    engine: Literal["ray", "local"] = "ray"
+    """``ray``: every stage is a Ray task (a local Ray instance, or the cluster of
+    ``stickrole run --address``); ``local``: one stage after the other in this process (no Ray;
+    what the unit tests of the stages use)."""
+
+    max_retries: int = Field(default=2, ge=0)
+    """Ray: times a stage is run again when its process is lost (a dead worker, node or kernel)
+    or its kernel failed to start."""
 
 
 class RunConfig(_Strict):

@@ -9,6 +9,7 @@ unless ``force``.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import sys
 import time
@@ -34,7 +35,8 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 #: ModelEntry fields that do not change outputs (left out of the run identity).
-_OPERATIONAL = {"n_threads", "timeout_s", "max_retries", "allow_cpu", "api_key_env"}
+_OPERATIONAL = {"n_threads", "timeout_s", "max_retries", "allow_cpu", "api_key_env", "gpus",
+                "tensor_split", "main_gpu"}
 
 
 def _placement(gen: GenerationConfig, backend: Backend, entry: ModelEntry) -> str:
@@ -65,6 +67,24 @@ def _identity(cfg: RunConfig, entry: ModelEntry, info: dict[str, Any], placement
     }
 
 
+def _executor(executor: dict[str, Any]) -> dict[str, Any]:
+    return {**executor, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
+
+
+#: Test-only fault hook: a file of this name in a model's run directory makes the generating
+#: process exit abruptly (``os._exit``) right after the next unit is stored, once (the file is
+#: removed first). The pipeline tests use it to check that a lost process is retried and that
+#: resuming neither loses nor duplicates answers; no run creates this file.
+DIE_ONCE_FILE = "die-once.test"
+
+
+def _die_once_for_tests(run_dir: Path) -> None:
+    marker = Path(run_dir) / DIE_ONCE_FILE
+    if marker.is_file():
+        marker.unlink()
+        os._exit(3)
+
+
 def _progress(total: int, desc: str, mode: bool | str) -> Any:
     """A tqdm bar: ``True``/``"auto"`` picks a widget in notebooks and text in terminals;
     ``"text"`` forces text on stderr (a notebook run headless by papermill, whose stderr the
@@ -90,7 +110,8 @@ def _added(usage: ManifestUsage, tokens: TokenUsage, seconds: float) -> Manifest
 
 
 def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
-                   progress: bool | str = True, backend: Backend | None = None) -> Path:
+                   progress: bool | str = True, backend: Backend | None = None,
+                   executor: dict[str, Any] | None = None) -> Path:
     """Generate (or resume) the answers of one model.
 
     Parameters
@@ -107,6 +128,10 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         notebook and text in a terminal; ``"text"`` always text on stderr; ``False`` none.
     backend : Backend, optional
         An already-built backend (tests, benchmarks); default: built from ``entry``.
+    executor : dict, optional
+        Where this session runs (``stickrole run`` passes ``{engine, address, node, gpu_ids}``;
+        empty or ``None``: nothing recorded); recorded as the manifest's ``executor``, with the ``CUDA_VISIBLE_DEVICES`` this process
+        sees added as ``cuda_visible_devices``.
 
     Returns
     -------
@@ -159,6 +184,7 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
             platform=platform.platform(),
             status="running",
             **({"usage": usage} if old.get("usage") else {}),
+            executor=_executor(executor) if executor else None,
         )
         store.write_manifest(manifest)
         todo = [u for u in units if not store.is_done(
@@ -179,6 +205,7 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
                                  result.rows, result.conversation)
                 manifest = manifest.model_copy(update={"usage": usage})
                 store.write_manifest(manifest)
+                _die_once_for_tests(store.run_dir)
         finally:
             bar.close()
         store.consolidate()

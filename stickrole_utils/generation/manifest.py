@@ -101,6 +101,9 @@ class Manifest(BaseModel):
     """Set when ``status`` is ``complete``."""
     usage: ManifestUsage | None = None
     """Tokens and seconds of the model work so far (updated after every unit)."""
+    executor: dict[str, Any] | None = None
+    """Where the last session ran: ``engine`` (``ray``), ``address``, ``node``, ``gpu_ids`` (the
+    GPUs Ray assigned) and ``cuda_visible_devices`` (as the generating process saw it)."""
     updated: str | None = None
     """ISO time of the last write (set by the writer)."""
 

@@ -1,5 +1,9 @@
 """``stickrole run``: every stage of every model, then the leaderboard.
 
+With ``execution.engine: ray`` (the default) every stage below is a Ray task on a local Ray
+instance or the cluster of ``--address`` (:mod:`.on_ray`: models run side by side as far as the
+cluster's CPUs and GPUs allow); with ``local`` they run one after the other in this process.
+
 :func:`run_experiment` executes, for each model of a params file, the stage notebooks
 ``10_generate`` -> ``20_analyze`` -> ``30_model_report`` (one papermill run, hence one fresh
 kernel process, per model and stage, so a model's memory is freed before the next one loads),
@@ -31,10 +35,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Literal
 
 import pandas as pd
 
@@ -46,33 +50,15 @@ from ..io import atomic_write_text
 from ..layout import RunLayout
 from ..leaderboard.experiment import collect_experiment, write_experiment
 from ..leaderboard.table import load_metrics, write_leaderboard
-from ..report import notebook_to_html, write_index
-from .execute import DEFAULT_KERNEL, check_kernel, execute_stage, failure_reason
+from ..report import write_index
+from .execute import DEFAULT_KERNEL, check_kernel
+from .on_ray import RayOptions, connect, run_models_on_ray
 from .stages import MODEL_STAGES, NOTEBOOK_FILES, notebooks_dir
-from .stamps import inputs_digest, is_current, write_stamp
+from .units import StageResult, StageSpec, run_stage
 
 __all__ = ["StageResult", "RunSummary", "run_experiment"]
 
 log = logging.getLogger("stickrole_utils.pipeline")
-
-Status = Literal["ok", "up to date", "failed", "skipped"]
-
-
-@dataclass
-class StageResult:
-    """Outcome of one (model, stage).
-
-    ``status``: ``ok`` (ran and succeeded), ``up to date`` (not re-run: same inputs as its last
-    success), ``failed`` (``reason`` holds the error; ``notebook`` shows it), ``skipped`` (an
-    earlier stage of the model failed).
-    """
-
-    model: str
-    stage: str
-    status: Status
-    reason: str = ""
-    notebook: Path | None = None
-    seconds: float = 0.0
 
 
 @dataclass
@@ -109,65 +95,8 @@ class RunSummary:
                 "results": self.table().to_dict(orient="records")}
 
 
-@dataclass
-class _Stage:
-    model: str | None
-    stage: str
-    parameters: dict
-    section: dict
-    """The params section the stage depends on."""
-    inputs: list[Path]
-    """Input files (hashed when the stage is about to run: earlier stages write them)."""
-    outputs: list[Path]
-    notebook: Path | None
-    """Executed notebook (None: a stage computed in this process)."""
-    html: Path | None = None
-    """Page rendered from the executed notebook (report stages)."""
-    compute: Callable[[], object] | None = None
-    """In-process stages: the computation (instead of a notebook)."""
-    notebook_stage: str | None = None
-    """Key of the notebook in NOTEBOOK_FILES (default: ``stage``)."""
-
-
-def _run_stage(spec: _Stage, layout: RunLayout, *, kernel_name: str, force: bool,
-               notebook_dir: Path | None, label: str, execution=None) -> StageResult:
-    model = spec.model or "(all models)"
-    stamp = layout.stamp(spec.model, spec.stage)
-    digest = inputs_digest(spec.section, spec.inputs)
-    if not force and is_current(stamp, digest, spec.outputs):
-        log.info("%s %-11s %-11s up to date", label, spec.stage, model)
-        return StageResult(model, spec.stage, "up to date", "", spec.notebook, 0.0)
-    t0 = time.perf_counter()
-    try:
-        if spec.compute is not None:
-            spec.compute()
-        else:
-            limits = ({} if execution is None else
-                      {"stall_timeout": execution.stall_timeout_s,
-                       "execution_timeout": execution.cell_timeout_s})
-            execute_stage(spec.notebook_stage or spec.stage, spec.notebook, spec.parameters,
-                          kernel_name=kernel_name,
-                          notebook_dir=notebook_dir, stream_stderr=spec.stage == "generate",
-                          **limits)
-        missing = [str(o) for o in spec.outputs if not Path(o).exists() and o != spec.html]
-        if missing:
-            raise DataError(f"the stage finished but did not write {', '.join(missing)}")
-        if spec.html is not None:
-            notebook_to_html(spec.notebook, spec.html, title=spec.model or None)
-    except Exception as exc:  # noqa: BLE001 - any failure of one model is data, not a crash
-        dt = time.perf_counter() - t0
-        reason = failure_reason(exc)
-        log.warning("%s %-11s %-11s FAILED after %.1f s: %s%s", label, spec.stage, model, dt,
-                    reason, f" (see {spec.notebook})" if spec.notebook else "")
-        return StageResult(model, spec.stage, "failed", reason, spec.notebook, dt)
-    dt = time.perf_counter() - t0
-    write_stamp(stamp, digest, spec.parameters, dt)
-    log.info("%s %-11s %-11s ok (%.1f s)", label, spec.stage, model, dt)
-    return StageResult(model, spec.stage, "ok", "", spec.notebook, dt)
-
-
 def _model_stages(cfg, entry, layout: RunLayout, params_path: Path, nb_src: Path,
-                  force_generate: bool) -> list[_Stage]:
+                  force_generate: bool) -> list[StageSpec]:
     dump = cfg.model_dump(mode="json")
     name = entry.name
     gen_section = {k: v for k, v in dump.items()
@@ -181,21 +110,21 @@ def _model_stages(cfg, entry, layout: RunLayout, params_path: Path, nb_src: Path
                                                        "structure", "cfa"))]
     page = layout.model_page(name)
     return [
-        _Stage(name, "generate",
+        StageSpec(name, "generate",
                {"params_path": str(params_path), "model": name, "force": force_generate,
                 "progress": "text"},
                gen_section, [nb["generate"]], [answers],
                layout.executed_notebook(name, "generate")),
-        _Stage(name, "analyze", {"params_path": str(params_path), "model": name},
+        StageSpec(name, "analyze", {"params_path": str(params_path), "model": name},
                {"analysis": dump["analysis"]}, [answers, nb["analyze"]],
                [layout.metrics(name)], layout.executed_notebook(name, "analyze")),
-        _Stage(name, "report", {"run_dir": str(layout.run_dir), "model": name},
+        StageSpec(name, "report", {"run_dir": str(layout.run_dir), "model": name},
                {}, [*report_inputs, nb["report"]], [page],
                layout.executed_notebook(name, "report"), html=page),
     ]
 
 
-def _leaderboard_stages(cfg, layout: RunLayout, ranked: list[str], nb_src: Path) -> list[_Stage]:
+def _leaderboard_stages(cfg, layout: RunLayout, ranked: list[str], nb_src: Path) -> list[StageSpec]:
     """The leaderboard (computed here, from the models' metrics.json) and its page (``report``
     of the run, from the ``40_leaderboard`` notebook)."""
     metric_files = [layout.metrics(m) for m in ranked]
@@ -210,9 +139,9 @@ def _leaderboard_stages(cfg, layout: RunLayout, ranked: list[str], nb_src: Path)
     page_params = {"run_dir": str(layout.run_dir), "title": cfg.report.title}
     nb = nb_src / NOTEBOOK_FILES["leaderboard"]
     return [
-        _Stage(None, "leaderboard", {"models": ranked, **settings}, {"models": ranked, **settings},
+        StageSpec(None, "leaderboard", {"models": ranked, **settings}, {"models": ranked, **settings},
                metric_files, outputs, None, compute=compute),
-        _Stage(None, "report", page_params, page_params,
+        StageSpec(None, "report", page_params, page_params,
                [*outputs, nb], [layout.leaderboard_page],
                layout.executed_notebook(None, "leaderboard"), html=layout.leaderboard_page,
                notebook_stage="leaderboard"),
@@ -226,6 +155,8 @@ def run_experiment(
     force: bool = False,
     models: Sequence[str] | None = None,
     notebook_dir: str | Path | None = None,
+    engine: str | None = None,
+    address: str | None = None,
 ) -> RunSummary:
     """Run generate -> analyze -> model report for every model, then the leaderboard and report;
     with an ``experiment:`` grid, all of that for every grid point, then the experiment stage.
@@ -243,6 +174,12 @@ def run_experiment(
         Only these models (names as in the params file); default all.
     notebook_dir : path, optional
         Where the stage notebooks are (default: :func:`~.stages.notebooks_dir`).
+    engine : {"ray", "local"}, optional
+        Default ``execution.engine`` of the params: ``ray`` runs every stage as a Ray task
+        (:mod:`.on_ray`), ``local`` one after the other in this process.
+    address : str, optional
+        Ray: the address of an existing cluster's head to join (default: start a local
+        instance, or use the one this process is already connected to).
 
     Returns
     -------
@@ -266,7 +203,10 @@ def run_experiment(
     if cfg.experiment is not None and not (nb_src / NOTEBOOK_FILES["experiment"]).is_file():
         raise ConfigError(f"notebook {nb_src / NOTEBOOK_FILES['experiment']} not found")
     check_kernel(kernel_name)
-    run = _Invocation(entries, nb_src, kernel_name, force)
+    engine = engine or cfg.execution.engine
+    if engine == "ray":
+        connect(address)
+    run = _Invocation(entries, nb_src, kernel_name, force, engine, address)
     if cfg.experiment is not None:
         return _run_grid(cfg, params_path, run)
     return _run_one(cfg, params_path, run)
@@ -280,6 +220,58 @@ class _Invocation:
     nb_src: Path
     kernel_name: str
     force: bool
+    engine: str = "local"
+    address: str | None = None
+
+
+def _board_stages(cfg, layout: RunLayout, nb_src: Path, entries: list,
+                  analysed: list[str]) -> list[StageSpec]:
+    """The leaderboard's stages over the models analysed now and those left out of this
+    invocation (``models=``) that were analysed before (they keep their place)."""
+    kept = [m.name for m in cfg.models if m not in entries and layout.metrics(m.name).is_file()]
+    ranked = [m.name for m in cfg.models if m.name in analysed or m.name in kept]
+    return _leaderboard_stages(cfg, layout, ranked, nb_src)
+
+
+def _run_in_process(cfg, plans: list, build_board, layout: RunLayout, run: _Invocation,
+                    prefix: str) -> list[StageResult]:
+    """The stages one after the other in this process (``execution.engine: local``)."""
+    results: list[StageResult] = []
+    n_steps = sum(len(specs) for _, specs in plans) + 2
+    step = 0
+    analysed: list[str] = []
+    for entry, specs in plans:
+        failed_at: str | None = None
+        for spec in specs:
+            step += 1
+            label = f"{prefix}[{step}/{n_steps}]"
+            if failed_at is not None:
+                results.append(StageResult(entry.name, spec.stage, "skipped",
+                                           f"{failed_at} failed"))
+                log.info("%s %-11s %-11s skipped (%s failed)", label, spec.stage, entry.name,
+                         failed_at)
+                continue
+            result = run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
+                               notebook_dir=run.nb_src, label=label, execution=cfg.execution)
+            results.append(result)
+            if result.status == "failed":
+                failed_at = spec.stage
+            elif spec.stage == "analyze":
+                analysed.append(entry.name)
+    failed_at = None if analysed else "no model was analysed"
+    for spec in build_board(analysed):
+        step += 1
+        label = f"{prefix}[{step}/{n_steps}]"
+        if failed_at is not None:
+            results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
+            log.info("%s %-11s %-11s skipped (%s)", label, spec.stage, "(all models)", failed_at)
+            continue
+        result = run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
+                           notebook_dir=run.nb_src, label=label, execution=cfg.execution)
+        results.append(result)
+        if result.status == "failed":
+            failed_at = f"{spec.stage} failed"
+    return results
 
 
 def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunSummary:
@@ -289,46 +281,17 @@ def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunS
     layout.run_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
     summary = RunSummary(run_dir=layout.run_dir)
-    n_steps = len(entries) * len(MODEL_STAGES) + 2
-    step = 0
     t_run = time.perf_counter()
 
-    analysed: list[str] = []
-    for entry in entries:
-        failed_at: str | None = None
-        for spec in _model_stages(cfg, entry, layout, params_path, nb_src, force):
-            step += 1
-            label = f"{prefix}[{step}/{n_steps}]"
-            if failed_at is not None:
-                summary.results.append(StageResult(entry.name, spec.stage, "skipped",
-                                                   f"{failed_at} failed"))
-                log.info("%s %-11s %-11s skipped (%s failed)", label, spec.stage, entry.name,
-                         failed_at)
-                continue
-            result = _run_stage(spec, layout, kernel_name=kernel_name, force=force,
-                                notebook_dir=nb_src, label=label, execution=cfg.execution)
-            summary.results.append(result)
-            if result.status == "failed":
-                failed_at = spec.stage
-            elif spec.stage == "analyze":
-                analysed.append(entry.name)
-
-    # models left out of this invocation (``models=``) keep their place if they were analysed
-    kept = [m.name for m in cfg.models if m not in entries and layout.metrics(m.name).is_file()]
-    ranked = [m.name for m in cfg.models if m.name in analysed or m.name in kept]
-    failed_at = None if analysed else "no model was analysed"
-    for spec in _leaderboard_stages(cfg, layout, ranked, nb_src):
-        step += 1
-        label = f"{prefix}[{step}/{n_steps}]"
-        if failed_at is not None:
-            summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
-            log.info("%s %-11s %-11s skipped (%s)", label, spec.stage, "(all models)", failed_at)
-            continue
-        result = _run_stage(spec, layout, kernel_name=kernel_name, force=force,
-                            notebook_dir=nb_src, label=label, execution=cfg.execution)
-        summary.results.append(result)
-        if result.status == "failed":
-            failed_at = f"{spec.stage} failed"
+    plans = [(e, _model_stages(cfg, e, layout, params_path, nb_src, force)) for e in entries]
+    build_board = partial(_board_stages, cfg, layout, nb_src, entries)
+    if run.engine == "ray":
+        opts = RayOptions(kernel_name, force, nb_src, cfg.execution, run.address)
+        model_results, board_results = run_models_on_ray(plans, build_board, layout, opts,
+                                                         prefix)
+        summary.results.extend([*model_results, *board_results])
+    else:
+        summary.results.extend(_run_in_process(cfg, plans, build_board, layout, run, prefix))
     summary.index_html = write_index(layout.run_dir, stages=summary.table(),
                                      title=cfg.report.title)
     atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
@@ -361,7 +324,7 @@ def _pinned_chunk_files(cfg, base_dir: Path):
 
 
 def _experiment_stages(cfg, layout: RunLayout, points: list, models: list[str],
-                       nb_src: Path) -> list[_Stage]:
+                       nb_src: Path) -> list[StageSpec]:
     """The experiment stage (computed here: experiment.csv and comparisons.csv) and its page
     (``50_experiment``, which only displays them)."""
     metric_files = [RunLayout(c.run_dir).metrics(m) for _, c in points for m in models]
@@ -377,9 +340,9 @@ def _experiment_stages(cfg, layout: RunLayout, points: list, models: list[str],
     page_params = {"run_dir": str(layout.run_dir), "title": cfg.report.title}
     nb = nb_src / NOTEBOOK_FILES["experiment"]
     return [
-        _Stage(None, "experiment", section, section, [f for f in metric_files if f.is_file()],
+        StageSpec(None, "experiment", section, section, [f for f in metric_files if f.is_file()],
                outputs, None, compute=compute),
-        _Stage(None, "report", page_params, page_params, [*outputs, nb],
+        StageSpec(None, "report", page_params, page_params, [*outputs, nb],
                [layout.experiment_page], layout.executed_notebook(None, "experiment"),
                html=layout.experiment_page, notebook_stage="experiment"),
     ]
@@ -410,8 +373,8 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
         if failed_at is not None:
             summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
             continue
-        result = _run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
-                            notebook_dir=run.nb_src, label=f"[{spec.stage}]",
+        result = run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
+                           notebook_dir=run.nb_src, label=f"[{spec.stage}]",
                             execution=cfg.execution)
         summary.results.append(result)
         if result.status == "failed":

@@ -46,6 +46,9 @@ class GenerateParameters(_Params):
     progress: Literal["auto", "text", "none"] = "auto"
     """Progress bar: ``auto`` (a widget in JupyterLab), ``text`` (on stderr: what the batch
     runner passes to the terminal), ``none``."""
+    executor: dict = {}
+    """Where the stage runs (``stickrole run`` on Ray: ``{engine, address, node, gpu_ids}``),
+    recorded in the manifest (``{}``: nothing recorded)."""
 
 
 class AnalyzeParameters(_Params):

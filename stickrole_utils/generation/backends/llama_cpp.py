@@ -130,6 +130,10 @@ class LlamaCppBackend:
             n_batch=entry.n_batch, n_ubatch=entry.n_batch, seed=entry.seed, logits_all=False,
             verbose=False, swa_full=True,
         )
+        if n_gpu_layers != 0:  # a model spread over the GPUs of its task (Ray sets which)
+            kwargs["main_gpu"] = entry.main_gpu
+            if entry.tensor_split:
+                kwargs["tensor_split"] = list(entry.tensor_split)
         threads = entry.n_threads or _available_cpus()
         kwargs["n_threads"] = threads
         kwargs["n_threads_batch"] = threads

@@ -1,0 +1,108 @@
+"""One stage of a run (:class:`StageSpec`), how it runs (:func:`run_stage`: its notebook in a
+fresh kernel, or its computation in this process, skipped when its stamp is current) and what it
+returns (:class:`StageResult`). Both engines of ``stickrole run`` -- in process, and as Ray
+tasks (:mod:`.on_ray`) -- run every stage through :func:`run_stage`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ..errors import DataError
+from ..layout import RunLayout
+from ..report import notebook_to_html
+from .execute import execute_stage, failure_reason
+from .stamps import inputs_digest, is_current, write_stamp
+
+__all__ = ["StageResult", "StageSpec", "is_up_to_date", "run_stage"]
+
+log = logging.getLogger("stickrole_utils.pipeline")
+
+Status = Literal["ok", "up to date", "failed", "skipped"]
+
+
+@dataclass
+class StageResult:
+    """Outcome of one (model, stage).
+
+    ``status``: ``ok`` (ran and succeeded), ``up to date`` (not re-run: same inputs as its last
+    success), ``failed`` (``reason`` holds the error; ``notebook`` shows it), ``skipped`` (an
+    earlier stage of the model failed).
+    """
+
+    model: str
+    stage: str
+    status: Status
+    reason: str = ""
+    notebook: Path | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class StageSpec:
+    model: str | None
+    stage: str
+    parameters: dict
+    section: dict
+    """The params section the stage depends on."""
+    inputs: list[Path]
+    """Input files (hashed when the stage is about to run: earlier stages write them)."""
+    outputs: list[Path]
+    notebook: Path | None
+    """Executed notebook (None: a stage computed in this process)."""
+    html: Path | None = None
+    """Page rendered from the executed notebook (report stages)."""
+    compute: Callable[[], object] | None = None
+    """In-process stages: the computation (instead of a notebook)."""
+    notebook_stage: str | None = None
+    """Key of the notebook in NOTEBOOK_FILES (default: ``stage``)."""
+
+
+def is_up_to_date(spec: StageSpec, layout: RunLayout) -> bool:
+    """Whether the stage succeeded before on the inputs it has now and its outputs exist."""
+    return is_current(layout.stamp(spec.model, spec.stage),
+                      inputs_digest(spec.section, spec.inputs), spec.outputs)
+
+
+def run_stage(spec: StageSpec, layout: RunLayout, *, kernel_name: str, force: bool,
+               notebook_dir: Path | None, label: str, execution=None) -> StageResult:
+    model = spec.model or "(all models)"
+    stamp = layout.stamp(spec.model, spec.stage)
+    digest = inputs_digest(spec.section, spec.inputs)
+    if not force and is_current(stamp, digest, spec.outputs):
+        log.info("%s %-11s %-11s up to date", label, spec.stage, model)
+        return StageResult(model, spec.stage, "up to date", "", spec.notebook, 0.0)
+    t0 = time.perf_counter()
+    try:
+        if spec.compute is not None:
+            spec.compute()
+        else:
+            limits = ({} if execution is None else
+                      {"stall_timeout": execution.stall_timeout_s,
+                       "execution_timeout": execution.cell_timeout_s})
+            execute_stage(spec.notebook_stage or spec.stage, spec.notebook, spec.parameters,
+                          kernel_name=kernel_name,
+                          notebook_dir=notebook_dir, stream_stderr=spec.stage == "generate",
+                          **limits)
+        missing = [str(o) for o in spec.outputs if not Path(o).exists() and o != spec.html]
+        if missing:
+            raise DataError(f"the stage finished but did not write {', '.join(missing)}")
+        if spec.html is not None:
+            notebook_to_html(spec.notebook, spec.html, title=spec.model or None)
+    except Exception as exc:  # noqa: BLE001 - any failure of one model is data, not a crash
+        dt = time.perf_counter() - t0
+        reason = failure_reason(exc)
+        log.warning("%s %-11s %-11s FAILED after %.1f s: %s%s", label, spec.stage, model, dt,
+                    reason, f" (see {spec.notebook})" if spec.notebook else "")
+        return StageResult(model, spec.stage, "failed", reason, spec.notebook, dt)
+    dt = time.perf_counter() - t0
+    write_stamp(stamp, digest, spec.parameters, dt)
+    log.info("%s %-11s %-11s ok (%.1f s)", label, spec.stage, model, dt)
+    return StageResult(model, spec.stage, "ok", "", spec.notebook, dt)
+
+
