@@ -18,7 +18,8 @@ Two regimes, told apart on lavaan's side by how long its optimizer ran:
   on the same data with the personas in another order (only the last bits of the sample
   covariance change), lavaan flips converged / not converged (columns ``stable`` and
   ``perm_status`` for the nine noise chunks). stickrole reports these as not converged
-  (``"diverging Heywood case"``); agreement there is counted and printed, not required.
+  (``"diverging Heywood case"``); agreement there is counted and printed, not required: no
+  deterministic rule can match a verdict that moves when only the order of the rows does.
 """
 
 from __future__ import annotations
@@ -107,12 +108,18 @@ def agreement_report(table: pd.DataFrame) -> str:
             ct.to_string(),
             "",
         ]
-    both = table[table["lavaan_used"] & table["ours_used"]]
-    deltas = ", ".join(
-        f"{k} {np.abs(both[k] - both[f'lavaan_{k}']).max():.2g}"
-        for k in ("cfi", "tli", "srmr", "rmsea")
-    )
-    out.append(f"max |stickrole - lavaan| over {len(both)} fits both converged: {deltas}")
+    for regime in ("finite", "path"):
+        both = table[table["lavaan_used"] & table["ours_used"] & (table["regime"] == regime)]
+        if both.empty:
+            continue
+        deltas = ", ".join(
+            f"{k} {np.abs(both[k] - both[f'lavaan_{k}']).max():.2g}"
+            for k in ("cfi", "tli", "srmr", "rmsea")
+        )
+        out.append(
+            f"{regime} regime, max |stickrole - lavaan| over {len(both)} fits both converged: "
+            f"{deltas}"
+        )
     return "\n".join(out)
 
 
@@ -135,21 +142,25 @@ def test_decision_agreement(table: pd.DataFrame) -> None:
     wrong = finite[finite["lavaan_used"] != finite["ours_used"]]
     print("finite-regime disagreements:\n" + wrong[["dataset", "group", "lavaan", "ours"]].to_string())
     assert len(finite) >= 100
-    # measured 97.6% (5 of 205 differ): lavaan's later attempts (other scaling / "simple" start)
-    # reach a minimum that Fisher scoring from lavaan's default start does not; target is 99%
-    assert (finite["lavaan_used"] == finite["ours_used"]).mean() >= 0.95
+    # the issue's target (99 %) where lavaan's verdict is a property of the data; measured 99.5 %
+    # (204 of 205) since the quasi-Newton search follows lavaan's basin (Fisher scoring alone:
+    # 97.6 %). The one left: noise_chunk4 self_enhancement, lavaan reaches a proper minimum
+    # that our search, from the same start, misses for a run-off.
+    assert (finite["lavaan_used"] == finite["ours_used"]).mean() >= 0.99
     assert (table["ours_used"] & ~table["lavaan_used"]).sum() <= 1
     # on divergent paths stickrole fails, with the reason -- except where it reaches a genuine
-    # stationary point that lavaan's path misses (pvq_uniform7_n200 conservation: ours improper
-    # with latent r = -2.25, which the original's rule accepts; lavaan ran off for 780 iterations)
+    # stationary point (gradient < 1e-9): svs_uniform5_n200 self_transcendence, where lavaan
+    # too reports a fit after 6,702 iterations, at another point of a flat valley
     path = table[table["regime"] == "path"]
     used = path[path["ours_used"]]
-    assert len(used) <= 1 and used["note"].str.contains("latent correlation").all()
+    assert len(used) <= 1
     assert path.loc[~path["ours_used"], "note"].str.contains("Heywood|no stationary point").all()
 
 
 def test_fit_indices_agree_wherever_both_converge(table: pd.DataFrame) -> None:
-    both = table[table["lavaan_used"] & table["ours_used"]]
+    # where lavaan reached a minimum; on a divergent path it reports wherever it stopped
+    # (TLI, unbounded, then moves by up to 0.76 on one fit while CFI is 1 for both)
+    both = table[table["lavaan_used"] & table["ours_used"] & (table["regime"] == "finite")]
     assert len(both) >= 70
     for k in ("cfi", "tli", "srmr", "rmsea"):
         delta = np.abs(both[k] - both[f"lavaan_{k}"])
