@@ -3,9 +3,9 @@
 A simple list-scheduling simulation of what ``stickrole run`` does on Ray: every model's
 generation is one task holding its GPUs (longest first, each started on the GPUs that free up
 earliest -- Ray's own order differs, but not its bound), followed by its analysis on a CPU (CPUs
-assumed plentiful), then the leaderboard. An experiment's grid points run one after another
-today (the models of a point side by side); the last row shows what submitting every point at
-once would give. Not a test; no model loads.
+assumed plentiful), then the leaderboard. On Ray, ``stickrole run`` submits every grid point of
+an experiment at once (the last row); the row before shows one point at a time (the models of
+a point side by side), for comparison. Not a test; no model loads.
 
 Per-model work (evaluated + generated tokens) comes from, in this order:
 
@@ -137,9 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     size = f"{args.grid_models} x {args.grid_points}"
     rows = [(f"leaderboard ({len(board)} models)", f"{len(board)} x 1",
              [makespan(board, g) for g in args.gpus]),
-            ("paper-sized experiment, grid points in turn (today)", size,
+            ("paper-sized experiment, one grid point at a time", size,
              [args.grid_points * makespan(point, g) for g in args.gpus]),
-            ("paper-sized experiment, all points at once", size,
+            ("paper-sized experiment, all points at once (stickrole run on Ray)", size,
              [makespan(grid, g) for g in args.gpus])]
     for name, size, spans in rows:
         print(f"| {name} | {size} | {' | '.join(fmt(s) for s in spans)} |")
