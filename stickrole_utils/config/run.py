@@ -58,6 +58,13 @@ class ModelEntry(_Strict):
     """llama_cpp: a named llama-cpp-python chat format (``chatml``, ``gemma``, ``llama-3``, ...) to
     use instead of the GGUF's own template; required when the GGUF has no template."""
 
+    template: Literal["chat", "labelled"] = "chat"
+    """How messages become the prompt. ``chat``: the chat template (the GGUF's own, or
+    ``chat_format``). ``labelled`` (llama_cpp, for base/non-chat models): a plain-text transcript,
+    the role setting first, then one labelled line per turn and the reply's label left open;
+    replies end where the model starts the next turn (``generation.backends.templates``). The
+    dummy backend accepts either; an OpenAI-compatible server always applies its own template."""
+
     n_gpu_layers: int = -1
     """Layers offloaded to the GPU (-1: all). With a CPU-only build this fails at start unless
     ``allow_cpu`` is true."""
@@ -122,6 +129,12 @@ class ModelEntry(_Strict):
             raise ValueError("backend llama_cpp needs 'model': a GGUF path or pypi:<package>")
         if self.backend == "openai" and not (self.base_url and self.model):
             raise ValueError("backend openai needs 'base_url' and 'model' (the served model name)")
+        if self.template == "labelled" and self.backend == "openai":
+            raise ValueError("template labelled needs backend llama_cpp (an OpenAI-compatible "
+                             "server applies its own chat template); use template: chat")
+        if self.template == "labelled" and self.chat_format:
+            raise ValueError(f"template labelled renders plain text and ignores chat_format "
+                             f"{self.chat_format!r}; drop chat_format or use template: chat")
         return self
 
 
