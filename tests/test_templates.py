@@ -66,6 +66,11 @@ def test_the_template_is_a_model_entry_field():
     assert ModelEntry(name="m", backend="dummy", template="labelled").template == "labelled"
     assert ModelEntry(name="m", backend="llama_cpp", model="x.gguf",
                       template="labelled").template == "labelled"
+    # the default is left out of dumps (a chat model's run identity predates the field); a
+    # labelled entry round-trips
+    assert "template" not in ModelEntry(name="m", backend="dummy").model_dump(mode="json")
+    lab = ModelEntry(name="m", backend="dummy", template="labelled")
+    assert ModelEntry.model_validate(lab.model_dump(mode="json")) == lab
 
 
 def params_for(tmp_path, entry, mode="direct", run="lab", items=(1, 2),

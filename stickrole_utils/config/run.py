@@ -14,7 +14,14 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from ..errors import ConfigError, format_validation_error
 from ..io import read_yaml
@@ -122,6 +129,15 @@ class ModelEntry(_Strict):
         if self.gpus is not None:
             return self.gpus
         return 1.0 if self.backend == "llama_cpp" and self.n_gpu_layers != 0 else 0.0
+
+    @model_serializer(mode="wrap")
+    def _without_default_template(self, handler: Any) -> Any:
+        """Dumps leave ``template`` out when it is ``chat``, so the run identity (and the stage
+        stamps) of a chat model are those it had before the field existed: older runs resume."""
+        data = handler(self)
+        if self.template == "chat" and isinstance(data, dict):
+            data.pop("template", None)
+        return data
 
     @model_validator(mode="after")
     def _backend_fields(self) -> ModelEntry:
