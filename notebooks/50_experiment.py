@@ -32,7 +32,7 @@ import pandas as pd
 from IPython.display import Markdown, display
 
 from stickrole_utils.layout import RunLayout
-from stickrole_utils.leaderboard.experiment import summarise
+from stickrole_utils.leaderboard.experiment import pairwise_table, summarise
 from stickrole_utils.pipeline import check_parameters
 
 check_parameters("experiment", run_dir=run_dir, title=title)
@@ -40,6 +40,7 @@ layout = RunLayout(run_dir)
 table = pd.read_csv(layout.experiment_csv)
 comparisons = pd.read_csv(layout.comparisons_csv)
 summary = summarise(table)
+pairwise = pairwise_table(layout)
 display(Markdown(f"## {title}" if title else f"## Experiment `{Path(run_dir).name}`"))
 
 # %% [markdown]
@@ -62,6 +63,28 @@ figs.metric_by_length(summary, "rank_order")
 figs.experiment_bars(summary, "ipsative")
 
 # %% [markdown]
+# ## Downstream behaviour
+# Rank-order stability of the behaviour between contexts, per task (Mean ± SE over seeds).
+
+# %%
+figs.downstream_bars(summary)
+
+# %% [markdown]
+# ### Value expression and behaviour
+# Spearman r over personas between a value's centered PVQ score and the behaviour in the same
+# context, mean over contexts and the task's keys (Mean ± SE over seeds).
+
+# %%
+figs.value_behaviour_bars(summary)
+
+# %% [markdown]
+# ## Pairwise rank-order stability over contexts
+# Each model's chunk x chunk rank-order stability (mean over the ten values, then over seeds).
+
+# %%
+figs.pairwise_heatmaps(pairwise)
+
+# %% [markdown]
 # ## Means over seeds
 
 # %%
@@ -69,7 +92,12 @@ summary.round(3)
 
 # %% [markdown]
 # ## Model comparisons
-# `p_fdr`: Benjamini-Hochberg over the model pairs of each metric and setting.
+# `p_fdr`: Benjamini-Hochberg over the model pairs of each metric and setting. The
+# significance matrices mark in black the pairs whose difference is significant
+# (`p_fdr` < 0.05).
+
+# %%
+figs.significance_matrix(comparisons)
 
 # %%
 comparisons.round(4)

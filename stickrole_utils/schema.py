@@ -37,6 +37,7 @@ GENERATION_COLUMNS: tuple[str, ...] = (
     "letter",  # str: the chosen option letter ("" if unparsed)
     "parsed",  # bool: False -> score NaN and `raw` keeps the reply
     "raw",  # str: the reply text (or the letter distribution summary in logprob mode)
+    "topic",  # str: the chunk's conversation topic, "" when none (pairs a downstream chunk with the values chunk of its topic)
 )
 
 #: A generation unit: all items of one (model, chunk, persona, questionnaire) are produced together.

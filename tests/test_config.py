@@ -60,6 +60,14 @@ def test_valid_params_resolve_paths(tmp_path):
                                                "base_url": "http://127.0.0.1:1/v1", "model": "m"}]},
          ["models[0] (s)", "not logprob"]),
         (_with(population="original:real_world_people"), ["needs data_path"]),
+        ({**BASE, "models": [{"name": "m", "backend": "dummy", "template": "plain"}]},
+         ["models.0.template", "'chat' or 'labelled'", "'plain'"]),
+        ({**BASE, "models": [{"name": "s", "backend": "openai", "template": "labelled",
+                              "base_url": "http://127.0.0.1:1/v1", "model": "m"}]},
+         ["models.0", "template labelled needs backend llama_cpp"]),
+        ({**BASE, "models": [{"name": "m", "backend": "dummy", "template": "labelled",
+                              "chat_format": "chatml"}]},
+         ["models.0", "ignores chat_format 'chatml'", "template: chat"]),
     ],
 )
 def test_bad_params_give_one_clear_message(tmp_path, data, expected):

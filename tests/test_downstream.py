@@ -215,6 +215,42 @@ def test_topic_pairing_rules():
     bad = pd.DataFrame({"chunk": ["c", "c"], "topic": ["x", "y"]})
     with pytest.raises(DataError, match="one per chunk"):
         resolve_pairs(bad, ["c"], {"c": "religion"})
+    # generation writes "" where a chunk has no topic: such a chunk keeps the self-pairing rule
+    mixed = pd.DataFrame({"chunk": ["p1", "d1", "c", "c"], "topic": ["x", "x", "", ""],
+                          "questionnaire": ["pvq40", "religion", "pvq40", "religion"]})
+    pairs, notes = resolve_pairs(mixed, ["p1", "c"], {"d1": "religion", "c": "religion"})
+    assert pairs == {"d1": "p1", "c": "c"} and notes == []
+    no_topic = mixed.assign(topic="")
+    assert resolve_pairs(no_topic, ["p1", "c"], {"d1": "religion", "c": "religion"})[0] == {
+        "c": "c"}
+
+
+def test_generated_answers_pair_downstream_chunks_by_their_topic(tmp_path):
+    """Generation writes each chunk's topic, so a run pairs the downstream chunk of a topic with
+    the PVQ chunk of the same topic without ``analysis.downstream_pairs``."""
+    from stickrole_utils.config import parse_run_config
+    from stickrole_utils.generation import generate_model
+    from stickrole_utils.generation.store import read_run_answers
+
+    cfg = parse_run_config({
+        "version": 1, "run": "topics", "output_dir": str(tmp_path),
+        "models": [{"name": "d", "backend": "dummy"}],
+        "generation": {"n_personas": 4, "mode": "direct", "n_messages": 1,
+                       "items": {"pvq40": list(range(1, 41)), "religion": [1, 2]},
+                       "chunks": ["chunk_joke", "chunk_chess", "chunk_no_conv",
+                                  {"label": "rel_chess", "preset": "chunk_chess",
+                                   "questionnaire": "religion"},
+                                  {"label": "rel_joke", "preset": "chunk_joke",
+                                   "questionnaire": "religion"},
+                                  {"label": "rel_none", "questionnaire": "religion"}]}})
+    answers = read_run_answers(generate_model(cfg, cfg.models[0], progress=False))
+    topics = answers.groupby("chunk")["topic"].first().to_dict()
+    assert topics == {"chunk_joke": "joke", "chunk_chess": "chess", "chunk_no_conv": "",
+                      "rel_chess": "chess", "rel_joke": "joke", "rel_none": ""}
+    m = analyze_model(answers, FAST).metrics
+    assert m["value_behaviour_pairs"] == {"rel_chess": "chunk_chess", "rel_joke": "chunk_joke"}
+    assert set(m["value_behaviour_correlation"]["religion"]) == set(VALUES)
+    assert any("rel_none" in n for n in m["notes"])
 
 
 def test_cli_analyze_downstream_only_and_mixed_models(tmp_path, capsys):

@@ -3,7 +3,9 @@ seeds, t-tests with Benjamini-Hochberg against scipy) and a dummy grid run end t
 
 from __future__ import annotations
 
+import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -180,6 +182,10 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
     assert "experiment.html" in index
     page = (run_dir / "report" / "experiment.html").read_text()
     assert "Model comparisons" in page and "dummy-a" in page
+    # the paper's figures: downstream stability (Fig 8), the chunk x chunk heat map of each
+    # model per setting (Fig 10); one model has no pair for a significance matrix
+    assert _images_in_section(page, "Downstream behaviour") == 1
+    assert _images_in_section(page, "Pairwise rank-order stability over contexts") == 1
     # re-run: every stage up to date
     again = run_experiment(params, engine="local", kernel_name=kernel, notebook_dir=nbs)
     assert set(again.table().status) == {"up to date"}
@@ -214,10 +220,128 @@ def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
     from stickrole_utils.pipeline import build_report
 
     layout = RunLayout(tmp_path / "exp")
-    write_experiment(pd.concat([_table(VALUES, n_messages=1), _table(VALUES, "ipsative", 1)]),
+    write_experiment(pd.concat([_table(VALUES, n_messages=1), _table(VALUES, "ipsative", 1),
+                                _table(VALUES, "downstream_rank_order:religion", 1),
+                                _table(VALUES, "value_behaviour_correlation:religion:Power", 1)]),
                      layout)
     layout.run_config.write_text('{"report": {"title": "Seeds"}}')
     index = build_report(layout.run_dir, kernel_name=kernel)
     assert "experiment.html" in index.read_text()
     page = layout.experiment_page.read_text()
     assert "Seeds" in page and "Model comparisons" in page
+    # significance matrices (S1-S6 Figs), downstream bars (Fig 8), value-behaviour bars (Fig 9)
+    assert _images_in_section(page, "Model comparisons") == 1
+    assert _images_in_section(page, "Downstream behaviour") == 1
+    assert _images_in_section(page, "Value expression and behaviour") == 1
+    assert _images_in_section(page, "Pairwise rank-order stability over contexts") == 1
+
+
+def _images_in_section(page: str, heading: str) -> int:
+    """Embedded figures between the heading ``heading`` and the next heading of the page."""
+    parts = re.split(r"<h[1-6][^>]*>", page)
+    section = [p for p in parts if p.startswith(heading)]
+    assert len(section) == 1, f"no single section {heading!r}"
+    return section[0].count("data:image/png")
+
+
+def _comparisons(values=VALUES):
+    return compare_over_seeds(pd.concat([_table(values, n_messages=1),
+                                         _table(values, n_messages=3),
+                                         _table(values, "ipsative", n_messages=1)]))
+
+
+def test_significance_matrix_marks_the_significant_pairs_black():
+    from stickrole_utils.report import significance_matrix
+
+    cmp_ = _comparisons()
+    fig = significance_matrix(cmp_)
+    # rank_order at two lengths, ipsative at one: 2 x 2 panels, one of them left out
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(axes) == 3 and all(ax.images for ax in axes)
+    ax = axes[0]  # rank_order, n_messages = 1
+    assert ax.get_title() == "rank_order\nn_messages = 1"
+    codes = ax.images[0].get_array()
+    part = cmp_[(cmp_.metric == "rank_order") & (cmp_.n_messages == 1)]
+    models = ["a", "b", "c"]
+    for row in part.itertuples():
+        i, j = models.index(row.model_a), models.index(row.model_b)
+        assert codes[i, j] == codes[j, i] == float(row.p_fdr < 0.05)
+    assert bool(np.ma.getmaskarray(codes)[0, 0])  # the diagonal is undefined
+    assert {t.get_text() for t in ax.texts} == {f"{p:.2f}" for p in part.p_fdr}
+    assert (part.p_fdr < 0.05).any() and (part.p_fdr >= 0.05).any()  # both colours shown
+    assert axes[2].get_title() == "ipsative\nn_messages = 1"
+    # too few seeds: the pair is undefined (grey), not "not significant"
+    few = compare_over_seeds(_table({"a": [0.1], "b": [0.2, 0.3], "c": [0.4, 0.6]}))
+    codes = significance_matrix(few).axes[0].images[0].get_array()
+    assert bool(np.ma.getmaskarray(codes)[0, 1]) and not np.ma.getmaskarray(codes)[1, 2]
+    empty = significance_matrix(cmp_.iloc[0:0])
+    assert "no model pairs" in empty.axes[0].texts[0].get_text()
+
+
+def test_downstream_and_value_behaviour_bars_show_mean_and_se_per_model():
+    from stickrole_utils.report import downstream_bars, value_behaviour_bars
+
+    table = pd.concat([_table(VALUES, "downstream_rank_order:religion", 1),
+                       _table(VALUES, "downstream_rank_order:tolkien_bag", 1),
+                       _table(VALUES, "value_behaviour_correlation:tolkien_bag:Power", 1),
+                       _table(VALUES, "value_behaviour_correlation:tolkien_bag:Benevolence", 1),
+                       _table(VALUES, "rank_order", 1)])
+    summary = summarise(table)
+    fig = downstream_bars(summary)
+    assert [ax.get_title() for ax in fig.axes] == ["downstream_rank_order:religion",
+                                                   "downstream_rank_order:tolkien_bag"]
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == pytest.approx([np.mean(VALUES[m]) for m in "abc"])
+    fig = value_behaviour_bars(summary)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["PO", "BE"]  # the values' order
+    assert len(ax.patches) == 3 * 2  # models x values
+    se = summary.set_index(["model", "metric"]).loc[
+        ("b", "value_behaviour_correlation:tolkien_bag:Power"), "se"]
+    assert se == pytest.approx(np.std(VALUES["b"], ddof=1) / np.sqrt(3))
+    nothing = summarise(_table(VALUES, "rank_order", 1))
+    assert "no downstream task" in downstream_bars(nothing).axes[0].texts[0].get_text()
+    assert "no value-behaviour" in value_behaviour_bars(nothing).axes[0].texts[0].get_text()
+
+
+def _write_point(layout, label, seed, n_messages, model, pairwise, chunks):
+    point = layout.point(label)
+    point.run_dir.mkdir(parents=True, exist_ok=True)
+    point.params.write_text(json.dumps({"generation": {"seed": seed, "n_messages": n_messages,
+                                                       "temperature_x": 1}}))
+    path = point.metrics(model)
+    path.parent.mkdir()
+    nan = {c: float("nan") for c in chunks}
+    path.write_text(json.dumps({"model": model, "chunks": chunks, "pairwise_rank_order": pairwise,
+                                "stress": nan, "cfi": nan, "srmr": nan, "rmsea": nan}))
+
+
+def test_pairwise_table_and_heat_maps_over_many_contexts(tmp_path):
+    from stickrole_utils.layout import RunLayout
+    from stickrole_utils.leaderboard import PAIRWISE_COLUMNS, pairwise_table
+    from stickrole_utils.report import pairwise_heatmaps
+
+    layout = RunLayout(tmp_path / "exp")
+    layout.run_dir.mkdir()
+    layout.run_config.write_text(json.dumps({"models": [{"name": "z"}, {"name": "a"}],
+                                             "experiment": {"grid": {"seed": [0, 1]}}}))
+    chunks = ["c1", "c2", "c3"]
+    for seed, r in ((0, 0.2), (1, 0.4)):
+        # one triangle only, as a file may hold: the other is its mirror
+        _write_point(layout, f"seed_{seed}", seed, 3, "a",
+                     {"c1": {"c1": 1, "c2": r, "c3": 0.5}, "c2": {"c2": 1, "c3": 0.1},
+                      "c3": {"c3": 1}}, chunks)
+        _write_point(layout, f"seed_{seed}", seed, 3, "z",
+                     {c: {d: 1.0 for d in chunks} for c in chunks}, chunks)
+    table = pairwise_table(layout)
+    assert list(table.columns) == list(PAIRWISE_COLUMNS)
+    assert len(table) == 2 * 2 * 9
+    assert list(pd.unique(table.model)) == ["z", "a"]  # the params' order
+    a0 = table[(table.model == "a") & (table.seed == 0)].set_index(["chunk_a", "chunk_b"])
+    assert a0.loc[("c2", "c1"), "value"] == a0.loc[("c1", "c2"), "value"] == 0.2
+    fig = pairwise_heatmaps(table)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    # mean over seeds of the off-diagonal cells: c1-c2 (0.2, 0.4) -> 0.3, 0.5, 0.1
+    assert titles == ["z (n_messages = 3)\nmean off-diagonal 1.000",
+                      "a (n_messages = 3)\nmean off-diagonal 0.300"]
+    assert "no pairwise" in pairwise_heatmaps(table.iloc[0:0]).axes[0].texts[0].get_text()

@@ -19,12 +19,14 @@ A downstream chunk is one holding answers to a downstream task (``tolkien_donati
 Pairing a downstream chunk with a values chunk (:func:`resolve_pairs`), in this order:
 
 1. an explicit mapping ``pairs`` (downstream chunk -> values chunk);
-2. else, when the answers table has a ``topic`` column (one topic per chunk; the importer of the
-   original's results writes it from the results' own record of the conversation theme), the
-   values chunk with the same topic and, when a ``replicate`` column is present, the same
-   replicate (e.g. the permutation-seed campaign ``seed_0``);
-3. else, a chunk holding both a values questionnaire and a downstream task is paired with
-   itself (both answered after the same conversation).
+2. else, when the answers table has a ``topic`` column holding a topic for some chunk (one topic
+   per chunk; generation writes the chunk's conversation topic, ``""`` for a chunk without one;
+   the importer of the original's results writes it from the results' own record of the
+   conversation theme), the values chunk with the same topic and, when a ``replicate`` column is
+   present, the same replicate (e.g. the permutation-seed campaign ``seed_0``);
+3. else (and for a downstream chunk without a topic), a chunk holding both a values
+   questionnaire and a downstream task is paired with itself (both answered after the same
+   conversation).
 
 Chunk labels are never parsed to guess a pairing. When a ``replicate`` column is present,
 downstream rank-order pairs chunks of the same replicate only (the paper computes stability per
@@ -143,10 +145,8 @@ def resolve_pairs(answers: pd.DataFrame, values_chunks: Sequence[str],
                             f"{', '.join(values_chunks) or 'none'}")
         out = {str(d): str(v) for d, v in pairs.items()}
         how = "the pairs given"
-    elif "topic" in answers.columns:
-        chunks = [*values_chunks, *tasks]
-        topic = chunk_attribute(answers, "topic", chunks, source)
-        rep = chunk_attribute(answers, "replicate", chunks, source)
+    elif topic := chunk_attribute(answers, "topic", [*values_chunks, *tasks], source):
+        rep = chunk_attribute(answers, "replicate", [*values_chunks, *tasks], source)
         by_key: dict[tuple[str, str], list[str]] = {}
         for v in values_chunks:
             if v in topic:
@@ -154,18 +154,21 @@ def resolve_pairs(answers: pd.DataFrame, values_chunks: Sequence[str],
         out = {}
         for d in tasks:
             if d not in topic:
+                if d in values_chunks:  # no topic: the values asked after its own conversation
+                    out[d] = d
                 continue
             found = by_key.get((rep.get(d, ""), topic[d]), [])
             if len(found) > 1:
                 raise DataError(f"{source}: downstream chunk {d!r} (topic {topic[d]!r}"
                                 f"{f', replicate {rep[d]!r}' if d in rep else ''}) matches values "
-                                f"chunks {', '.join(map(repr, found))}; give the pairs explicitly")
+                                f"chunks {', '.join(map(repr, found))}; give the pairs explicitly "
+                                "(analysis.downstream_pairs in params)")
             if found:
                 out[d] = found[0]
         how = "the 'topic' column" + (" and 'replicate'" if "replicate" in answers.columns else "")
     else:
         out = {d: d for d in tasks if d in values_chunks}
-        how = ("no 'topic' column and no pairs given: only chunks holding both a values "
+        how = ("no chunk has a topic and no pairs are given: only chunks holding both a values "
                "questionnaire and the task are paired")
     unpaired = [d for d in tasks if d not in out]
     notes = []

@@ -14,7 +14,14 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from ..errors import ConfigError, format_validation_error
 from ..io import read_yaml
@@ -57,6 +64,13 @@ class ModelEntry(_Strict):
     chat_format: str | None = None
     """llama_cpp: a named llama-cpp-python chat format (``chatml``, ``gemma``, ``llama-3``, ...) to
     use instead of the GGUF's own template; required when the GGUF has no template."""
+
+    template: Literal["chat", "labelled"] = "chat"
+    """How messages become the prompt. ``chat``: the chat template (the GGUF's own, or
+    ``chat_format``). ``labelled`` (llama_cpp, for base/non-chat models): a plain-text transcript,
+    the role setting first, then one labelled line per turn and the reply's label left open;
+    replies end where the model starts the next turn (``generation.backends.templates``). The
+    dummy backend accepts either; an OpenAI-compatible server always applies its own template."""
 
     n_gpu_layers: int = -1
     """Layers offloaded to the GPU (-1: all). With a CPU-only build this fails at start unless
@@ -116,12 +130,27 @@ class ModelEntry(_Strict):
             return self.gpus
         return 1.0 if self.backend == "llama_cpp" and self.n_gpu_layers != 0 else 0.0
 
+    @model_serializer(mode="wrap")
+    def _without_default_template(self, handler: Any) -> Any:
+        """Dumps leave ``template`` out when it is ``chat``, so the run identity (and the stage
+        stamps) of a chat model are those it had before the field existed: older runs resume."""
+        data = handler(self)
+        if self.template == "chat" and isinstance(data, dict):
+            data.pop("template", None)
+        return data
+
     @model_validator(mode="after")
     def _backend_fields(self) -> ModelEntry:
         if self.backend == "llama_cpp" and not self.model:
             raise ValueError("backend llama_cpp needs 'model': a GGUF path or pypi:<package>")
         if self.backend == "openai" and not (self.base_url and self.model):
             raise ValueError("backend openai needs 'base_url' and 'model' (the served model name)")
+        if self.template == "labelled" and self.backend == "openai":
+            raise ValueError("template labelled needs backend llama_cpp (an OpenAI-compatible "
+                             "server applies its own chat template); use template: chat")
+        if self.template == "labelled" and self.chat_format:
+            raise ValueError(f"template labelled renders plain text and ignores chat_format "
+                             f"{self.chat_format!r}; drop chat_format or use template: chat")
         return self
 
 

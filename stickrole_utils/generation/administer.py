@@ -55,6 +55,7 @@ ROW_COLUMNS: dict[str, str] = {
     "mode": "string", "option_probs": "string",  # JSON list over letters A.. (logprob mode)
     "letter_mass": "float64",  # total probability of the option letters (logprob mode)
     "parse_reason": "string", "error": "string", "persona_index": "int64",
+    "topic": "string",  # the chunk's conversation topic ("" when none): pairs downstream chunks
 }
 
 
@@ -210,7 +211,7 @@ def _row(unit: Unit, item: int, perm: tuple[int, ...], ans: _Answer | None, mode
         "mode": mode, "option_probs": ans.probs if ans is not None else "",
         "letter_mass": ans.mass if ans is not None else float("nan"),
         "parse_reason": ans.reason if ans is not None else "", "error": error,
-        "persona_index": unit.persona_index,
+        "persona_index": unit.persona_index, "topic": unit.chunk.topic or "",
     }
 
 

@@ -3,10 +3,12 @@
 from .experiment import (
     COMPARISONS_COLUMNS,
     EXPERIMENT_COLUMNS,
+    PAIRWISE_COLUMNS,
     collect_experiment,
     compare_over_seeds,
     experiment_table,
     metric_values,
+    pairwise_table,
     summarise,
     write_experiment,
 )
@@ -43,6 +45,8 @@ __all__ = [
     "experiment_table",
     "collect_experiment",
     "summarise",
+    "PAIRWISE_COLUMNS",
+    "pairwise_table",
     "compare_over_seeds",
     "write_experiment",
     "tolerant_rankdata",

@@ -7,6 +7,8 @@ over seeds, and pairwise model comparisons (``docs/method.md``, Model comparison
 - :func:`experiment_table`: ``experiment.csv``, long: ``model, seed, n_messages, metric, value``,
   then one column per other grid key.
 - :func:`summarise`: mean, standard error (SD with ddof 1 over sqrt(n)) and n over seeds.
+- :func:`pairwise_table`: every model's chunk x chunk rank-order stability at every grid point
+  (read from the points' ``metrics.json``; the experiment page's heat maps).
 - :func:`compare_over_seeds`: ``comparisons.csv``: Student's t-test on the per-seed values for
   every model pair, Benjamini-Hochberg over the n(n-1)/2 pairs of each (metric, setting)
   (:func:`~stickrole_utils.analysis.stats.compare_models`, scipy's ``false_discovery_control``);
@@ -24,7 +26,7 @@ import pandas as pd
 from ..analysis.metrics import Metrics, read_metrics
 from ..analysis.stats import compare_models
 from ..config import RunConfig
-from ..io import atomic_write_text
+from ..io import atomic_write_text, read_json
 from ..layout import RunLayout
 
 __all__ = [
@@ -34,6 +36,8 @@ __all__ = [
     "experiment_table",
     "collect_experiment",
     "summarise",
+    "PAIRWISE_COLUMNS",
+    "pairwise_table",
     "compare_over_seeds",
     "write_experiment",
 ]
@@ -97,6 +101,50 @@ def collect_experiment(points: Sequence[tuple[Mapping[str, Any], RunConfig]],
                     **{k: v for k, v in point.items() if k not in ("seed", "n_messages")}}
             records.append((keys, read_metrics(path)))
     return experiment_table(records)
+
+
+#: Columns of :func:`pairwise_table` (the other grid keys come before ``chunk_a``).
+PAIRWISE_COLUMNS: tuple[str, ...] = ("model", "seed", "n_messages", "chunk_a", "chunk_b",
+                                     "value")
+
+
+def _pair(pairwise: Mapping[str, Mapping[str, Any]], a: str, b: str) -> float:
+    """``pairwise[a][b]``, or ``[b][a]`` (a file may hold one triangle); NaN when absent."""
+    r = (pairwise.get(a) or {}).get(b)
+    return _num((pairwise.get(b) or {}).get(a) if r is None else r)
+
+
+def pairwise_table(layout: RunLayout) -> pd.DataFrame:
+    """The chunk x chunk rank-order stability (``metrics.json``'s ``pairwise_rank_order``) of
+    every model at every grid point of the experiment in ``layout``, long.
+
+    A point's keys come from its ``params.json`` (``generation.seed``, ``generation.n_messages``
+    and the other keys of the experiment's grid, as listed in ``run_config.json``); models are
+    those with a ``metrics.json`` at the point, in the order of the experiment's params.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model, seed, n_messages, <other grid keys>, chunk_a, chunk_b, value``: every
+        ordered chunk pair in the model's chunk order, the diagonal included (NaN where the file
+        holds no value).
+    """
+    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
+    grid = (cfg.get("experiment") or {}).get("grid") or {}
+    extra = [k for k in grid if k not in ("seed", "n_messages")]
+    order = [m.get("name") for m in cfg.get("models") or []]
+    rows = []
+    for point in layout.point_dirs():
+        gen = read_json(RunLayout(point).params, "grid point params").get("generation") or {}
+        keys = {k: gen.get(k) for k in ("seed", "n_messages", *extra)}
+        found = [(read_metrics(p), p.parent.name)
+                 for p in sorted(point.glob(f"*/{layout.metrics('m').name}"))]
+        found.sort(key=lambda f: order.index(f[0].model) if f[0].model in order else len(order))
+        for m, folder in found:
+            rows += [{"model": m.model or folder, **keys, "chunk_a": a, "chunk_b": b,
+                      "value": _pair(m.pairwise_rank_order, a, b)}
+                     for a in m.chunks for b in m.chunks]
+    return pd.DataFrame(rows, columns=[*PAIRWISE_COLUMNS[:3], *extra, *PAIRWISE_COLUMNS[3:]])
 
 
 def _settings(table: pd.DataFrame) -> list[str]:

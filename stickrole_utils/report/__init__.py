@@ -3,7 +3,15 @@
 It renders what the other stages wrote and never writes data.
 """
 
-from .experiment import HUMAN_REFERENCE, experiment_bars, metric_by_length
+from .experiment import (
+    HUMAN_REFERENCE,
+    downstream_bars,
+    experiment_bars,
+    metric_by_length,
+    pairwise_heatmaps,
+    significance_matrix,
+    value_behaviour_bars,
+)
 from .explorer import Explorer
 from .pages import notebook_to_html, write_index
 from .tables import (
@@ -26,6 +34,10 @@ __all__ = [
     "HUMAN_REFERENCE",
     "experiment_bars",
     "metric_by_length",
+    "significance_matrix",
+    "downstream_bars",
+    "value_behaviour_bars",
+    "pairwise_heatmaps",
     "Explorer",
     "cfa_table",
     "links_html",

@@ -44,6 +44,14 @@ from .openai import (
 from .scripted import (
     ScriptedBackend,
 )
+from .templates import (
+    REPLY_LABEL,
+    STOP_STRINGS,
+    TEMPLATES,
+    USER_LABEL,
+    cut_reply,
+    labelled_prompt,
+)
 
 __all__ = [
     "ANSWER_MODES",
@@ -76,4 +84,10 @@ __all__ = [
     "llama_cpp_available",
     "OpenAIBackend",
     "ScriptedBackend",
+    "TEMPLATES",
+    "USER_LABEL",
+    "REPLY_LABEL",
+    "STOP_STRINGS",
+    "labelled_prompt",
+    "cut_reply",
 ]

@@ -17,6 +17,7 @@ batched generation engine lives in ``llama_batch``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 from typing import Any
@@ -35,6 +36,7 @@ from .base import (
 )
 from .embedded import cached_sha256, check_gguf_file, resolve_model_path
 from .llama_batch import common_prefix_len, generate_batched
+from .templates import STOP_STRINGS, cut_reply, labelled_prompt
 
 __all__ = [
     "LlamaCppBackend",
@@ -103,7 +105,7 @@ class LlamaCppBackend:
     BackendError
         llama-cpp-python missing, GPU offload asked for but unavailable (and ``allow_cpu``
         false), a file that is not GGUF or fails to load, no chat template and no
-        ``chat_format``.
+        ``chat_format`` (with ``template: chat``; ``template: labelled`` needs none).
     """
 
     modes = ANSWER_MODES
@@ -147,7 +149,9 @@ class LlamaCppBackend:
             self._enable_parallel()
         self.n_vocab = int(self.llm.n_vocab())
         self._letter_ids: dict[str, list[int]] | None = None
-        self._formatter, self.chat_format = self._make_formatter()
+        self.labelled = entry.template == "labelled"
+        self._formatter, self.chat_format = ((None, "labelled") if self.labelled
+                                             else self._make_formatter())
         self.system_role_supported = self._probe_system_role()
         self.n_evaluated = 0
         self.n_prompt_tokens = 0
@@ -211,6 +215,8 @@ class LlamaCppBackend:
     def render(self, messages: list[Message]) -> tuple[str, bool]:
         """Prompt text for ``messages`` with the assistant turn opened; and whether the text
         already holds the special BOS token."""
+        if self.labelled:
+            return labelled_prompt(messages), False
         if self.chat_format != "gguf":
             # llama-cpp-python's named formatters treat "" like a missing message (they emit a
             # bare role header); a single space keeps an empty turn a turn
@@ -232,7 +238,11 @@ class LlamaCppBackend:
         return marker in prompt
 
     def tokens(self, messages: list[Message], suffix: str = "") -> list[int]:
-        """Token ids of the rendered chat (plus ``suffix`` after the assistant-turn opener)."""
+        """Token ids of the rendered chat (plus ``suffix`` after the assistant-turn opener).
+        A labelled transcript is plain text: special-token markup in it stays text."""
+        if self.labelled:
+            return self.llm.tokenize(labelled_prompt(messages, suffix).encode("utf-8"),
+                                     add_bos=True, special=False)
         prompt, added = self.render(messages)
         return self.llm.tokenize((prompt + suffix).encode("utf-8"), add_bos=not added,
                                  special=True)
@@ -386,6 +396,8 @@ class LlamaCppBackend:
         if not self.prefix_reuse:
             self.llm.reset()
         self._eval_sizes.clear()
+        if self.labelled:  # the reply ends where the model starts the next labelled turn
+            kwargs["stop"] = list(STOP_STRINGS)
         out = self.llm.create_completion(prompt=toks, max_tokens=max_tokens,
                                          seed=seed % (2**31), **kwargs)
         usage = out.get("usage", {})
@@ -415,8 +427,11 @@ class LlamaCppBackend:
         max_tokens = sampling.max_tokens or 256
         for t in toks:
             self._check_fits(len(t), max_tokens)
-        return generate_batched(self, toks, sampling, list(seeds), max_tokens,
+        gens = generate_batched(self, toks, sampling, list(seeds), max_tokens,
                                 stats=self.batch_stats)
+        if self.labelled:  # as chat's stop strings: the text up to the next labelled turn
+            gens = [dataclasses.replace(g, text=cut_reply(g.text)) for g in gens]
+        return gens
 
     def info(self) -> dict[str, Any]:
         return {
@@ -434,6 +449,7 @@ class LlamaCppBackend:
             "seed": self.entry.seed,
             "swa_full": True,
             "chat_format": self.chat_format,
+            "template": self.entry.template,
             "chat_template_sha256": getattr(self, "chat_template_sha256", None),
             "system_role_supported": self.system_role_supported,
             "prefix_reuse": self.prefix_reuse,
