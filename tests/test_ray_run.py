@@ -102,27 +102,6 @@ def test_a_lost_process_is_retried_without_losing_or_repeating_answers(tmp_path,
     assert not answers.duplicated(KEY).any()
 
 
-@pytest.mark.slow
-def test_grid_points_run_side_by_side_on_ray(tmp_path, ray_local):
-    """An experiment's grid points are submitted together: with one GPU per point's model and
-    two GPUs, the two seeds' generations overlap in time; the experiment tables are written."""
-    params = tmp_path / "grid.yaml"
-    params.write_text(PARAMS.replace("  - {name: gpu-b, backend: dummy, seed: 2, gpus: 1}\n", "")
-                      .replace("run: onray", "run: gridray")
-                      + "experiment:\n  grid: {seed: [0, 1]}\n")
-    run_dir = tmp_path / "out" / "gridray"
-
-    summary = run_experiment(params, kernel_name=KERNEL)
-    assert summary.ok, summary.to_text()
-    table = summary.table()
-    assert set(table["model"]) >= {"seed_0/gpu-a", "seed_1/gpu-a"}
-    assert (run_dir / "experiment.csv").is_file() and (run_dir / "comparisons.csv").is_file()
-    windows = [_window(json.loads((run_dir / p / "gpu-a" / "manifest.json").read_text()))
-               for p in ("seed_0", "seed_1")]
-    (a0, a1), (b0, b1) = windows
-    assert max(a0, b0) < min(a1, b1)  # in turn, one would end before the other started
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
