@@ -14,7 +14,14 @@ import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..errors import ConfigError, format_validation_error
 from ..io import read_yaml
@@ -24,6 +31,8 @@ from .generation import GenerationConfig
 from .leaderboard import LeaderboardSettings
 
 __all__ = [
+    "AUTO_N_PARALLEL",
+    "auto_n_parallel",
     "ModelEntry",
     "ReportSettings",
     "ExecutionSettings",
@@ -38,6 +47,27 @@ _log = logging.getLogger(__name__)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: ``n_parallel: auto`` by device and answer mode. CPU: measured with
+#: ``benchmarks/bench_generation.py`` on a 2-core CPU (SmolLM2-135M): logprob items are
+#: already one batched prefill each, so parallel sequences only add attention over the other
+#: sequences' cells; direct/cot gain from decoding several replies per ``llama_decode`` up to
+#: a few sequences. GPU (and a served model, whose server batches): decoding is memory-bound,
+#: so many sequences share each weight read.
+AUTO_N_PARALLEL: dict[str, dict[str, int]] = {
+    "cpu": {"logprob": 1, "direct": 4, "cot": 4},
+    "gpu": {"logprob": 16, "direct": 32, "cot": 32},
+}
+
+
+def auto_n_parallel(device: str, mode: str) -> int:
+    """What ``n_parallel: auto`` means on ``device`` (``cpu`` or ``gpu``) in answer ``mode``.
+
+    >>> auto_n_parallel("cpu", "logprob"), auto_n_parallel("gpu", "cot")
+    (1, 32)
+    """
+    return AUTO_N_PARALLEL[device][mode]
 
 
 class ModelEntry(_Strict):
@@ -78,11 +108,14 @@ class ModelEntry(_Strict):
     seed: int = 0
     """Sampler seed base of the model (combined with the generation seed per call)."""
 
-    n_parallel: int = Field(default=1, ge=1, le=64)
-    """llama_cpp, logprob mode: score up to this many items in one batch as parallel sequences
-    sharing the cached prefix (worth it on a GPU; 1 scores items one after the other). openai:
-    keep up to this many of a unit's independent items in flight as concurrent requests (match
-    the server's slots, e.g. ``llama-server --parallel N``; the answers do not change)."""
+    n_parallel: int | Literal["auto"] = 1
+    """Sequences of one model in flight together, 1 to 64, or ``auto``. llama_cpp: ``logprob``
+    items scored in one batch as parallel sequences sharing the cached prefix; ``direct`` and
+    ``cot`` replies decoded together (``chat_many``); 1 works one item after the other.
+    openai: a unit's independent items in flight as concurrent requests (match the server's
+    slots, e.g. ``llama-server --parallel N``; the answers do not change). ``auto``: the value
+    measured to pay on the device and answer mode (:data:`AUTO_N_PARALLEL`), and llama_cpp
+    keeps fewer in flight where that many would not fit ``n_ctx`` instead of stopping."""
 
     mode: Literal["logprob", "direct", "cot"] | None = None
     """Per-model override of ``generation.mode`` (``None``: use generation.mode)."""
@@ -115,6 +148,15 @@ class ModelEntry(_Strict):
         if self.gpus is not None:
             return self.gpus
         return 1.0 if self.backend == "llama_cpp" and self.n_gpu_layers != 0 else 0.0
+
+    @field_validator("n_parallel", mode="before")
+    @classmethod
+    def _n_parallel(cls, value: Any) -> Any:
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+            raise ValueError("n_parallel must be an integer from 1 to 64, or auto")
+        return value
 
     @model_validator(mode="after")
     def _backend_fields(self) -> ModelEntry:

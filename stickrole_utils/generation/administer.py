@@ -109,6 +109,14 @@ def _interlocutor_text(prompts: Prompts, persona: Persona, partner: Persona | No
                                                name=partner.name)
 
 
+def _speak_as(backend: Backend, speaker: str) -> None:
+    """Tell a backend that keeps a KV history per speaker (llama_cpp) who speaks next; the
+    others ignore it."""
+    speak_as = getattr(backend, "speak_as", None)
+    if callable(speak_as):
+        speak_as(speaker)
+
+
 def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationConfig,
                           persona: Persona, context: ChunkContext, placement: str,
                           seed_parts: tuple) -> list[str]:
@@ -117,7 +125,9 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
     Even turns: the model as the persona, with the history's roles set so the last turn is the
     user's. Odd turns: the model as the interlocutor, roles flipped, led by the interlocutor's
     role text (an empty user turn is inserted when the history would start with the assistant).
-    An empty reply is kept as a single space, as in the original.
+    An empty reply is kept as a single space, as in the original. Each turn tells the backend
+    its speaker (``speak_as``), so a llama.cpp model keeps each speaker's history in a KV
+    sequence of its own and evaluates the context once per speaker.
     """
     if context.opener is None:
         return []
@@ -127,6 +137,7 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
                                      gen.interlocutor_knows_persona)
     for i in range(gen.n_messages):
         setting = persona_txt if i % 2 == 0 else partner_txt
+        _speak_as(backend, "persona" if i % 2 == 0 else "interlocutor")
         msgs = with_persona(setting, alternate_roles(conv, last="user"), placement,
                             gen.persona_turn)
         reply = backend.chat(msgs, gen.conversation, call_seed(gen.seed, *seed_parts, "turn", i))
@@ -384,6 +395,7 @@ def administer_unit(backend: Backend, unit: Unit, gen: GenerationConfig, prompts
             {"speaker": "context" if i == 0 else ("persona" if i % 2 == 1 else "interlocutor"),
              "content": t} for i, t in enumerate(conv)]
         conv_msgs = alternate_roles(conv, last="assistant") if conv else []
+        _speak_as(backend, "persona")  # the items continue the persona's history
         if unit.bank.name == "svs57" and gen.svs_dialogue:
             rows, transcript = _svs_dialogue(backend, unit, conv_msgs, gen, prompts, mode,
                                              placement, seed_parts, on_item)

@@ -29,6 +29,7 @@ __all__ = [
     "common_prefix_len",
     "kv_need",
     "generate_batched",
+    "score_parallel",
 ]
 
 #: llama-cpp-python's ``create_completion`` defaults, used where ``SamplingConfig`` has None.
@@ -147,17 +148,22 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
     """
     lib, llm, entry = backend._lib, backend.llm, backend.entry
     shared = common_prefix_len(toks) if backend.prefix_reuse else 0
-    need = kv_need(toks, shared, max_tokens, backend.n_parallel)
+    n_par = min(backend.n_parallel, len(toks))
+    need = kv_need(toks, shared, max_tokens, n_par)
+    while getattr(backend, "fit_parallel", False) and need > entry.n_ctx and n_par > 1:
+        n_par -= 1  # n_parallel auto: as many in flight as fit
+        need = kv_need(toks, shared, max_tokens, n_par)
     if need > entry.n_ctx:
         raise BackendError(
-            f"model {entry.name}: {min(backend.n_parallel, len(toks))} parallel sequences need "
+            f"model {entry.name}: {n_par} parallel sequences need "
             f"{need} KV cells (shared prefix {shared} + per sequence prompt and max_tokens="
             f"{max_tokens}) but n_ctx={entry.n_ctx}; lower n_parallel or max_tokens, or raise "
             "n_ctx")
+    backend.make_room(need)
     backend._hold_prefix(toks[0][:shared])
     ctx, mem, batch = llm._ctx.ctx, llm._ctx.memory, backend._pbatch.batch
     vocab = llm._model.vocab
-    free = list(range(1, backend.n_parallel + 1))
+    free = list(range(1, n_par + 1))
     queue = deque(range(len(toks)))
     active: list[_Seq] = []
     out: list[Generation | None] = [None] * len(toks)
@@ -212,3 +218,56 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
             lib.llama_memory_seq_rm(mem, s.seq, -1, -1)
             s.sampler.close()
     return [g for g in out if g is not None]
+
+
+def score_parallel(backend: Any, toks: list[list[int]]) -> list[np.ndarray]:
+    """Next-token logits of several prompts (``logprob`` mode, ``n_parallel > 1``): their common
+    prefix once in sequence 0, then each prompt's own tokens as a parallel sequence (copies of
+    sequence 0 share its cells), as many per ``llama_decode`` as ``n_batch`` allows."""
+    lib, llm, entry = backend._lib, backend.llm, backend.entry
+    shared = common_prefix_len(toks)
+    backend.make_room(kv_need(toks, shared, 1, backend.n_parallel))
+    backend._hold_prefix(toks[0][:shared])
+    mem, batch = llm._ctx.memory, backend._pbatch.batch
+    out: list[np.ndarray | None] = [None] * len(toks)
+    order = deque(range(len(toks)))
+    while order:
+        group, n_tok = [], 0
+        while order and len(group) < backend.n_parallel:
+            n = len(toks[order[0]]) - shared
+            if group and n_tok + n > entry.n_batch:
+                break
+            group.append(order.popleft())
+            n_tok += n
+        if n_tok > entry.n_batch:  # one prompt alone exceeds a batch
+            j = group[0]
+            out[j] = backend.next_logits(toks[j], reuse=True)
+            backend._hold_prefix(toks[0][:shared])
+            continue
+        batch.n_tokens = 0
+        last = []
+        for k, j in enumerate(group, 1):
+            lib.llama_memory_seq_rm(mem, k, -1, -1)
+            lib.llama_memory_seq_cp(mem, 0, k, 0, shared)
+            suffix = toks[j][shared:]
+            for i, tok in enumerate(suffix):
+                n = batch.n_tokens
+                batch.token[n] = tok
+                batch.pos[n] = shared + i
+                batch.seq_id[n][0] = k
+                batch.n_seq_id[n] = 1
+                batch.logits[n] = i == len(suffix) - 1
+                batch.n_tokens = n + 1
+            last.append(batch.n_tokens - 1)
+        rc = lib.llama_decode(llm._ctx.ctx, batch)
+        if rc != 0:
+            raise BackendError(f"model {entry.name}: llama_decode of {n_tok} tokens in "
+                               f"{len(group)} parallel sequences failed (code {rc}); lower "
+                               "n_parallel or raise n_ctx")
+        for j, idx in zip(group, last, strict=True):
+            out[j] = backend._logits_at(idx)
+        for k in range(1, len(group) + 1):
+            lib.llama_memory_seq_rm(mem, k, -1, -1)
+        backend.n_evaluated += n_tok
+        backend.n_prompt_tokens += sum(len(toks[j]) for j in group)
+    return [x for x in out if x is not None]
