@@ -219,7 +219,7 @@ def _raw_decode(backend: LlamaCppBackend, n_seq: int, pos0: int, own: int, steps
     seqs = list(range(1, n_seq + 1))
     for k in seqs:
         lib.llama_memory_seq_rm(mem, k, -1, -1)
-        lib.llama_memory_seq_cp(mem, 0, k, 0, pos0)
+        lib.llama_memory_seq_cp(mem, 0, k, -1, -1)  # 0 holds pos0 tokens
     decode(seqs, pos0, own)
     t0 = time.perf_counter()
     for step in range(steps):

@@ -102,7 +102,9 @@ def test_batched_replies_match_one_at_a_time(tmp_path, backend):
 
 
 def test_sequences_in_flight_must_fit_the_context(tmp_path):
-    small = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_ctx": 1024}))
+    # the budget of one unified KV cache (a GPU's default; on a CPU each parallel sequence has
+    # a stream of n_ctx cells of its own)
+    small = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_ctx": 1024}), kv_unified=True)
     try:
         prompts = _item_prompts(tmp_path, 4)
         with pytest.raises(BackendError, match="lower n_parallel") as err:

@@ -150,10 +150,11 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
     shared = common_prefix_len(toks) if backend.prefix_reuse else 0
     n_par = min(backend.n_parallel, len(toks))
     need = kv_need(toks, shared, max_tokens, n_par)
-    while getattr(backend, "fit_parallel", False) and need > entry.n_ctx and n_par > 1:
+    unified = getattr(backend, "kv_unified", True)  # else each sequence has n_ctx cells
+    while unified and backend.fit_parallel and need > entry.n_ctx and n_par > 1:
         n_par -= 1  # n_parallel auto: as many in flight as fit
         need = kv_need(toks, shared, max_tokens, n_par)
-    if need > entry.n_ctx:
+    if unified and need > entry.n_ctx:
         raise BackendError(
             f"model {entry.name}: {n_par} parallel sequences need "
             f"{need} KV cells (shared prefix {shared} + per sequence prompt and max_tokens="
@@ -173,7 +174,7 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
                 j, k = queue.popleft(), free.pop(0)
                 lib.llama_memory_seq_rm(mem, k, -1, -1)
                 if shared:
-                    lib.llama_memory_seq_cp(mem, 0, k, 0, shared)
+                    lib.llama_memory_seq_cp(mem, 0, k, -1, -1)  # 0 holds the prefix
                 active.append(_Seq(j, k, list(toks[j][shared:]), shared, _sampler(
                     lib._internals, backend.n_vocab, llm.last_n_tokens_size, sampling,
                     seeds[j] % (2**31))))
@@ -248,7 +249,7 @@ def score_parallel(backend: Any, toks: list[list[int]]) -> list[np.ndarray]:
         last = []
         for k, j in enumerate(group, 1):
             lib.llama_memory_seq_rm(mem, k, -1, -1)
-            lib.llama_memory_seq_cp(mem, 0, k, 0, shared)
+            lib.llama_memory_seq_cp(mem, 0, k, -1, -1)  # 0 holds the prefix
             suffix = toks[j][shared:]
             for i, tok in enumerate(suffix):
                 n = batch.n_tokens

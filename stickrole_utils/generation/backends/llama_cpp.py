@@ -103,6 +103,10 @@ class LlamaCppBackend:
     speaker_slots : int
         Speakers besides the current one whose history stays in a KV sequence of its own
         (:meth:`speak_as`; default 1: persona and interlocutor); 0 keeps one shared sequence.
+    kv_unified : bool, optional
+        One KV cache of ``n_ctx`` cells shared by all sequences (``True``), or a stream of
+        ``n_ctx`` cells per sequence (``False``); default: unified on a GPU or with
+        ``n_parallel: 1``, per-sequence streams on a CPU with ``n_parallel > 1``.
 
     Raises
     ------
@@ -114,7 +118,8 @@ class LlamaCppBackend:
 
     modes = ANSWER_MODES
 
-    def __init__(self, entry: ModelEntry, prefix_reuse: bool = True, speaker_slots: int = 1):
+    def __init__(self, entry: ModelEntry, prefix_reuse: bool = True, speaker_slots: int = 1,
+                 kv_unified: bool | None = None):
         llama_cpp = _import_llama()
         self._lib = llama_cpp
         self.entry = entry
@@ -157,6 +162,14 @@ class LlamaCppBackend:
         # a recurrent model's state cannot be cut back to a prefix, nor kept per speaker
         recurrent = bool(getattr(self.llm, "_is_recurrent", False)
                          or getattr(self.llm, "_is_hybrid", False))
+        # On a CPU, parallel sequences get a KV stream each (kv_unified off): in one unified
+        # cache every token attends over all sequences' cells (masked), which made the items'
+        # prompts and the decode steps of 16 sequences ~20 % slower, and made batched replies
+        # differ from one-at-a-time ones (11 vs 16 of 16 identical at temperature 0, SmolLM2,
+        # bench_generation). The price is memory: n_ctx cells per sequence. On a GPU the
+        # unified cache stays (KV memory is the scarce resource there).
+        self.kv_unified = (kv_unified if kv_unified is not None
+                           else n_gpu_layers != 0 or self.n_parallel == 1)
         self._slots = SpeakerSlots(self, self.n_parallel + 1,
                                    speaker_slots if prefix_reuse and not recurrent else 0)
         if self.n_parallel > 1 or self._slots.n_seq > 1:
@@ -193,7 +206,8 @@ class LlamaCppBackend:
     def make_room(self, need: int) -> None:
         """Drop kept speaker histories (least recently used first) until ``need`` more cells
         fit ``n_ctx`` beside them."""
-        self._slots.make_room(need)
+        if self.kv_unified:  # otherwise every sequence has n_ctx cells of its own
+            self._slots.make_room(need)
 
     def _enable_parallel(self) -> None:
         """Recreate the context with room for ``n_parallel`` extra sequences and the speakers'
@@ -204,7 +218,9 @@ class LlamaCppBackend:
         llm = self.llm
         params = llm.context_params
         params.n_seq_max = self.n_parallel + 1 + self._slots.n_seq
-        params.kv_unified = True
+        params.kv_unified = self.kv_unified
+        if not self.kv_unified:  # a stream of n_ctx cells per sequence
+            params.n_ctx = self.entry.n_ctx * params.n_seq_max
         old = llm._ctx
         try:
             ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
@@ -423,6 +439,8 @@ class LlamaCppBackend:
             "system_role_supported": self.system_role_supported,
             "prefix_reuse": self.prefix_reuse,
             "n_parallel": self.n_parallel,
+            "kv_unified": self.kv_unified,
+            "speaker_slots": len(self._slots.free) + len(self._slots.where),
             "sampler_defaults": {"top_p": 0.95, "top_k": 40, "min_p": 0.05,
                                  "repeat_penalty": 1.0},
         }
