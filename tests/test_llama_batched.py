@@ -154,3 +154,17 @@ def test_interrupted_batched_run_resumes_without_loss_or_duplicates(tmp_path, ba
     kept = before.merge(after, on=KEY, suffixes=("", "_after"))
     assert len(kept) == len(before)
     pd.testing.assert_series_equal(kept["raw"], kept["raw_after"], check_names=False)
+
+
+@pytest.mark.parametrize(("mode", "expected", "unified"), [("logprob", 1, True),
+                                                           ("cot", None, False)])
+def test_n_parallel_auto_on_a_cpu(mode, expected, unified):
+    from stickrole_utils.config import AUTO_N_PARALLEL
+
+    b = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_parallel": "auto", "mode": mode}))
+    try:
+        assert b.n_parallel == (expected or AUTO_N_PARALLEL["cpu"][mode])
+        assert b.kv_unified is unified and b.fit_parallel
+        assert b.info()["n_parallel"] == b.n_parallel
+    finally:
+        b.close()

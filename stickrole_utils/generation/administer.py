@@ -250,10 +250,13 @@ def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], g
         history = [*conv_msgs, {"role": "user", "content": text}]
         msgs = with_persona(setting, history, placement, _question_turn(gen, history))
         asked.append((item, perm, msgs, call_seed(gen.seed, *seed_parts, "item", item)))
-    # items go to the backend in groups of n_parallel: in logprob mode it may score them as
-    # parallel sequences, a served model (chat_many) keeps them in flight together
+    # with n_parallel > 1 all the unit's items go to the backend together: in logprob mode it
+    # scores them as parallel sequences, chat_many keeps n_parallel of them in flight and
+    # starts the next as soon as one finishes (continuous batching: no group waits for its
+    # longest reply); with 1, item by item (the progress bar moves per item)
     parallel = mode == "logprob" or callable(getattr(backend, "chat_many", None))
-    group = max(1, int(getattr(backend, "n_parallel", 1))) if parallel else 1
+    group = len(asked) if parallel and int(getattr(backend, "n_parallel", 1)) > 1 else 1
+    group = max(1, group)
     for g in range(0, len(asked), group):
         chunk = asked[g:g + group]
         answers = _ask_many(backend, [a[2] for a in chunk], [letters(len(a[1])) for a in chunk],
