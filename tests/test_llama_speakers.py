@@ -44,7 +44,7 @@ def _cfg(tmp_path, run="speakers", n_parallel=1):
             "n_personas": 2, "mode": "direct", "n_messages": 3,
             "conversation": {"temperature": 0.0, "max_tokens": 12},
             "answer": {"temperature": 0.0, "max_tokens": 6},
-            "items": {"pvq40": [1, 2, 3]},
+            "items": {"pvq40": [1, 2]},
             "chunks": ["chunk_chess_0"],
         },
     }
@@ -115,13 +115,35 @@ def test_conversation_evaluates_the_context_once_per_speaker(tmp_path, pair):
     assert (kept.usage() - u0).evaluated_tokens <= len(kept.tokens(item)) - p[2]
 
 
+def test_speaker_swaps_in_per_sequence_kv_streams(tmp_path, pair):
+    # n_parallel > 1 on a CPU gives every sequence a KV stream of its own: a swap then copies
+    # whole streams instead of relabelling cells; the conversation must not change
+    kept, _ = pair
+    streams = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_parallel": 2}))
+    try:
+        assert not streams.kv_unified and kept.kv_unified
+        cfg = _cfg(tmp_path)
+        unit = plan_units(cfg, "smollm2")[1]
+        prompts = Prompts.from_config(cfg.generation.prompts)
+        runs = []
+        for backend in (kept, streams):
+            _fresh(backend)
+            u0 = backend.usage()
+            conv = simulate_conversation(backend, prompts, cfg.generation, unit.persona,
+                                         unit.context, "system", ("c", unit.persona.id, "x"))
+            runs.append((conv, (backend.usage() - u0).evaluated_tokens))
+        assert runs[0] == runs[1]
+    finally:
+        streams.close()
+
+
 def test_manifest_usage_shows_the_saving(tmp_path, pair):
     kept, _ = pair
     _fresh(kept)
     cfg = _cfg(tmp_path)
     out = generate_model(cfg, cfg.models[0], progress=False, backend=kept)
     df = read_run_answers(out)
-    assert len(df) == 2 * 3 and (df["raw"].str.len() > 0).all()
+    assert len(df) == 2 * 2 and (df["raw"].str.len() > 0).all()
     usage = read_json(out / "manifest.json")["usage"]
     # per unit: persona turn 0 and interlocutor turn 1 evaluate the context once each, persona
     # turn 2 only its new tokens; the items then add their own tokens (the persona's history
@@ -137,7 +159,7 @@ def test_manifest_usage_shows_the_saving(tmp_path, pair):
         shared.close()
     assert usage["prompt_tokens"] == usage2["prompt_tokens"]
     assert usage["evaluated_tokens"] < usage2["evaluated_tokens"]
-    print(f"\nevaluated tokens, n_messages 3 + 3 items per unit: {usage2['evaluated_tokens']} "
+    print(f"\nevaluated tokens, n_messages 3 + 2 items per unit: {usage2['evaluated_tokens']} "
           f"(one sequence) -> {usage['evaluated_tokens']} (one per speaker)")
 
 
@@ -159,10 +181,10 @@ def test_interrupted_run_with_speakers_and_n_parallel_resumes_exactly(tmp_path):
             generate_model(cfg, cfg.models[0], progress=False, backend=backend)
         del backend.chat_many
         before = read_run_answers(tmp_path / "crash" / "smollm2")
-        assert len(before) == 3
+        assert len(before) == 2
         out = generate_model(cfg, cfg.models[0], progress=False, backend=backend)
         after = read_run_answers(out)
-        assert len(after) == 2 * 3 and not after.duplicated(KEY).any()
+        assert len(after) == 2 * 2 and not after.duplicated(KEY).any()
         kept = before.merge(after, on=KEY, suffixes=("", "_after"))
         assert len(kept) == len(before)
         pd.testing.assert_series_equal(kept["raw"], kept["raw_after"], check_names=False)

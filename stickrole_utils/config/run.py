@@ -50,13 +50,14 @@ class _Strict(BaseModel):
 
 
 #: ``n_parallel: auto`` by device and answer mode. CPU: measured with
-#: ``benchmarks/bench_generation.py`` on a 2-core CPU (SmolLM2-135M): logprob items are
-#: already one batched prefill each, so parallel sequences only add attention over the other
-#: sequences' cells; direct/cot gain from decoding several replies per ``llama_decode`` up to
-#: a few sequences. GPU (and a served model, whose server batches): decoding is memory-bound,
-#: so many sequences share each weight read.
+#: ``benchmarks/bench_generation.py --generation`` on a 2-core CPU (SmolLM2-135M, README): an
+#: item's prompt is already one batched prefill and one thread is compute-bound, so only the
+#: decode steps of long replies gain, a little, from several sequences per ``llama_decode``:
+#: ``cot`` 1.10x at 4 sequences (0.97x at 16), ``direct`` and ``logprob`` nothing. GPU (and a
+#: served model, whose server batches): decoding is memory-bound, so many sequences share each
+#: read of the weights (llama.cpp keeps as many in flight as fit ``n_ctx``).
 AUTO_N_PARALLEL: dict[str, dict[str, int]] = {
-    "cpu": {"logprob": 1, "direct": 4, "cot": 4},
+    "cpu": {"logprob": 1, "direct": 1, "cot": 4},
     "gpu": {"logprob": 16, "direct": 32, "cot": 32},
 }
 
