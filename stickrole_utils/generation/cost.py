@@ -312,7 +312,7 @@ def format_plan(cfg: RunConfig, plans: list[ModelPlan]) -> str:
     lines = [f"plan of run {cfg.run} ({cfg.source or 'params'}): {len(plans)} model(s)",
              "tokens are tokenizer-free estimates (characters / 4, plus 4 per message); "
              "generated tokens are upper bounds (the max_tokens budgets); evaluated tokens "
-             "assume the prefix shared with the previous prompt is cached",
+             "assume the prefix shared with the same speaker's previous prompt is cached",
              ""]
     for plan in plans:
         lines.append(f"model {plan.model} ({plan.backend}, mode {plan.mode})")
