@@ -71,7 +71,7 @@ def _item_prompts(tmp_path, n_items):
 
 
 def test_batched_replies_match_one_at_a_time(tmp_path, backend):
-    prompts = _item_prompts(tmp_path, 10)
+    prompts = _item_prompts(tmp_path, 8)
     sampling = SamplingConfig(temperature=0.0, max_tokens=24)
     seeds = list(range(len(prompts)))
     u0 = backend.usage()
@@ -81,9 +81,10 @@ def test_batched_replies_match_one_at_a_time(tmp_path, backend):
     same = sum(a.text == b.text for a, b in zip(batched, single, strict=True))
     print(f"\nbatched vs one-at-a-time (temperature 0): {same}/{len(prompts)} identical, "
           f"differ rate {1 - same / len(prompts):.0%}")
-    # the float kernels depend on batch size and CPU, so a greedy reply may part at a near-tie
-    # (measured 9 of 10 identical here); most replies must be the same
-    assert same >= 0.5 * len(prompts)
+    # on a CPU each parallel sequence has a KV stream of its own, so a reply is computed as
+    # alone but for the batch shape of the float kernels (measured: all identical here and 16
+    # of 16 in the benchmark; a near-tie may still part on another CPU)
+    assert same >= 0.75 * len(prompts)
     for g, s in zip(batched, single, strict=True):
         assert g.text.strip() and 0 < g.completion_tokens <= 24
         assert g.prompt_tokens == s.prompt_tokens
@@ -96,8 +97,8 @@ def test_batched_replies_match_one_at_a_time(tmp_path, backend):
     assert 0 < used.evaluated_tokens <= used.prompt_tokens - (len(toks) - 1) * shared
     # seeded sampling is reproducible (same seeds, same replies) in the batched engine
     warm = SamplingConfig(temperature=0.7, max_tokens=12)
-    first = backend.chat_many(prompts[:5], warm, seeds[:5])
-    again = backend.chat_many(prompts[:5], warm, seeds[:5])
+    first = backend.chat_many(prompts[:4], warm, seeds[:4])
+    again = backend.chat_many(prompts[:4], warm, seeds[:4])
     assert [g.text for g in first] == [g.text for g in again]
 
 
