@@ -153,8 +153,7 @@ class LlamaCppBackend:
         except (ValueError, RuntimeError, OSError) as exc:
             raise BackendError(f"model {entry.name}: llama.cpp cannot load {self.path}: {exc} "
                                "(corrupt or unsupported GGUF, or not enough memory?)") from None
-        # n_parallel auto: the measured value for this device and answer mode (entry.mode, set
-        # by generation), as many as fit n_ctx in flight (generate_batched)
+        # n_parallel auto: by device and answer mode (entry.mode, set by generation)
         self.fit_parallel = entry.n_parallel == "auto"
         self.n_parallel = (auto_n_parallel("gpu" if n_gpu_layers != 0 else "cpu",
                                            entry.mode or "cot")
@@ -162,12 +161,10 @@ class LlamaCppBackend:
         # a recurrent model's state cannot be cut back to a prefix, nor kept per speaker
         recurrent = bool(getattr(self.llm, "_is_recurrent", False)
                          or getattr(self.llm, "_is_hybrid", False))
-        # On a CPU, parallel sequences get a KV stream each (kv_unified off): in one unified
-        # cache every token attends over all sequences' cells (masked), which made the items'
-        # prompts and the decode steps of 16 sequences ~20 % slower, and made batched replies
-        # differ from one-at-a-time ones (11 vs 16 of 16 identical at temperature 0, SmolLM2,
-        # bench_generation). The price is memory: n_ctx cells per sequence. On a GPU the
-        # unified cache stays (KV memory is the scarce resource there).
+        # CPU, n_parallel > 1: a KV stream per sequence. In one unified cache every token
+        # attends over all sequences' cells (masked): 16 sequences ran ~20 % slower and only
+        # 11 of 16 greedy replies matched one-at-a-time (16 of 16 with streams; SmolLM2,
+        # README). Costs n_ctx cells per sequence, so a GPU keeps the unified cache.
         self.kv_unified = (kv_unified if kv_unified is not None
                            else n_gpu_layers != 0 or self.n_parallel == 1)
         self._slots = SpeakerSlots(self, self.n_parallel + 1,
@@ -229,8 +226,7 @@ class LlamaCppBackend:
                                f"n_parallel={self.n_parallel}: {exc}") from None
         llm._ctx = llm._stack.enter_context(contextlib.closing(ctx))
         old.close()
-        # llama-cpp-python's Llama tracks sequence 0 only; before 0.3.x mapped it to 0, its
-        # kv_cache_seq_rm(-1, ...) cut every sequence (the kept histories too)
+        # Llama tracks sequence 0 only: its kv_cache_seq_rm(-1, ...) must not cut the others
         seq_rm = ctx.kv_cache_seq_rm
         ctx.kv_cache_seq_rm = lambda seq_id, p0, p1: seq_rm(max(seq_id, 0), p0, p1)
         self._pbatch = llm._stack.enter_context(contextlib.closing(_internals.LlamaBatch(
