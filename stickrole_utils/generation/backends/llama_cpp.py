@@ -208,8 +208,8 @@ class LlamaCppBackend:
 
     def _enable_parallel(self) -> None:
         """Recreate the context with room for ``n_parallel`` extra sequences and the speakers'
-        histories, all sharing the cells of one unified KV cache (copies of a prefix share its
-        cells; a speaker swap only relabels cells)."""
+        histories: in one unified KV cache (a prefix copy or a speaker swap relabels cells) or,
+        with ``kv_unified`` off, in a stream of ``n_ctx`` cells each (copies copy streams)."""
         from llama_cpp import _internals
 
         llm = self.llm
