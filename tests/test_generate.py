@@ -147,3 +147,29 @@ def test_manifest_usage_summed_over_units_and_sessions(tmp_path):
     for key in ("prompt_tokens", "evaluated_tokens", "generated_tokens"):
         assert resumed[key] == whole[key]
     assert resumed["seconds"] >= partial["usage"]["seconds"]
+
+
+def test_n_parallel_auto_is_resolved_for_the_backend_not_the_identity(tmp_path, monkeypatch):
+    from stickrole_utils.generation import generate as gen_mod
+
+    built = []
+    real = gen_mod.make_backend
+
+    def spy(entry, **options):
+        built.append(entry)
+        return real(entry, **options)
+
+    monkeypatch.setattr(gen_mod, "make_backend", spy)
+    data = {**PARAMS, "output_dir": str(tmp_path),
+            "models": [{"name": "dummy", "backend": "dummy", "n_parallel": "auto"}],
+            "generation": {**PARAMS["generation"], "n_personas": 2,
+                           "chunks": ["chunk_no_conv"]}}
+    p = tmp_path / "auto.yaml"
+    p.write_text(yaml.safe_dump(data))
+    out = generate_from_params(p, progress=False)[0]
+    # the backend learns the answer mode (n_parallel auto depends on it) ...
+    assert built[0].n_parallel == "auto" and built[0].mode == "cot"
+    # ... while the run identity keeps the params as written
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["identity"]["model"]["n_parallel"] == "auto"
+    assert manifest["identity"]["model"]["mode"] is None

@@ -71,7 +71,7 @@ def _item_prompts(tmp_path, n_items):
 
 
 def test_batched_replies_match_one_at_a_time(tmp_path, backend):
-    prompts = _item_prompts(tmp_path, 10)
+    prompts = _item_prompts(tmp_path, 8)
     sampling = SamplingConfig(temperature=0.0, max_tokens=24)
     seeds = list(range(len(prompts)))
     u0 = backend.usage()
@@ -81,9 +81,10 @@ def test_batched_replies_match_one_at_a_time(tmp_path, backend):
     same = sum(a.text == b.text for a, b in zip(batched, single, strict=True))
     print(f"\nbatched vs one-at-a-time (temperature 0): {same}/{len(prompts)} identical, "
           f"differ rate {1 - same / len(prompts):.0%}")
-    # the float kernels depend on batch size and CPU, so a greedy reply may part at a near-tie
-    # (measured 9 of 10 identical here); most replies must be the same
-    assert same >= 0.5 * len(prompts)
+    # on a CPU each parallel sequence has a KV stream of its own, so a reply is computed as
+    # alone but for the batch shape of the float kernels (measured: all identical here and 16
+    # of 16 in the benchmark; a near-tie may still part on another CPU)
+    assert same >= 0.75 * len(prompts)
     for g, s in zip(batched, single, strict=True):
         assert g.text.strip() and 0 < g.completion_tokens <= 24
         assert g.prompt_tokens == s.prompt_tokens
@@ -96,13 +97,15 @@ def test_batched_replies_match_one_at_a_time(tmp_path, backend):
     assert 0 < used.evaluated_tokens <= used.prompt_tokens - (len(toks) - 1) * shared
     # seeded sampling is reproducible (same seeds, same replies) in the batched engine
     warm = SamplingConfig(temperature=0.7, max_tokens=12)
-    first = backend.chat_many(prompts[:5], warm, seeds[:5])
-    again = backend.chat_many(prompts[:5], warm, seeds[:5])
+    first = backend.chat_many(prompts[:4], warm, seeds[:4])
+    again = backend.chat_many(prompts[:4], warm, seeds[:4])
     assert [g.text for g in first] == [g.text for g in again]
 
 
 def test_sequences_in_flight_must_fit_the_context(tmp_path):
-    small = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_ctx": 1024}))
+    # the budget of one unified KV cache (a GPU's default; on a CPU each parallel sequence has
+    # a stream of n_ctx cells of its own)
+    small = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_ctx": 1024}), kv_unified=True)
     try:
         prompts = _item_prompts(tmp_path, 4)
         with pytest.raises(BackendError, match="lower n_parallel") as err:
@@ -152,3 +155,17 @@ def test_interrupted_batched_run_resumes_without_loss_or_duplicates(tmp_path, ba
     kept = before.merge(after, on=KEY, suffixes=("", "_after"))
     assert len(kept) == len(before)
     pd.testing.assert_series_equal(kept["raw"], kept["raw_after"], check_names=False)
+
+
+@pytest.mark.parametrize(("mode", "expected", "unified"), [("logprob", 1, True),
+                                                           ("cot", None, False)])
+def test_n_parallel_auto_on_a_cpu(mode, expected, unified):
+    from stickrole_utils.config import AUTO_N_PARALLEL
+
+    b = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_parallel": "auto", "mode": mode}))
+    try:
+        assert b.n_parallel == (expected or AUTO_N_PARALLEL["cpu"][mode])
+        assert b.kv_unified is unified and b.fit_parallel
+        assert b.info()["n_parallel"] == b.n_parallel
+    finally:
+        b.close()

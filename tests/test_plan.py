@@ -133,3 +133,25 @@ def test_cli_plan_user_errors_are_one_line(tmp_path, capsys, case):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("stickrole plan: error: ")
     assert expected in err
+
+
+def test_estimate_keeps_a_cached_history_per_speaker():
+    from stickrole_utils.config import SamplingConfig
+    from stickrole_utils.generation.cost import CostEstimator
+
+    est = CostEstimator()
+    ctx = "a long context " * 100
+    persona = [{"role": "system", "content": "You are Ann."}, {"role": "user", "content": ctx}]
+    partner = [{"role": "system", "content": "You talk to Ann."}, {"role": "user", "content": ""},
+               {"role": "assistant", "content": ctx}]
+    sampling = SamplingConfig(max_tokens=5)
+    est.speak_as("persona")
+    reply0 = est.chat(persona, sampling, 0).text
+    est.speak_as("interlocutor")
+    reply1 = est.chat([*partner, {"role": "user", "content": reply0}], sampling, 0).text
+    before = est.evaluated_tokens
+    est.speak_as("persona")
+    est.chat([*persona, {"role": "assistant", "content": reply0},
+              {"role": "user", "content": reply1}], sampling, 0)
+    # persona turn 2 continues the persona's own history: only the new turns are evaluated
+    assert est.evaluated_tokens - before < 20

@@ -79,6 +79,12 @@ def test_batched_replies_are_cut_at_the_next_turn_too():
         assert any(s in g.text for g in raw for s in STOP_STRINGS), [g.text for g in raw]
         cut = b.chat_many(prompts, GREEDY, [1, 2])
         assert [g.text for g in cut] == [cut_reply(g.text) for g in raw]
+        # and decoding stops there: no tokens spent past the next label
+        stopped = generate_batched(b, [b.tokens(m) for m in prompts], GREEDY, [1, 2], 24,
+                                   stop=STOP_STRINGS)
+        assert [cut_reply(g.text) for g in stopped] == [g.text for g in cut]
+        spent = [(g.completion_tokens, r.completion_tokens) for g, r in zip(stopped, raw)]
+        assert all(a <= b_ for a, b_ in spent) and any(a < b_ for a, b_ in spent), spent
     finally:
         b.close()
 

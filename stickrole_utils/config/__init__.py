@@ -21,10 +21,12 @@ from .leaderboard import (
     LeaderboardSettings,
 )
 from .run import (
+    AUTO_N_PARALLEL,
     ExecutionSettings,
     ModelEntry,
     ReportSettings,
     RunConfig,
+    auto_n_parallel,
     expand_grid,
     load_run_config,
     parse_run_config,
@@ -43,6 +45,8 @@ __all__ = [
     "PromptTemplates",
     "GenerationConfig",
     "LeaderboardSettings",
+    "AUTO_N_PARALLEL",
+    "auto_n_parallel",
     "ModelEntry",
     "ReportSettings",
     "ExecutionSettings",

@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_validator,
     model_serializer,
     model_validator,
 )
@@ -31,6 +32,8 @@ from .generation import GenerationConfig
 from .leaderboard import LeaderboardSettings
 
 __all__ = [
+    "AUTO_N_PARALLEL",
+    "auto_n_parallel",
     "ModelEntry",
     "ReportSettings",
     "ExecutionSettings",
@@ -45,6 +48,28 @@ _log = logging.getLogger(__name__)
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+#: ``n_parallel: auto`` by device and answer mode. CPU: measured with
+#: ``benchmarks/bench_generation.py --generation`` on a 2-core CPU (SmolLM2-135M, README): an
+#: item's prompt is already one batched prefill and one thread is compute-bound, so only the
+#: decode steps of long replies gain, a little, from several sequences per ``llama_decode``:
+#: ``cot`` 1.10x at 4 sequences (0.97x at 16), ``direct`` and ``logprob`` nothing. GPU (and a
+#: served model, whose server batches): decoding is memory-bound, so many sequences share each
+#: read of the weights (llama.cpp keeps as many in flight as fit ``n_ctx``).
+AUTO_N_PARALLEL: dict[str, dict[str, int]] = {
+    "cpu": {"logprob": 1, "direct": 1, "cot": 4},
+    "gpu": {"logprob": 16, "direct": 32, "cot": 32},
+}
+
+
+def auto_n_parallel(device: str, mode: str) -> int:
+    """What ``n_parallel: auto`` means on ``device`` (``cpu`` or ``gpu``) in answer ``mode``.
+
+    >>> auto_n_parallel("cpu", "logprob"), auto_n_parallel("gpu", "cot")
+    (1, 32)
+    """
+    return AUTO_N_PARALLEL[device][mode]
 
 
 class ModelEntry(_Strict):
@@ -92,11 +117,14 @@ class ModelEntry(_Strict):
     seed: int = 0
     """Sampler seed base of the model (combined with the generation seed per call)."""
 
-    n_parallel: int = Field(default=1, ge=1, le=64)
-    """llama_cpp, logprob mode: score up to this many items in one batch as parallel sequences
-    sharing the cached prefix (worth it on a GPU; 1 scores items one after the other). openai:
-    keep up to this many of a unit's independent items in flight as concurrent requests (match
-    the server's slots, e.g. ``llama-server --parallel N``; the answers do not change)."""
+    n_parallel: int | Literal["auto"] = 1
+    """Sequences of one model in flight together, 1 to 64, or ``auto``. llama_cpp: ``logprob``
+    items scored in one batch as parallel sequences sharing the cached prefix; ``direct`` and
+    ``cot`` replies decoded together (``chat_many``); 1 works one item after the other.
+    openai: a unit's independent items in flight as concurrent requests (match the server's
+    slots, e.g. ``llama-server --parallel N``; the answers do not change). ``auto``: the value
+    measured to pay on the device and answer mode (:data:`AUTO_N_PARALLEL`), and llama_cpp
+    keeps fewer in flight where that many would not fit ``n_ctx`` instead of stopping."""
 
     mode: Literal["logprob", "direct", "cot"] | None = None
     """Per-model override of ``generation.mode`` (``None``: use generation.mode)."""
@@ -138,6 +166,15 @@ class ModelEntry(_Strict):
         if self.template == "chat" and isinstance(data, dict):
             data.pop("template", None)
         return data
+
+    @field_validator("n_parallel", mode="before")
+    @classmethod
+    def _n_parallel(cls, value: Any) -> Any:
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 64:
+            raise ValueError("n_parallel must be an integer from 1 to 64, or auto")
+        return value
 
     @model_validator(mode="after")
     def _backend_fields(self) -> ModelEntry:

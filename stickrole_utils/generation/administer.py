@@ -110,6 +110,14 @@ def _interlocutor_text(prompts: Prompts, persona: Persona, partner: Persona | No
                                                name=partner.name)
 
 
+def _speak_as(backend: Backend, speaker: str) -> None:
+    """Tell a backend that keeps a KV history per speaker (llama_cpp) who speaks next; the
+    others ignore it."""
+    speak_as = getattr(backend, "speak_as", None)
+    if callable(speak_as):
+        speak_as(speaker)
+
+
 def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationConfig,
                           persona: Persona, context: ChunkContext, placement: str,
                           seed_parts: tuple) -> list[str]:
@@ -118,7 +126,9 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
     Even turns: the model as the persona, with the history's roles set so the last turn is the
     user's. Odd turns: the model as the interlocutor, roles flipped, led by the interlocutor's
     role text (an empty user turn is inserted when the history would start with the assistant).
-    An empty reply is kept as a single space, as in the original.
+    An empty reply is kept as a single space, as in the original. Each turn tells the backend
+    its speaker (``speak_as``), so a llama.cpp model keeps each speaker's history in a KV
+    sequence of its own and evaluates the context once per speaker.
     """
     if context.opener is None:
         return []
@@ -128,6 +138,7 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
                                      gen.interlocutor_knows_persona)
     for i in range(gen.n_messages):
         setting = persona_txt if i % 2 == 0 else partner_txt
+        _speak_as(backend, "persona" if i % 2 == 0 else "interlocutor")
         msgs = with_persona(setting, alternate_roles(conv, last="user"), placement,
                             gen.persona_turn)
         reply = backend.chat(msgs, gen.conversation, call_seed(gen.seed, *seed_parts, "turn", i))
@@ -240,10 +251,13 @@ def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], g
         history = [*conv_msgs, {"role": "user", "content": text}]
         msgs = with_persona(setting, history, placement, _question_turn(gen, history))
         asked.append((item, perm, msgs, call_seed(gen.seed, *seed_parts, "item", item)))
-    # items go to the backend in groups of n_parallel: in logprob mode it may score them as
-    # parallel sequences, a served model (chat_many) keeps them in flight together
+    # with n_parallel > 1 all the unit's items go to the backend together: in logprob mode it
+    # scores them as parallel sequences, chat_many keeps n_parallel of them in flight and
+    # starts the next as soon as one finishes (continuous batching: no group waits for its
+    # longest reply); with 1, item by item (the progress bar moves per item)
     parallel = mode == "logprob" or callable(getattr(backend, "chat_many", None))
-    group = max(1, int(getattr(backend, "n_parallel", 1))) if parallel else 1
+    group = len(asked) if parallel and int(getattr(backend, "n_parallel", 1)) > 1 else 1
+    group = max(1, group)
     for g in range(0, len(asked), group):
         chunk = asked[g:g + group]
         answers = _ask_many(backend, [a[2] for a in chunk], [letters(len(a[1])) for a in chunk],
@@ -385,6 +399,7 @@ def administer_unit(backend: Backend, unit: Unit, gen: GenerationConfig, prompts
             {"speaker": "context" if i == 0 else ("persona" if i % 2 == 1 else "interlocutor"),
              "content": t} for i, t in enumerate(conv)]
         conv_msgs = alternate_roles(conv, last="assistant") if conv else []
+        _speak_as(backend, "persona")  # the items continue the persona's history
         if unit.bank.name == "svs57" and gen.svs_dialogue:
             rows, transcript = _svs_dialogue(backend, unit, conv_msgs, gen, prompts, mode,
                                              placement, seed_parts, on_item)

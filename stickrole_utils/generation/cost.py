@@ -14,8 +14,9 @@ length, SVS dialogue, prompt wording), and generated tokens are upper bounds:
 * an item in ``direct`` or ``cot`` mode: ``answer.max_tokens`` (default 10 and 2000);
 * an item in ``logprob`` mode: none (one forward pass scores the letters).
 
-Evaluated tokens assume the prefix shared with the previous prompt is not computed again
-(llama_cpp keeps it in its KV cache; llama-server and vLLM cache prompts too); the dummy
+Evaluated tokens assume the prefix shared with the same speaker's previous prompt is not
+computed again (llama_cpp keeps each speaker's history in a KV sequence of its own; llama-server
+and vLLM cache prompts too); the dummy
 baseline evaluates nothing. See ``docs/method.md``, Protocol, for what a unit asks.
 """
 
@@ -145,7 +146,8 @@ class CostEstimator:
     Every chat reply is as long as its budget (``max_tokens``, :data:`DEFAULT_MAX_TOKENS`
     where unset); a question listing lettered options is answered ``(A)`` (after filler of the
     same budget in a reasoning reply). Evaluated tokens leave out the share of a prompt's
-    characters that repeat the start of the previous prompt and reply (a cached prefix).
+    characters that repeat the start of the same speaker's previous prompt and reply (a cached
+    prefix, kept per speaker as llama_cpp does).
     """
 
     system_role_supported = True
@@ -157,6 +159,15 @@ class CostEstimator:
         self.generated_tokens = 0
         self.longest_prompt = 0
         self._cached = ""
+        self._speaker = ""
+        self._histories: dict[str, str] = {}
+
+    def speak_as(self, speaker: str) -> None:
+        """Each speaker continues its own cached history (llama_cpp keeps one KV sequence per
+        speaker; vLLM's prefix cache keeps every prefix)."""
+        self._histories[self._speaker] = self._cached
+        self._speaker = speaker
+        self._cached = self._histories.get(speaker, "")
 
     def _present(self, messages: list[dict[str, str]], suffix: str = "") -> str:
         text = "".join(f"\x1e{m['role']}\x1f{m['content']}" for m in messages) + "\x1e" + suffix
@@ -301,7 +312,7 @@ def format_plan(cfg: RunConfig, plans: list[ModelPlan]) -> str:
     lines = [f"plan of run {cfg.run} ({cfg.source or 'params'}): {len(plans)} model(s)",
              "tokens are tokenizer-free estimates (characters / 4, plus 4 per message); "
              "generated tokens are upper bounds (the max_tokens budgets); evaluated tokens "
-             "assume the prefix shared with the previous prompt is cached",
+             "assume the prefix shared with the same speaker's previous prompt is cached",
              ""]
     for plan in plans:
         lines.append(f"model {plan.model} ({plan.backend}, mode {plan.mode})")

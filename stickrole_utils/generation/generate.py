@@ -67,6 +67,14 @@ def _identity(cfg: RunConfig, entry: ModelEntry, info: dict[str, Any], placement
     }
 
 
+def _for_backend(entry: ModelEntry, mode: str) -> ModelEntry:
+    """The entry a backend is built from: ``n_parallel: auto`` depends on the answer mode, which
+    the backend reads from ``entry.mode`` (the run identity keeps the entry as given)."""
+    if entry.n_parallel == "auto" and entry.mode is None:
+        return entry.model_copy(update={"mode": mode})
+    return entry
+
+
 def _executor(executor: dict[str, Any]) -> dict[str, Any]:
     return {**executor, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
@@ -154,7 +162,7 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
     prompts = Prompts.from_config(gen.prompts)
     own_backend = backend is None
     t0 = time.perf_counter()
-    backend = backend or make_backend(entry)
+    backend = backend or make_backend(_for_backend(entry, mode))
     try:
         info = backend.info()
         placement = _placement(gen, backend, entry)

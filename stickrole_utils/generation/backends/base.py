@@ -11,7 +11,10 @@ Every backend offers
   (cumulative; generation takes differences around each unit for the manifest's ``usage``);
 * ``system_role_supported`` -- whether the chat template accepts a system turn;
 * ``modes`` -- the answer modes it can serve (a class attribute: the one owner of rules such as
-  "an OpenAI-compatible server cannot do ``logprob``").
+  "an OpenAI-compatible server cannot do ``logprob``");
+* optionally ``speak_as(speaker)`` -- who speaks next in a simulated conversation (``persona``,
+  ``interlocutor``), so that a backend caching prompts keeps a history per speaker (llama_cpp)
+  and ``chat_many(messages, sampling, seeds)`` -- independent chats, several in flight.
 
 A backend class registers itself under its params name with :func:`register_backend`;
 :func:`make_backend` builds the one a :class:`~stickrole_utils.config.run.ModelEntry` names and

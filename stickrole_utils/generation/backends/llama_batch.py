@@ -29,6 +29,7 @@ __all__ = [
     "common_prefix_len",
     "kv_need",
     "generate_batched",
+    "score_parallel",
 ]
 
 #: llama-cpp-python's ``create_completion`` defaults, used where ``SamplingConfig`` has None.
@@ -72,6 +73,7 @@ class _Seq:
     pos: int
     sampler: Any
     out: list[int] = field(default_factory=list)
+    tail: str = ""  # the reply's last characters, for stop strings
 
 
 def _sampler(internals: Any, n_vocab: int, last_n: int, sampling: SamplingConfig,
@@ -128,7 +130,8 @@ def _fill(batch: Any, active: list[_Seq], n_batch: int) -> tuple[dict[int, int],
 
 def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConfig,
                      seeds: list[int], max_tokens: int,
-                     stats: dict[str, float] | None = None) -> list[Generation]:
+                     stats: dict[str, float] | None = None,
+                     stop: tuple[str, ...] = ()) -> list[Generation]:
     """Replies to the prompts ``toks`` (token ids), up to ``backend.n_parallel`` in flight.
 
     ``backend`` is a :class:`LlamaCppBackend` built with ``n_parallel > 1`` (its context holds
@@ -137,7 +140,11 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
     evaluated (the shared prefix once, then each prompt's own part) and the tokens generated.
     ``stats``, when given, gains ``decode_steps``, ``decode_tokens`` and ``decode_seconds``
     (wall time, sampling included) of the steps that only fed back generated tokens (the
-    engine's pure generation throughput, for benchmarks), and ``prompt_*`` of the other steps.
+    engine's pure generation throughput, for benchmarks), ``full_decode_*`` of those among them
+    with all ``n_parallel`` sequences active (comparable with a bare decode loop of as many
+    sequences: as replies end, fewer remain in flight), and ``prompt_*`` of the other steps.
+    A sequence also ends once its reply contains one of ``stop`` (the text is returned whole:
+    the caller cuts it, as ``create_completion``'s stop strings would).
 
     Raises
     ------
@@ -147,17 +154,23 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
     """
     lib, llm, entry = backend._lib, backend.llm, backend.entry
     shared = common_prefix_len(toks) if backend.prefix_reuse else 0
-    need = kv_need(toks, shared, max_tokens, backend.n_parallel)
-    if need > entry.n_ctx:
+    n_par = min(backend.n_parallel, len(toks))
+    need = kv_need(toks, shared, max_tokens, n_par)
+    unified = getattr(backend, "kv_unified", True)  # else each sequence has n_ctx cells
+    while unified and backend.fit_parallel and need > entry.n_ctx and n_par > 1:
+        n_par -= 1  # n_parallel auto: as many in flight as fit
+        need = kv_need(toks, shared, max_tokens, n_par)
+    if unified and need > entry.n_ctx:
         raise BackendError(
-            f"model {entry.name}: {min(backend.n_parallel, len(toks))} parallel sequences need "
+            f"model {entry.name}: {n_par} parallel sequences need "
             f"{need} KV cells (shared prefix {shared} + per sequence prompt and max_tokens="
             f"{max_tokens}) but n_ctx={entry.n_ctx}; lower n_parallel or max_tokens, or raise "
             "n_ctx")
+    backend.make_room(need)
     backend._hold_prefix(toks[0][:shared])
     ctx, mem, batch = llm._ctx.ctx, llm._ctx.memory, backend._pbatch.batch
     vocab = llm._model.vocab
-    free = list(range(1, backend.n_parallel + 1))
+    free = list(range(1, n_par + 1))
     queue = deque(range(len(toks)))
     active: list[_Seq] = []
     out: list[Generation | None] = [None] * len(toks)
@@ -167,7 +180,7 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
                 j, k = queue.popleft(), free.pop(0)
                 lib.llama_memory_seq_rm(mem, k, -1, -1)
                 if shared:
-                    lib.llama_memory_seq_cp(mem, 0, k, 0, shared)
+                    lib.llama_memory_seq_cp(mem, 0, k, -1, -1)  # 0 holds the prefix
                 active.append(_Seq(j, k, list(toks[j][shared:]), shared, _sampler(
                     lib._internals, backend.n_vocab, llm.last_n_tokens_size, sampling,
                     seeds[j] % (2**31))))
@@ -185,10 +198,15 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
                 if s.seq not in want:
                     continue
                 tok = s.sampler.sample(llm._ctx, want[s.seq])
-                if not lib.llama_vocab_is_eog(vocab, tok):
+                eog = lib.llama_vocab_is_eog(vocab, tok)
+                if not eog:
                     s.out.append(tok)
                     s.pending = [tok]
-                if lib.llama_vocab_is_eog(vocab, tok) or len(s.out) >= max_tokens:
+                    if stop:
+                        piece = llm.detokenize([tok]).decode("utf-8", errors="ignore")
+                        s.tail = (s.tail + piece)[-64:]
+                        eog = any(x in s.tail for x in stop)
+                if eog or len(s.out) >= max_tokens:
                     done.append(s)
             for s in done:
                 active.remove(s)
@@ -202,13 +220,69 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
                 backend.n_prompt_tokens += len(prompt)
                 backend.n_generated += len(s.out)
             if stats is not None:
-                kind = "decode" if n_prompt == 0 else "prompt"
-                stats[f"{kind}_steps"] = stats.get(f"{kind}_steps", 0) + 1
-                stats[f"{kind}_tokens"] = stats.get(f"{kind}_tokens", 0) + n_batch_tokens
-                stats[f"{kind}_seconds"] = (stats.get(f"{kind}_seconds", 0.0)
-                                            + time.perf_counter() - t0)
+                kinds = ["decode" if n_prompt == 0 else "prompt"]
+                if n_prompt == 0 and n_batch_tokens == n_par:
+                    kinds.append("full_decode")
+                for kind in kinds:
+                    stats[f"{kind}_steps"] = stats.get(f"{kind}_steps", 0) + 1
+                    stats[f"{kind}_tokens"] = stats.get(f"{kind}_tokens", 0) + n_batch_tokens
+                    stats[f"{kind}_seconds"] = (stats.get(f"{kind}_seconds", 0.0)
+                                                + time.perf_counter() - t0)
     finally:
         for s in active:
             lib.llama_memory_seq_rm(mem, s.seq, -1, -1)
             s.sampler.close()
     return [g for g in out if g is not None]
+
+
+def score_parallel(backend: Any, toks: list[list[int]]) -> list[np.ndarray]:
+    """Next-token logits of several prompts (``logprob`` mode, ``n_parallel > 1``): their common
+    prefix once in sequence 0, then each prompt's own tokens as a parallel sequence (copies of
+    sequence 0 share its cells), as many per ``llama_decode`` as ``n_batch`` allows."""
+    lib, llm, entry = backend._lib, backend.llm, backend.entry
+    shared = common_prefix_len(toks)
+    backend.make_room(kv_need(toks, shared, 1, backend.n_parallel))
+    backend._hold_prefix(toks[0][:shared])
+    mem, batch = llm._ctx.memory, backend._pbatch.batch
+    out: list[np.ndarray | None] = [None] * len(toks)
+    order = deque(range(len(toks)))
+    while order:
+        group, n_tok = [], 0
+        while order and len(group) < backend.n_parallel:
+            n = len(toks[order[0]]) - shared
+            if group and n_tok + n > entry.n_batch:
+                break
+            group.append(order.popleft())
+            n_tok += n
+        if n_tok > entry.n_batch:  # one prompt alone exceeds a batch
+            j = group[0]
+            out[j] = backend.next_logits(toks[j], reuse=True)
+            backend._hold_prefix(toks[0][:shared])
+            continue
+        batch.n_tokens = 0
+        last = []
+        for k, j in enumerate(group, 1):
+            lib.llama_memory_seq_rm(mem, k, -1, -1)
+            lib.llama_memory_seq_cp(mem, 0, k, -1, -1)  # 0 holds the prefix
+            suffix = toks[j][shared:]
+            for i, tok in enumerate(suffix):
+                n = batch.n_tokens
+                batch.token[n] = tok
+                batch.pos[n] = shared + i
+                batch.seq_id[n][0] = k
+                batch.n_seq_id[n] = 1
+                batch.logits[n] = i == len(suffix) - 1
+                batch.n_tokens = n + 1
+            last.append(batch.n_tokens - 1)
+        rc = lib.llama_decode(llm._ctx.ctx, batch)
+        if rc != 0:
+            raise BackendError(f"model {entry.name}: llama_decode of {n_tok} tokens in "
+                               f"{len(group)} parallel sequences failed (code {rc}); lower "
+                               "n_parallel or raise n_ctx")
+        for j, idx in zip(group, last, strict=True):
+            out[j] = backend._logits_at(idx)
+        for k in range(1, len(group) + 1):
+            lib.llama_memory_seq_rm(mem, k, -1, -1)
+        backend.n_evaluated += n_tok
+        backend.n_prompt_tokens += sum(len(toks[j]) for j in group)
+    return [x for x in out if x is not None]

@@ -2,7 +2,9 @@
 
 ``LlamaCppBackend`` evaluates the prompt shared by consecutive calls once: before evaluating a
 prompt it keeps the longest common token prefix already in the KV cache and evaluates only the
-rest (``prefix_reuse=False`` re-evaluates every prompt from scratch, for benchmarks and checks).
+rest (``prefix_reuse=False`` re-evaluates every prompt from scratch, for benchmarks and checks);
+each speaker named by :meth:`LlamaCppBackend.speak_as` keeps its history in a KV sequence of its
+own (``llama_kv``), so a simulated conversation evaluates its context once per speaker.
 With ``n_parallel > 1`` it scores several prompts per ``llama_decode`` as parallel sequences
 sharing their common prefix (``logprob`` mode), and :meth:`LlamaCppBackend.chat_many` generates
 up to ``n_parallel`` replies together (``direct``/``cot``; the engine is in ``llama_batch``). llama-cpp-python is imported only when a backend
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ...config import ModelEntry, SamplingConfig
+from ...config import ModelEntry, SamplingConfig, auto_n_parallel
 from ...errors import BackendError, ConfigError
 from .base import (
     ANSWER_MODES,
@@ -35,7 +37,8 @@ from .base import (
     register_backend,
 )
 from .embedded import cached_sha256, check_gguf_file, resolve_model_path
-from .llama_batch import common_prefix_len, generate_batched
+from .llama_batch import generate_batched, score_parallel
+from .llama_kv import SpeakerSlots
 from .templates import STOP_STRINGS, cut_reply, labelled_prompt
 
 __all__ = [
@@ -99,6 +102,13 @@ class LlamaCppBackend:
     prefix_reuse : bool
         Keep the KV cache of the longest common token prefix between consecutive prompts
         (default); ``False`` re-evaluates every prompt from its first token.
+    speaker_slots : int
+        Speakers besides the current one whose history stays in a KV sequence of its own
+        (:meth:`speak_as`; default 1: persona and interlocutor); 0 keeps one shared sequence.
+    kv_unified : bool, optional
+        One KV cache of ``n_ctx`` cells shared by all sequences (``True``), or a stream of
+        ``n_ctx`` cells per sequence (``False``); default: unified on a GPU or with
+        ``n_parallel: 1``, per-sequence streams on a CPU with ``n_parallel > 1``.
 
     Raises
     ------
@@ -110,7 +120,8 @@ class LlamaCppBackend:
 
     modes = ANSWER_MODES
 
-    def __init__(self, entry: ModelEntry, prefix_reuse: bool = True):
+    def __init__(self, entry: ModelEntry, prefix_reuse: bool = True, speaker_slots: int = 1,
+                 kv_unified: bool | None = None):
         llama_cpp = _import_llama()
         self._lib = llama_cpp
         self.entry = entry
@@ -144,8 +155,23 @@ class LlamaCppBackend:
         except (ValueError, RuntimeError, OSError) as exc:
             raise BackendError(f"model {entry.name}: llama.cpp cannot load {self.path}: {exc} "
                                "(corrupt or unsupported GGUF, or not enough memory?)") from None
-        self.n_parallel = entry.n_parallel
-        if self.n_parallel > 1:
+        # n_parallel auto: by device and answer mode (entry.mode, set by generation)
+        self.fit_parallel = entry.n_parallel == "auto"
+        self.n_parallel = (auto_n_parallel("gpu" if n_gpu_layers != 0 else "cpu",
+                                           entry.mode or "cot")
+                           if self.fit_parallel else int(entry.n_parallel))
+        # a recurrent model's state cannot be cut back to a prefix, nor kept per speaker
+        recurrent = bool(getattr(self.llm, "_is_recurrent", False)
+                         or getattr(self.llm, "_is_hybrid", False))
+        # CPU, n_parallel > 1: a KV stream per sequence. In one unified cache every token
+        # attends over all sequences' cells (masked): 16 sequences ran ~20 % slower and only
+        # 11 of 16 greedy replies matched one-at-a-time (16 of 16 with streams; SmolLM2,
+        # README). Costs n_ctx cells per sequence, so a GPU keeps the unified cache.
+        self.kv_unified = (kv_unified if kv_unified is not None
+                           else n_gpu_layers != 0 or self.n_parallel == 1)
+        self._slots = SpeakerSlots(self, self.n_parallel + 1,
+                                   speaker_slots if prefix_reuse and not recurrent else 0)
+        if self.n_parallel > 1 or self._slots.n_seq > 1:
             self._enable_parallel()
         self.n_vocab = int(self.llm.n_vocab())
         self._letter_ids: dict[str, list[int]] | None = None
@@ -171,14 +197,31 @@ class LlamaCppBackend:
             return evaluate(tokens)
 
         self.llm.eval = counted
+
+    def speak_as(self, speaker: str) -> None:
+        """Name who speaks next (``persona``, ``interlocutor``): that speaker's history is
+        brought into sequence 0, so the next prompt reuses what it shares with the speaker's
+        own earlier prompts and replies, not with the other speaker's (``llama_kv``)."""
+        self._slots.select(speaker)
+
+    def make_room(self, need: int) -> None:
+        """Drop kept speaker histories (least recently used first) until ``need`` more cells
+        fit ``n_ctx`` beside them."""
+        if self.kv_unified:  # otherwise every sequence has n_ctx cells of its own
+            self._slots.make_room(need)
+
     def _enable_parallel(self) -> None:
-        """Recreate the context with room for ``n_parallel`` extra sequences sharing cells."""
+        """Recreate the context with room for ``n_parallel`` extra sequences and the speakers'
+        histories: in one unified KV cache (a prefix copy or a speaker swap relabels cells) or,
+        with ``kv_unified`` off, in a stream of ``n_ctx`` cells each (copies copy streams)."""
         from llama_cpp import _internals
 
         llm = self.llm
         params = llm.context_params
-        params.n_seq_max = self.n_parallel + 1
-        params.kv_unified = True
+        params.n_seq_max = self.n_parallel + 1 + self._slots.n_seq
+        params.kv_unified = self.kv_unified
+        if not self.kv_unified:  # a stream of n_ctx cells per sequence
+            params.n_ctx = self.entry.n_ctx * params.n_seq_max
         old = llm._ctx
         try:
             ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
@@ -187,6 +230,9 @@ class LlamaCppBackend:
                                f"n_parallel={self.n_parallel}: {exc}") from None
         llm._ctx = llm._stack.enter_context(contextlib.closing(ctx))
         old.close()
+        # Llama tracks sequence 0 only: its kv_cache_seq_rm(-1, ...) must not cut the others
+        seq_rm = ctx.kv_cache_seq_rm
+        ctx.kv_cache_seq_rm = lambda seq_id, p0, p1: seq_rm(max(seq_id, 0), p0, p1)
         self._pbatch = llm._stack.enter_context(contextlib.closing(_internals.LlamaBatch(
             n_tokens=self.entry.n_batch, embd=0, n_seq_max=1, verbose=False)))
 
@@ -267,11 +313,12 @@ class LlamaCppBackend:
             diff = np.nonzero(cached[:m] != np.asarray(tokens[:m]))[0]
             lcp = int(diff[0]) if len(diff) else m
             n_past = min(lcp, len(tokens) - 1)
-            if n_past > 0 and not llm._ctx.kv_cache_seq_rm(-1, n_past, -1):
+            if n_past > 0 and not llm._ctx.kv_cache_seq_rm(0, n_past, -1):
                 n_past = 0
         if n_past == 0:
             llm.reset()
         llm.n_tokens = n_past
+        self.make_room(len(tokens))
         llm.eval(tokens[n_past:])
         self.n_evaluated += len(tokens) - n_past
         self.n_prompt_tokens += len(tokens)
@@ -299,57 +346,6 @@ class LlamaCppBackend:
             llm.eval(prefix[n_past:])
             self.n_evaluated += len(prefix) - n_past
 
-    def _parallel_logits(self, toks: list[list[int]]) -> list[np.ndarray]:
-        """Next-token logits of several prompts: their common prefix once in sequence 0, then
-        each prompt's own tokens as a parallel sequence (copies of sequence 0 share its cells),
-        as many per ``llama_decode`` as ``n_batch`` allows."""
-        lib, llm = self._lib, self.llm
-        shared = common_prefix_len(toks)
-        self._hold_prefix(toks[0][:shared])
-        mem, batch = llm._ctx.memory, self._pbatch.batch
-        out: list[np.ndarray | None] = [None] * len(toks)
-        order = list(range(len(toks)))
-        while order:
-            group, n_tok = [], 0
-            while order and len(group) < self.n_parallel:
-                n = len(toks[order[0]]) - shared
-                if group and n_tok + n > self.entry.n_batch:
-                    break
-                group.append(order.pop(0))
-                n_tok += n
-            if n_tok > self.entry.n_batch:  # one prompt alone exceeds a batch
-                j = group[0]
-                out[j] = self.next_logits(toks[j], reuse=True)
-                self._hold_prefix(toks[0][:shared])
-                continue
-            batch.n_tokens = 0
-            last = []
-            for k, j in enumerate(group, 1):
-                lib.llama_memory_seq_rm(mem, k, -1, -1)
-                lib.llama_memory_seq_cp(mem, 0, k, 0, shared)
-                suffix = toks[j][shared:]
-                for i, tok in enumerate(suffix):
-                    n = batch.n_tokens
-                    batch.token[n] = tok
-                    batch.pos[n] = shared + i
-                    batch.seq_id[n][0] = k
-                    batch.n_seq_id[n] = 1
-                    batch.logits[n] = i == len(suffix) - 1
-                    batch.n_tokens = n + 1
-                last.append(batch.n_tokens - 1)
-            rc = lib.llama_decode(llm._ctx.ctx, batch)
-            if rc != 0:
-                raise BackendError(f"model {self.entry.name}: llama_decode of {n_tok} tokens in "
-                                   f"{len(group)} parallel sequences failed (code {rc}); lower "
-                                   "n_parallel or raise n_ctx")
-            for j, idx in zip(group, last, strict=True):
-                out[j] = self._logits_at(idx)
-            for k in range(1, len(group) + 1):
-                lib.llama_memory_seq_rm(mem, k, -1, -1)
-            self.n_evaluated += n_tok
-            self.n_prompt_tokens += sum(len(toks[j]) for j in group)
-        return [x for x in out if x is not None]
-
     def letter_token_ids(self, letter: str) -> list[int]:
         """Vocabulary ids whose text is exactly ``letter`` (scanned once per model)."""
         if self._letter_ids is None:
@@ -375,7 +371,7 @@ class LlamaCppBackend:
             self._check_fits(len(t), 1)
         room = max(len(t) for t in toks) + self.entry.n_batch <= self.entry.n_ctx
         if self.n_parallel > 1 and len(toks) > 1 and self.prefix_reuse and room:
-            all_logits = self._parallel_logits(toks)
+            all_logits = score_parallel(self, toks)
         else:
             all_logits = [self.next_logits(t) for t in toks]
         out = []
@@ -395,6 +391,7 @@ class LlamaCppBackend:
                 kwargs[theirs] = getattr(sampling, ours)
         if not self.prefix_reuse:
             self.llm.reset()
+        self.make_room(len(toks) + max_tokens)
         self._eval_sizes.clear()
         if self.labelled:  # the reply ends where the model starts the next labelled turn
             kwargs["stop"] = list(STOP_STRINGS)
@@ -428,7 +425,7 @@ class LlamaCppBackend:
         for t in toks:
             self._check_fits(len(t), max_tokens)
         gens = generate_batched(self, toks, sampling, list(seeds), max_tokens,
-                                stats=self.batch_stats)
+                                stats=self.batch_stats, stop=STOP_STRINGS if self.labelled else ())
         if self.labelled:  # as chat's stop strings: the text up to the next labelled turn
             gens = [dataclasses.replace(g, text=cut_reply(g.text)) for g in gens]
         return gens
@@ -454,6 +451,8 @@ class LlamaCppBackend:
             "system_role_supported": self.system_role_supported,
             "prefix_reuse": self.prefix_reuse,
             "n_parallel": self.n_parallel,
+            "kv_unified": self.kv_unified,
+            "speaker_slots": len(self._slots.free) + len(self._slots.where),
             "sampler_defaults": {"top_p": 0.95, "top_k": 40, "min_p": 0.05,
                                  "repeat_penalty": 1.0},
         }

