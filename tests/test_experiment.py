@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -147,7 +148,7 @@ experiment:
 
 
 @pytest.mark.slow
-def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
+def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel, monkeypatch):
     import shutil
 
     from stickrole_utils.pipeline import NOTEBOOK_FILES, notebooks_dir, run_experiment
@@ -159,6 +160,19 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel):
         page = nbs / NOTEBOOK_FILES[stage]
         head, params_cell = page.read_text().split('# %% tags=["parameters"]')
         page.write_text(head + '# %% tags=["parameters"]' + params_cell.split("# %%")[0])
+    # ... and do not start a kernel for them at all: a page stage writes its notebook as is
+    import nbformat
+
+    from stickrole_utils.pipeline import execute, load_notebook, units
+
+    def execute_pages_unrun(stage, output, parameters, **kw):
+        if stage in ("report", "leaderboard"):
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(load_notebook(stage, nbs), str(output))
+            return None
+        return execute.execute_stage(stage, output, parameters, **kw)
+
+    monkeypatch.setattr(units, "execute_stage", execute_pages_unrun)
     params = tmp_path / "grid.yaml"
     params.write_text(GRID)
     summary = run_experiment(params, engine="local", kernel_name=kernel, notebook_dir=nbs)

@@ -48,7 +48,9 @@ def _window(manifest: dict) -> tuple[pd.Timestamp, pd.Timestamp]:
 @pytest.mark.slow
 def test_models_run_as_ray_tasks_side_by_side_on_their_gpus(tmp_path, ray_local, caplog):
     params = tmp_path / "onray.yaml"
-    params.write_text(PARAMS)
+    # enough units that each generation lasts a few seconds: the two kernels start up to ~1 s
+    # apart, and batched dummy answers take ~0.3 s for 3 personas
+    params.write_text(PARAMS.replace("n_personas: 3", "n_personas: 30"))
     run_dir = tmp_path / "out" / "onray"
     caplog.set_level("INFO", logger="stickrole_utils.pipeline")
 
@@ -72,7 +74,7 @@ def test_models_run_as_ray_tasks_side_by_side_on_their_gpus(tmp_path, ray_local,
         assert ex[m]["cuda_visible_devices"] == ex[m]["gpu_ids"][0]
     # ... and the two ran at the same time
     (a0, a1), (b0, b1) = (_window(manifests[m]) for m in ("gpu-a", "gpu-b"))
-    assert max(a0, b0) < min(a1, b1)
+    assert max(a0, b0) < min(a1, b1), ((a0, a1), (b0, b1))
 
     # a second run finds everything up to date and submits nothing
     caplog.clear()

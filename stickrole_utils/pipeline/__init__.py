@@ -1,6 +1,11 @@
 """Stage 5, the pipeline: runs the stage notebooks headless, stamps, the leaderboard and report.
 
 ``stickrole run`` / ``stickrole report``: :func:`run_experiment`, :func:`build_report`.
+
+Every stage notebook imports :func:`check_parameters` from here, in a fresh kernel; the runner's
+names (:func:`run_experiment`, :func:`build_report`, :class:`RunSummary`, :class:`StageResult`)
+pull in the analysis, leaderboard and report stages (scipy.stats, matplotlib: ~2 s), so they
+are imported on first use (PEP 562), not with the package.
 """
 
 from .execute import (
@@ -13,8 +18,6 @@ from .execute import (
     failure_reason,
     stall_reason,
 )
-from .rebuild import build_report
-from .run import RunSummary, StageResult, run_experiment
 from .stages import (
     MODEL_STAGES,
     NOTEBOOK_FILES,
@@ -24,6 +27,19 @@ from .stages import (
     notebooks_dir,
 )
 from .stamps import file_digest, inputs_digest, is_current, write_stamp
+
+_LAZY = {"build_report": ".rebuild", "RunSummary": ".run", "StageResult": ".run",
+         "run_experiment": ".run"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "DEFAULT_KERNEL",
