@@ -396,9 +396,9 @@ def test_grid_points_run_at_once_on_ray_and_in_turn_in_process(tmp_path, kernel,
     # results keep the grid's order whatever order the points finished in
     generated = [r.model for r in summary.results if r.stage == "generate"]
     assert generated == [f"{p}/m" for p in sorted(windows)]
-    starts, ends = zip(*windows.values())
+    starts, ends = zip(*windows.values(), strict=True)
     if engine == "ray":
         assert max(starts) < min(ends)  # all four in flight together
     else:
         spans = sorted(windows.values())
-        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # one after the other
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False))  # one after the other

@@ -83,7 +83,7 @@ def test_batched_replies_are_cut_at_the_next_turn_too():
         stopped = generate_batched(b, [b.tokens(m) for m in prompts], GREEDY, [1, 2], 24,
                                    stop=STOP_STRINGS)
         assert [cut_reply(g.text) for g in stopped] == [g.text for g in cut]
-        spent = [(g.completion_tokens, r.completion_tokens) for g, r in zip(stopped, raw)]
+        spent = [(g.completion_tokens, r.completion_tokens) for g, r in zip(stopped, raw, strict=True)]
         assert all(a <= b_ for a, b_ in spent) and any(a < b_ for a, b_ in spent), spent
     finally:
         b.close()
