@@ -50,7 +50,7 @@ from stickrole_utils.design.itembank import load_itembank
 from stickrole_utils.design.populations import load_population
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
 from stickrole_utils.generation.administer import simulate_conversation
-from stickrole_utils.generation.backends.llama_batch import common_prefix_len, score_parallel
+from stickrole_utils.generation.backends.llama_batch import common_prefix_len, score_batched
 from stickrole_utils.generation.backends.llama_cpp import LlamaCppBackend, _logsumexp
 
 
@@ -135,7 +135,7 @@ def run(model: str, prefix_lengths: list[int], n_items: int, full_items: int,
         if parallel > 1:
             backend._hold_prefix(toks[0][:shared])
             t0 = time.perf_counter()
-            score_parallel(backend, toks[1:])
+            score_batched(backend, toks[1:])
             par_ips = (len(toks) - 1) / (time.perf_counter() - t0)
 
         # save/load state after the prefix

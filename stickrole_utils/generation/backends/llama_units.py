@@ -1,0 +1,108 @@
+"""Several units administered at once on one llama.cpp model.
+
+With ``n_parallel > 1`` generation administers up to ``n_parallel`` units side by side, each in a
+thread of its own; each thread sees the model through a :class:`UnitView`, which turns the
+protocol's calls into requests for the backend's :class:`~stickrole_utils.generation.backends.
+llama_batch.BatchEngine`, served by the generating thread. So the conversation turns of several
+units are decoded together, a unit's items (and several units' items) fill the sequences in
+flight, the SVS dialogues of several personas proceed side by side (each sequential within its
+persona), and ``logprob`` items are scored together.
+
+The view keeps each speaker's history under the key ``(unit, speaker)``: a conversation turn or
+an SVS question continues its speaker's history (only new tokens are evaluated: with
+``n_messages: 3`` the context is evaluated once per speaker); the items after the conversation
+branch from the persona's history, after their common prefix (the questionnaire's instructions)
+has been added to it once. :meth:`UnitView.close` drops the unit's histories.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Hashable
+from typing import Any
+
+import numpy as np
+
+from ...config import SamplingConfig
+from .base import Generation, Message
+from .llama_batch import BatchEngine, Request, common_prefix_len
+from .templates import STOP_STRINGS, cut_reply
+
+__all__ = ["UnitView"]
+
+
+class UnitView:
+    """One unit's view of a :class:`~stickrole_utils.generation.backends.llama_cpp.
+    LlamaCppBackend` whose engine is served by another thread (the backend protocol that
+    :func:`~stickrole_utils.generation.administer.administer_unit` uses)."""
+
+    def __init__(self, backend: Any, engine: BatchEngine, unit: Hashable):
+        self.backend, self.engine, self.unit = backend, engine, unit
+        self.speaker = "persona"
+        self.system_role_supported = backend.system_role_supported
+        self.modes = backend.modes
+        self.n_parallel = backend.n_parallel
+
+    def speak_as(self, speaker: str) -> None:
+        """Who speaks next: later requests continue or branch from that speaker's history."""
+        self.speaker = speaker
+
+    def _key(self) -> Hashable:
+        return (self.unit, self.speaker)
+
+    def _stop(self) -> tuple[str, ...]:
+        return STOP_STRINGS if self.backend.labelled else ()
+
+    def _cut(self, gen: Generation) -> Generation:
+        # as chat's stop strings: the text up to the next labelled turn
+        return dataclasses.replace(gen, text=cut_reply(gen.text)) if self.backend.labelled \
+            else gen
+
+    def chat(self, messages: list[Message], sampling: SamplingConfig, seed: int) -> Generation:
+        """A turn that continues the current speaker's history (conversation, SVS dialogue)."""
+        toks = self.backend.tokens(messages)
+        max_tokens = sampling.max_tokens or 256
+        self.backend._check_fits(len(toks), max_tokens)
+        fut = self.engine.submit(Request(toks, "generate", sampling, seed, max_tokens,
+                                         self._stop(), key=self._key(), keep=True))
+        return self._cut(fut.result())
+
+    def _branch(self, toks: list[list[int]], make: Any) -> list[Any]:
+        """Requests that branch from the current speaker's history, after extending it by
+        their common prefix."""
+        key = self._key()
+        if len(toks) == 1:  # a question on its own (SVS dialogue): continue the history
+            return [self.engine.submit(dataclasses.replace(make(toks[0], 0, key), keep=True))
+                    .result()]
+        if self.backend.prefix_reuse:
+            shared = common_prefix_len(toks)
+            self.engine.submit(Request(list(toks[0][:shared]), "evaluate", key=key, keep=True,
+                                       counted=False)).result()
+        futs = [self.engine.submit(make(t, j, key)) for j, t in enumerate(toks)]
+        return [f.result() for f in futs]
+
+    def chat_many(self, messages: list[list[Message]], sampling: SamplingConfig,
+                  seeds: list[int]) -> list[Generation]:
+        """Independent replies (a unit's items), all in flight together."""
+        toks = [self.backend.tokens(m) for m in messages]
+        max_tokens = sampling.max_tokens or 256
+        for t in toks:
+            self.backend._check_fits(len(t), max_tokens)
+        gens = self._branch(toks, lambda t, j, key: Request(
+            t, "generate", sampling, seeds[j], max_tokens, self._stop(), key=key))
+        return [self._cut(g) for g in gens]
+
+    def option_logprobs(self, prompts: list[list[Message]], letters: list[list[str]],
+                        answer_prefix: str, seeds: list[int] | None = None) -> list[np.ndarray]:
+        """Letter log-probabilities of independent prompts, scored together."""
+        toks = [self.backend.tokens(m, suffix=answer_prefix) for m in prompts]
+        for t in toks:
+            self.backend._check_fits(len(t), 1)
+        logits = self._branch(toks, lambda t, j, key: Request(t, "score", key=key))
+        return [self.backend.letter_logprobs(x, lets)
+                for x, lets in zip(logits, letters, strict=True)]
+
+    def close(self) -> None:
+        """Drop the unit's histories."""
+        unit = self.unit
+        self.engine.release(lambda k: isinstance(k, tuple) and len(k) == 2 and k[0] == unit)
