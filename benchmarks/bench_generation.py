@@ -34,7 +34,11 @@ Usage::
         [--parallel 8]
     python benchmarks/bench_generation.py --generation [--items 16] [--n 1 4 8 16]
         [--cot-tokens 48] [--direct-tokens 8] [--turn-tokens 24] [--context-tokens 800]
-        [--conv-units 2] [--threads N]
+        [--conv-units 2] [--threads N] [--units 8]
+
+``--units K`` adds whole units through ``generate_model`` at each N (K personas, a
+``n_messages: 3`` conversation, 8 ``cot`` items each): units administered side by side, their
+conversation turns and items decoded together, against one unit after the other.
 """
 
 from __future__ import annotations
@@ -344,7 +348,8 @@ def run_generation(model: str, n_items: int, n_list: list[int], cot_tokens: int,
     one, big = results[("cot", min(n_list))][0], results[("cot", top)]
     print(f"cot at N={top}: {big[0] / one:.2f}x the one-at-a-time items/s (target >= 1.6); "
           f"decode steps at {100 * big[1] / raw[top]:.0f} % of the raw batched decode "
-          f"(target >= 80 %)")
+          f"(target >= 80 %); the hardware's own ceiling, raw N={top} / raw N={min(n_list)}: "
+          f"{raw[top] / raw[min(n_list)]:.2f}x for decoding alone (prompt tokens gain nothing)")
     # the conversation: each speaker's history in its own KV sequence, or one shared sequence
     context = _filler(backend, context_tokens)
     kept, convs = _context_evaluations(backend, context, conv_units, turn_tokens)
@@ -356,6 +361,58 @@ def run_generation(model: str, n_items: int, n_list: list[int], cot_tokens: int,
     print(f"context evaluations per unit with n_messages: 3: {kept:.2f} with a KV sequence per "
           f"speaker (target <= 2.1), {once:.2f} with one shared sequence ({context_tokens}-token "
           f"context, {conv_units} units; conversations identical: {same}/{conv_units})")
+
+
+def run_units(model: str, n_list: list[int], n_units: int, threads: int | None,
+              n_gpu_layers: int, chat_format: str | None = None) -> None:
+    """Whole units through ``generate_model`` (what ``stickrole generate`` runs): ``n_units``
+    personas, a chess-opening conversation of ``n_messages: 3`` (conversation turns of the
+    units in flight decoded together), then 8 PVQ-40 items in ``cot`` mode; at each N, units/s,
+    items/s and the manifest's usage, against N = 1 (one unit after the other)."""
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from stickrole_utils.config import load_run_config
+    from stickrole_utils.generation import generate_model
+    from stickrole_utils.generation.store import read_run_answers
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-units-"))
+    print(f"\nunits side by side: {n_units} units (n_messages: 3, chess opening, 8 cot items "
+          "each, <= 24 tokens per turn, <= 48 per answer, temperature 0)")
+    print(f"{'N':>3} {'units/s':>8} {'items/s':>8} {'x N=1':>6} {'evaluated/presented':>20} "
+          f"{'same answers':>13}")
+    base, first = None, None
+    for n in n_list:
+        data = {
+            "version": 1, "run": f"n{n}", "output_dir": str(tmp),
+            "models": [{"name": "m", "backend": "llama_cpp", "model": model, "n_ctx": 2048,
+                        "n_batch": 512, "n_threads": threads, "n_gpu_layers": n_gpu_layers,
+                        "allow_cpu": True, "chat_format": chat_format, "n_parallel": n}],
+            "generation": {"n_personas": n_units, "mode": "cot", "n_messages": 3,
+                           "conversation": {"temperature": 0.0, "max_tokens": 24},
+                           "answer": {"temperature": 0.0, "max_tokens": 48},
+                           "items": {"pvq40": list(range(1, 9))},
+                           "chunks": ["chunk_chess_0"]},
+        }
+        path = tmp / f"n{n}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        cfg = load_run_config(path)
+        t0 = time.perf_counter()
+        out = generate_model(cfg, cfg.models[0], progress=False)
+        dt = time.perf_counter() - t0
+        df = read_run_answers(out)
+        import json
+
+        usage = json.loads((out / "manifest.json").read_text())["usage"]
+        ups = n_units / dt
+        base = base or ups
+        first = df["raw"].to_numpy() if first is None else first
+        same = int((df["raw"].to_numpy() == first).sum())
+        print(f"{n:3d} {ups:8.3f} {len(df) / dt:8.2f} {ups / base:5.2f}x "
+              f"{usage['evaluated_tokens'] / usage['prompt_tokens']:20.2f} "
+              f"{same:6d}/{len(df)}", flush=True)
 
 
 def main() -> None:
@@ -381,10 +438,14 @@ def main() -> None:
     ap.add_argument("--context-tokens", type=int, default=800,
                     help="context of the n_messages: 3 conversations (context evaluations)")
     ap.add_argument("--conv-units", type=int, default=3)
+    ap.add_argument("--units", type=int, default=0,
+                    help="also time this many whole units through generate_model at each --n")
     a = ap.parse_args()
     if a.generation:
         run_generation(a.model, a.items, a.n, a.cot_tokens, a.direct_tokens, a.turn_tokens,
                        a.context_tokens, a.conv_units, a.threads, a.n_gpu_layers, a.chat_format)
+        if a.units:
+            run_units(a.model, a.n, a.units, a.threads, a.n_gpu_layers, a.chat_format)
         return
     run(a.model, a.prefix, a.items, a.full_items, a.threads, a.n_gpu_layers, a.chat_format,
         a.parallel)

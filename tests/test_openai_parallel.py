@@ -31,6 +31,8 @@ class _Server(ThreadingHTTPServer):
         self.in_flight = 0
         self.max_overlap = 0
         self.requests = 0
+        self.turns_in_flight = 0  # conversation turns (no answer options in the last message)
+        self.max_turn_overlap = 0
         self.fail_on = ""  # a request whose last message holds this text gets HTTP 400
 
 
@@ -40,10 +42,13 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server API)
         srv = self.server
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        turn = "\n(A) " not in body["messages"][-1]["content"]
         with srv.lock:
             srv.requests += 1
             srv.in_flight += 1
             srv.max_overlap = max(srv.max_overlap, srv.in_flight)
+            srv.turns_in_flight += turn
+            srv.max_turn_overlap = max(srv.max_turn_overlap, srv.turns_in_flight)
         code, payload = 200, None
         try:
             time.sleep(DELAY_S)
@@ -67,6 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
             # next request at once, which must not count as overlapping this one
             with srv.lock:
                 srv.in_flight -= 1
+                srv.turns_in_flight -= turn
         self._send(code, payload)
 
     def _send(self, code, payload):
@@ -186,3 +192,31 @@ def test_failed_request_loses_no_finished_unit(tmp_path, server):
     pd.testing.assert_frame_equal(resumed, whole)
     usage_after = json.loads(store.manifest_path.read_text())["usage"]
     assert usage_after["generated_tokens"] > usage_before["generated_tokens"]
+
+
+def test_conversation_turns_of_several_units_reach_the_server_together(tmp_path, server):
+    # units side by side: with n_parallel 4 the conversations of four units are simulated at
+    # once, never more than 4 requests in flight, and the answers equal one unit at a time
+    def params(name, n):
+        data = {
+            "version": 1, "run": "turns", "output_dir": str(tmp_path / name),
+            "models": [{"name": "srv", "backend": "openai", "base_url": _url(server),
+                        "model": "m", "n_parallel": n, "max_retries": 0, "timeout_s": 10}],
+            "generation": {"n_personas": 6, "mode": "direct", "n_messages": 3,
+                           "items": {"pvq40": [1, 2]}, "chunks": ["chunk_chess_0"]},
+        }
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    one = generate_from_params(params("one", 1), progress=False)[0]
+    assert server.max_turn_overlap == 1
+    t0 = time.perf_counter()
+    four = generate_from_params(params("four", 4), progress=False)[0]
+    took = time.perf_counter() - t0
+    assert server.max_turn_overlap >= 2 and server.max_overlap <= 4
+    pd.testing.assert_frame_equal(read_run_answers(one), read_run_answers(four))
+    convs = [sorted((d / "conversations.jsonl").read_text().splitlines()) for d in (one, four)]
+    assert convs[0] == convs[1]
+    # 6 units x (3 turns + 1 step of 2 items) at 50 ms each would take >= 1.2 s one by one
+    print(f"\nturns in flight at once: {server.max_turn_overlap}; 6 units in {took:.2f} s")

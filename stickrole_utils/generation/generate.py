@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -134,10 +134,13 @@ def _side_by_side(backend: Backend, todo: list[Unit], gen: GenerationConfig, pro
                   landed: Callable[[Unit, UnitResult], None]) -> None:
     """Up to ``backend.units_in_flight`` units administered at once, each in a thread of its own
     that sees the model through ``backend.unit_view``; this thread serves the model's batch
-    engine and stores each unit as soon as it is finished (in whatever order they finish: a
-    unit is stored whole or not at all, so a kill loses only the units in flight)."""
-    engine = backend.engine
-    engine.reset()
+    engine where it has one (llama_cpp; a served model batches on its server) and stores each
+    unit as soon as it is finished, in whatever order they finish: a unit is stored whole or
+    not at all. When a unit fails, no further unit starts, those in flight finish and are
+    stored, then the first error is raised (a failed engine fails them all at once)."""
+    engine = getattr(backend, "engine", None)
+    if engine is not None:
+        engine.reset()
     width = min(int(backend.units_in_flight), len(todo))
     lock = threading.Lock()
 
@@ -150,27 +153,39 @@ def _side_by_side(backend: Backend, todo: list[Unit], gen: GenerationConfig, pro
         try:
             return administer_unit(view, unit, gen, prompts, mode, placement, on_item=on_item)
         finally:
-            view.close()
+            close = getattr(view, "close", None)
+            if callable(close) and view is not backend:
+                close()
 
     queue = list(enumerate(todo))[::-1]
+    error: BaseException | None = None
     with ThreadPoolExecutor(max_workers=width, thread_name_prefix="unit") as pool:
         running: dict[Future, Unit] = {}
-        try:
-            while queue or running:
-                while queue and len(running) < width:
-                    k, unit = queue.pop()
-                    fut = pool.submit(work, k, unit)
+        while running or (queue and error is None):
+            while queue and error is None and len(running) < width:
+                k, unit = queue.pop()
+                fut = pool.submit(work, k, unit)
+                if engine is not None:
                     fut.add_done_callback(lambda _: engine.wake())
-                    running[fut] = unit
-                engine.serve(lambda: any(f.done() for f in running))
-                for fut in [f for f in running if f.done()]:
-                    landed(running.pop(fut), fut.result())
-                bar.set_postfix_str(f"{len(running)} units in flight, {len(queue)} to start",
-                                    refresh=False)
-        except BaseException as exc:
-            queue.clear()
-            engine._fail(exc)  # the other units' requests fail at once: nothing waits
-            raise
+                running[fut] = unit
+            if engine is not None:
+                try:
+                    engine.serve(lambda: any(f.done() for f in running))
+                except BaseException as exc:  # the engine failed every request: units end
+                    error = error or exc
+                    wait(list(running))
+            else:
+                wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in [f for f in running if f.done()]:
+                unit = running.pop(fut)
+                if fut.exception() is None:
+                    landed(unit, fut.result())
+                elif error is None:
+                    error = fut.exception()
+            bar.set_postfix_str(f"{len(running)} units in flight, {len(queue)} to start",
+                                refresh=False)
+    if error is not None:
+        raise error
 
 
 def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -68,6 +69,20 @@ class OpenAIBackend:
     def __post_init__(self) -> None:
         n = self.entry.n_parallel  # auto: the server batches, as on a GPU
         self.n_parallel = n if n != "auto" else auto_n_parallel("gpu", self.entry.mode or "cot")
+        # at most n_parallel requests in flight, whoever sends them (chat_many, units side by
+        # side)
+        self._gate = threading.BoundedSemaphore(self.n_parallel)
+
+    @property
+    def units_in_flight(self) -> int:
+        """Units generation may administer side by side (their requests share the
+        ``n_parallel`` in flight): the conversation turns of several units reach the server
+        together."""
+        return self.n_parallel
+
+    def unit_view(self, unit: Any) -> OpenAIBackend:
+        """The backend itself: it is safe to call from several threads."""
+        return self
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = (self.entry.base_url or "").rstrip("/") + path
@@ -117,7 +132,8 @@ class OpenAIBackend:
                              ("repeat_penalty", "repetition_penalty")):
             if getattr(sampling, ours) is not None:
                 body[theirs] = getattr(sampling, ours)
-        reply = self._post("/chat/completions", body)
+        with self._gate:
+            reply = self._post("/chat/completions", body)
         try:
             text = reply["choices"][0]["message"].get("content") or ""
         except (KeyError, IndexError, TypeError):
