@@ -54,8 +54,9 @@ from stickrole_utils.design.itembank import load_itembank
 from stickrole_utils.design.populations import load_population
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
 from stickrole_utils.generation.administer import simulate_conversation
-from stickrole_utils.generation.backends.llama_batch import common_prefix_len, score_batched
+from stickrole_utils.generation.backends.llama_batch import common_prefix_len
 from stickrole_utils.generation.backends.llama_cpp import LlamaCppBackend, _logsumexp
+from stickrole_utils.generation.backends.llama_units import score_batched
 
 
 def _filler(backend: LlamaCppBackend, n_tokens: int) -> str:

@@ -12,7 +12,7 @@ from stickrole_utils.config import ModelEntry, load_run_config
 from stickrole_utils.design.prompts import DEFAULT_PROMPTS, item_message, letters, with_persona
 from stickrole_utils.generation import generate_model, plan_units
 from stickrole_utils.generation.backends import LlamaCppBackend
-from stickrole_utils.generation.backends.llama_batch import score_batched
+from stickrole_utils.generation.backends.llama_units import score_batched
 from stickrole_utils.generation.store import read_run_answers
 
 from .conftest import NEEDS_SMOLLM2, SMOLLM2

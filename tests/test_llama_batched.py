@@ -144,7 +144,7 @@ def test_interrupted_batched_run_resumes_without_loss_or_duplicates(tmp_path, ba
     pd.testing.assert_series_equal(kept["raw"], kept["raw_after"], check_names=False)
 
 
-@pytest.mark.parametrize(("mode", "expected", "unified"), [("logprob", 1, True),
+@pytest.mark.parametrize(("mode", "expected", "unified"), [("logprob", 1, False),
                                                            ("cot", None, False)])
 def test_n_parallel_auto_on_a_cpu(mode, expected, unified):
     from stickrole_utils.config import AUTO_N_PARALLEL

@@ -113,17 +113,17 @@ def test_conversation_evaluates_the_context_once_per_speaker(tmp_path, pair):
 
 
 def test_speaker_swaps_in_per_sequence_kv_streams(tmp_path, pair):
-    # n_parallel > 1 on a CPU gives every sequence a KV stream of its own: a swap then copies
-    # whole streams instead of relabelling cells; the conversation must not change
+    # on a CPU every sequence has a KV stream of its own: a swap copies whole streams instead
+    # of relabelling cells (a GPU's unified cache); the conversation must not change
     kept, _ = pair
-    streams = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_parallel": 2}))
+    unified = LlamaCppBackend(ModelEntry(**ENTRY), kv_unified=True)
     try:
-        assert not streams.kv_unified and kept.kv_unified
+        assert not kept.kv_unified and unified.kv_unified  # a CPU's default: streams
         cfg = _cfg(tmp_path)
         unit = plan_units(cfg, "smollm2")[1]
         prompts = Prompts.from_config(cfg.generation.prompts)
         runs = []
-        for backend in (kept, streams):
+        for backend in (unified, kept):
             _fresh(backend)
             u0 = backend.usage()
             conv = simulate_conversation(backend, prompts, cfg.generation, unit.persona,
@@ -131,7 +131,7 @@ def test_speaker_swaps_in_per_sequence_kv_streams(tmp_path, pair):
             runs.append((conv, (backend.usage() - u0).evaluated_tokens))
         assert runs[0] == runs[1]
     finally:
-        streams.close()
+        unified.close()
 
 
 def test_manifest_usage_shows_the_saving(tmp_path, pair):
@@ -214,9 +214,9 @@ def test_units_side_by_side_give_the_one_at_a_time_answers(tmp_path, pair):
     u3 = read_json(out3 / "manifest.json")["usage"]
     print(f"\nside by side vs one at a time: {same:.0%} answers, {same_conv}/3 conversations "
           f"identical; usage {u3} vs {u1}")
-    # a KV stream per sequence computes each reply as alone but for the float kernels' batch
-    # shape; first turns, evaluated in mixed batches, may part at a near-tie (measured: one
-    # conversation of four)
+    # on a CPU every sequence has a KV stream of its own and each prompt part is evaluated in
+    # a llama_decode of its own, so a reply is computed with the shapes it has alone but for
+    # the decode steps' batch (measured: all identical); a near-tie may part on another CPU
     assert same >= 2 / 3 and same_conv >= 2
     # each speaker's context once per unit in both (the items' common prefix once per unit):
     # evaluated / presented tokens the same but for replies of other lengths

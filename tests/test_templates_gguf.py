@@ -19,7 +19,7 @@ from stickrole_utils.generation.backends import (
     cut_reply,
     labelled_prompt,
 )
-from stickrole_utils.generation.backends.llama_batch import generate_batched
+from stickrole_utils.generation.backends.llama_units import generate_batched
 from stickrole_utils.generation.store import read_run_answers
 
 from .conftest import NEEDS_SMOLLM2, SMOLLM2

@@ -141,6 +141,8 @@ def _side_by_side(backend: Backend, todo: list[Unit], gen: GenerationConfig, pro
     engine = getattr(backend, "engine", None)
     if engine is not None:
         engine.reset()
+    if mode == "logprob" and callable(getattr(backend, "letter_token_ids", None)):
+        backend.letter_token_ids("A")  # the vocabulary scan once, before the threads start
     width = min(int(backend.units_in_flight), len(todo))
     lock = threading.Lock()
 

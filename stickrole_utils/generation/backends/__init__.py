@@ -30,13 +30,17 @@ from .embedded import (
     resolve_model_path,
 )
 from .llama_batch import (
+    BatchEngine,
     common_prefix_len,
-    generate_batched,
-    kv_need,
 )
 from .llama_cpp import (
     LlamaCppBackend,
     llama_cpp_available,
+)
+from .llama_units import (
+    UnitView,
+    generate_batched,
+    score_batched,
 )
 from .openai import (
     OpenAIBackend,
@@ -78,8 +82,10 @@ __all__ = [
     "resolve_model_path",
     "cached_sha256",
     "common_prefix_len",
-    "kv_need",
+    "BatchEngine",
+    "UnitView",
     "generate_batched",
+    "score_batched",
     "LlamaCppBackend",
     "llama_cpp_available",
     "OpenAIBackend",

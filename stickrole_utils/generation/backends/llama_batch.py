@@ -1,8 +1,8 @@
 """Batched generation for the llama.cpp backend: one engine decodes the requests of many callers.
 
 :class:`BatchEngine` owns the llama context while it serves. Callers (the threads that
-administer several units at once, or :func:`generate_batched` / :func:`score_batched` for one
-call's requests) submit requests; the thread that calls :meth:`BatchEngine.serve` keeps up to
+administer several units at once, or ``llama_units.generate_batched`` / ``score_batched`` for
+one call's requests) submit requests; the thread that calls :meth:`BatchEngine.serve` keeps up to
 ``n_parallel`` of them in flight as KV sequences and gives every active sequence one token per
 ``llama_decode``, with the prompt parts of newly admitted requests in the same batches (chunked
 at ``n_batch``). A finished sequence frees its slot for the next request at once (continuous
@@ -30,7 +30,6 @@ is what llama.cpp's own server uses for continuous batching.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import deque
@@ -48,11 +47,8 @@ from .llama_kv import lcp
 
 __all__ = [
     "common_prefix_len",
-    "kv_need",
     "Request",
     "BatchEngine",
-    "generate_batched",
-    "score_batched",
 ]
 
 #: llama-cpp-python's ``create_completion`` defaults, used where ``SamplingConfig`` has None.
@@ -73,17 +69,6 @@ def common_prefix_len(toks: list[list[int]]) -> int:
         diff = np.nonzero(first[:m] != np.asarray(t[:m]))[0]
         shared = int(diff[0]) if len(diff) else m
     return max(0, shared)
-
-
-def kv_need(toks: list[list[int]], shared: int, max_tokens: int, n_parallel: int) -> int:
-    """KV cells needed with ``n_parallel`` sequences in flight: the shared prefix once, plus per
-    sequence the longest own prompt part and the reply budget.
-
-    >>> kv_need([[1, 2, 3], [1, 2, 4, 5]], 2, 10, 4)
-    26
-    """
-    slots = min(n_parallel, len(toks))
-    return shared + slots * (max(len(t) for t in toks) - shared + max_tokens)
 
 
 @dataclass(eq=False)
@@ -209,6 +194,9 @@ class BatchEngine:
         self.stats = stats if stats is not None else {}
         self._releases: list[Callable[[Hashable], bool]] = []
         self._clock = 0
+        #: evaluate each prompt part in a llama_decode of its own (see ``_next_group``)
+        self.isolate_prompts = not getattr(backend, "kv_unified", True)
+        self._decoded_last = False
 
     # -- any thread ------------------------------------------------------------------------
 
@@ -399,12 +387,29 @@ class BatchEngine:
                                  sampler, hist if (hist is not None and not in_place and n > 0)
                                  else None))
 
+    def _next_group(self) -> list[_Slot]:
+        """The sequences whose pending tokens go into the next ``llama_decode``. With isolated
+        prompts (a CPU's KV stream per sequence), a prompt part is evaluated on its own, in
+        the chunks one-at-a-time evaluation uses, and generating sequences decode together in
+        the other steps (alternating while both wait): a token's computation then has the
+        shapes it has alone, so replies equal one-at-a-time replies. Otherwise (a GPU's
+        unified cache) prompt parts share the batches of the generating sequences."""
+        if not self.isolate_prompts:
+            return self.active
+        prompts = [s for s in self.active if not s.out]
+        generating = [s for s in self.active if s.out]
+        if prompts and (not generating or self._decoded_last):
+            self._decoded_last = False
+            return [prompts[0]]
+        self._decoded_last = True
+        return generating
+
     def _step(self) -> None:
         b = self.b
         lib, llm, entry = b._lib, b.llm, b.entry
         batch = b._pbatch.batch
         t0 = time.perf_counter()
-        want, n_prompt = _fill(batch, self.active, entry.n_batch)
+        want, n_prompt = _fill(batch, self._next_group(), entry.n_batch)
         n_batch_tokens, n_active = batch.n_tokens, len(self.active)
         rc = lib.llama_decode(llm._ctx.ctx, batch)
         if rc != 0:
@@ -468,50 +473,3 @@ class BatchEngine:
         else:
             result = logits
         req.future.set_result(result)
-
-
-_ANON = itertools.count()
-
-
-def _run_shared(engine: BatchEngine, toks: list[list[int]], make: Callable[[list[int], int,
-                Hashable], Request]) -> list[Any]:
-    """One call's requests through ``engine`` (served in this thread): their common prefix is
-    evaluated once as a history of its own, each request branches from it."""
-    key = ("call", next(_ANON))
-    shared = common_prefix_len(toks) if engine.b.prefix_reuse and len(toks) > 1 else 0
-    try:
-        if shared:
-            # the prefix in sequence 0, reusing what it holds (the persona's history after a
-            # conversation on the one-at-a-time path), then copied to each request's sequence
-            engine.b._hold_prefix(toks[0][:shared])
-            engine.borrow_seq0(key, shared)
-        futs = [engine.submit(make(t, j, key if shared else None)) for j, t in enumerate(toks)]
-        engine.serve(lambda: all(f.done() for f in futs))
-        return [f.result() for f in futs]
-    finally:
-        engine.release(lambda k: k == key)
-        engine._do_releases()
-
-
-def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConfig,
-                     seeds: list[int], max_tokens: int,
-                     stop: tuple[str, ...] = ()) -> list[Generation]:
-    """Replies to the prompts ``toks`` (token ids), up to ``backend.n_parallel`` in flight, on
-    ``backend.engine``: the prompts' common prefix is evaluated once and copied to each
-    sequence. A sequence also ends once its reply contains one of ``stop`` (the text is
-    returned whole: the caller cuts it, as ``create_completion``'s stop strings would).
-
-    Raises
-    ------
-    BackendError
-        The sequences in flight cannot fit ``n_ctx`` (one line: lower n_parallel, raise n_ctx
-        or max_tokens), or ``llama_decode`` fails.
-    """
-    return _run_shared(backend.engine, toks, lambda t, j, key: Request(
-        list(t), "generate", sampling, seeds[j], max_tokens, tuple(stop), key=key))
-
-
-def score_batched(backend: Any, toks: list[list[int]]) -> list[np.ndarray]:
-    """Next-token logits of several prompts (``logprob`` mode, ``n_parallel > 1``): their common
-    prefix once, then each prompt's own tokens as a parallel sequence."""
-    return _run_shared(backend.engine, toks, lambda t, j, key: Request(list(t), key=key))

@@ -5,15 +5,17 @@ prompt it keeps the longest common token prefix already in the KV cache and eval
 rest (``prefix_reuse=False`` re-evaluates every prompt from scratch, for benchmarks and checks);
 each speaker named by :meth:`LlamaCppBackend.speak_as` keeps its history in a KV sequence of its
 own (``llama_kv``), so a simulated conversation evaluates its context once per speaker.
-With ``n_parallel > 1`` it scores several prompts per ``llama_decode`` as parallel sequences
-sharing their common prefix (``logprob`` mode), and :meth:`LlamaCppBackend.chat_many` generates
-up to ``n_parallel`` replies together (``direct``/``cot``; the engine is in ``llama_batch``). llama-cpp-python is imported only when a backend
+With ``n_parallel > 1`` a batch engine (``llama_batch``) decodes many requests together:
+:meth:`LlamaCppBackend.chat_many` and ``logprob`` scoring hand it one call's requests, and
+:meth:`LlamaCppBackend.unit_view` gives each of several units administered side by side its
+own view of the model (``llama_units``). llama-cpp-python is imported only when a backend
 is built (:func:`llama_cpp_available` tells whether it can be). :meth:`LlamaCppBackend.usage`
 counts from the evaluation itself: the prompt tokens presented, those actually evaluated (what
 the cached prefix did not cover) and the tokens generated.
 
-One concept (the in-process model and its KV cache), hence one module of ~450 lines; the
-batched generation engine lives in ``llama_batch``.
+One concept (the in-process model, its chat template and its KV cache), hence one module of
+~480 lines; batching lives in ``llama_batch`` and ``llama_units``, speakers' histories in
+``llama_kv``.
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ from .base import (
     register_backend,
 )
 from .embedded import cached_sha256, check_gguf_file, resolve_model_path
-from .llama_batch import BatchEngine, generate_batched, score_batched
-from .llama_kv import SpeakerSlots
-from .llama_units import UnitView
+from .llama_batch import BatchEngine
+from .llama_kv import SpeakerSlots, lcp
+from .llama_units import UnitView, generate_batched, score_batched
 from .templates import STOP_STRINGS, cut_reply, labelled_prompt
 
 __all__ = [
@@ -110,8 +112,8 @@ class LlamaCppBackend:
         (:meth:`speak_as`; default 1: persona and interlocutor); 0 keeps one shared sequence.
     kv_unified : bool, optional
         One KV cache of ``n_ctx`` cells shared by all sequences (``True``), or a stream of
-        ``n_ctx`` cells per sequence (``False``); default: unified on a GPU or with
-        ``n_parallel: 1``, per-sequence streams on a CPU with ``n_parallel > 1``.
+        ``n_ctx`` cells per sequence (``False``); default: unified on a GPU, per-sequence
+        streams on a CPU.
 
     Raises
     ------
@@ -166,12 +168,14 @@ class LlamaCppBackend:
         # a recurrent model's state cannot be cut back to a prefix, nor kept per speaker
         recurrent = bool(getattr(self.llm, "_is_recurrent", False)
                          or getattr(self.llm, "_is_hybrid", False))
-        # CPU, n_parallel > 1: a KV stream per sequence. In one unified cache every token
-        # attends over all sequences' cells (masked): 16 sequences ran ~20 % slower and only
-        # 11 of 16 greedy replies matched one-at-a-time (16 of 16 with streams; SmolLM2,
-        # README). Costs n_ctx cells per sequence, so a GPU keeps the unified cache.
-        self.kv_unified = (kv_unified if kv_unified is not None
-                           else n_gpu_layers != 0 or self.n_parallel == 1)
+        # CPU: a KV stream per sequence (sequence 0, the speakers' histories, the batch
+        # engine's). In one unified cache every token attends over all sequences' cells
+        # (masked): 16 sequences ran ~20 % slower, and the reduction over more cells rounds
+        # differently, so greedy replies drifted from those of a stream (SmolLM2: 18 of 24
+        # answers equal). With streams everywhere, any n_parallel gives the one-at-a-time
+        # answers (24 of 24; README, Batched generation). Costs n_ctx cells per sequence, so
+        # a GPU keeps the unified cache.
+        self.kv_unified = kv_unified if kv_unified is not None else n_gpu_layers != 0
         self._slots = SpeakerSlots(self, 1,
                                    speaker_slots if prefix_reuse and not recurrent else 0)
         self.batch_stats: dict[str, float] = {}  # steps of the batch engine, for benchmarks
@@ -323,25 +327,29 @@ class LlamaCppBackend:
                 f"{self.entry.n_ctx} of model {self.entry.name}; raise n_ctx or shorten the "
                 "context")
 
-    def next_logits(self, tokens: list[int], reuse: bool | None = None) -> np.ndarray:
-        """Logits of the token after ``tokens``, keeping the cached common prefix if allowed."""
-        reuse = self.prefix_reuse if reuse is None else reuse
+    def _to_seq0(self, tokens: list[int], reuse: bool, last: bool) -> None:
+        """Make sequence 0 of the KV cache hold ``tokens``, keeping the prefix it already shares
+        with them (when ``reuse``); with ``last`` the final token is evaluated in any case (its
+        logits are wanted)."""
         llm = self.llm
         n_past = 0
         if reuse and llm.n_tokens > 0:
-            cached = np.asarray(llm.input_ids[: llm.n_tokens])
-            m = min(len(cached), len(tokens))
-            diff = np.nonzero(cached[:m] != np.asarray(tokens[:m]))[0]
-            lcp = int(diff[0]) if len(diff) else m
-            n_past = min(lcp, len(tokens) - 1)
+            n_past = lcp(llm.input_ids[: llm.n_tokens], tokens)
+            if last:
+                n_past = min(n_past, len(tokens) - 1)
             if n_past > 0 and not llm._ctx.kv_cache_seq_rm(0, n_past, -1):
                 n_past = 0
         if n_past == 0:
             llm.reset()
         llm.n_tokens = n_past
-        self.make_room(len(tokens))
-        llm.eval(tokens[n_past:])
-        self.n_evaluated += len(tokens) - n_past
+        if n_past < len(tokens):
+            self.make_room(len(tokens))
+            llm.eval(tokens[n_past:])
+            self.n_evaluated += len(tokens) - n_past
+
+    def next_logits(self, tokens: list[int], reuse: bool | None = None) -> np.ndarray:
+        """Logits of the token after ``tokens``, keeping the cached common prefix if allowed."""
+        self._to_seq0(tokens, self.prefix_reuse if reuse is None else reuse, last=True)
         self.n_prompt_tokens += len(tokens)
         return self._logits_at(-1)
 
@@ -351,21 +359,7 @@ class LlamaCppBackend:
 
     def _hold_prefix(self, prefix: list[int]) -> None:
         """Make sequence 0 of the KV cache hold exactly ``prefix`` (reusing what it shares)."""
-        llm = self.llm
-        n_past = 0
-        if llm.n_tokens > 0:
-            cached = np.asarray(llm.input_ids[: llm.n_tokens])
-            m = min(len(cached), len(prefix))
-            diff = np.nonzero(cached[:m] != np.asarray(prefix[:m]))[0]
-            n_past = int(diff[0]) if len(diff) else m
-            if n_past > 0 and not llm._ctx.kv_cache_seq_rm(0, n_past, -1):
-                n_past = 0
-        if n_past == 0:
-            llm.reset()
-        llm.n_tokens = n_past
-        if n_past < len(prefix):
-            llm.eval(prefix[n_past:])
-            self.n_evaluated += len(prefix) - n_past
+        self._to_seq0(prefix, True, last=False)
 
     def letter_token_ids(self, letter: str) -> list[int]:
         """Vocabulary ids whose text is exactly ``letter`` (scanned once per model)."""
@@ -391,7 +385,8 @@ class LlamaCppBackend:
         for t in toks:
             self._check_fits(len(t), 1)
         room = max(len(t) for t in toks) + self.entry.n_batch <= self.entry.n_ctx
-        if self.engine is not None and len(toks) > 1 and self.prefix_reuse and room:
+        if (self.engine is not None and self.n_parallel > 1 and len(toks) > 1
+                and self.prefix_reuse and room):
             all_logits = score_batched(self, toks)
         else:
             all_logits = [self.next_logits(t) for t in toks]
@@ -441,7 +436,7 @@ class LlamaCppBackend:
         BackendError
             The sequences in flight together do not fit ``n_ctx``.
         """
-        if self.engine is None or len(messages) <= 1:
+        if self.engine is None or self.n_parallel <= 1 or len(messages) <= 1:
             return [self.chat(m, sampling, s) for m, s in zip(messages, seeds, strict=True)]
         toks = [self.tokens(m) for m in messages]
         max_tokens = sampling.max_tokens or 256

@@ -1,4 +1,5 @@
-"""Several units administered at once on one llama.cpp model.
+"""The callers of the llama.cpp batch engine: several units administered at once, and one call's
+requests decoded together.
 
 With ``n_parallel > 1`` generation administers up to ``n_parallel`` units side by side, each in a
 thread of its own; each thread sees the model through a :class:`UnitView`, which turns the
@@ -13,12 +14,16 @@ an SVS question continues its speaker's history (only new tokens are evaluated: 
 ``n_messages: 3`` the context is evaluated once per speaker); the items after the conversation
 branch from the persona's history, after their common prefix (the questionnaire's instructions)
 has been added to it once. :meth:`UnitView.close` drops the unit's histories.
+
+:func:`generate_batched` and :func:`score_batched` serve one call's requests on the calling thread
+(``LlamaCppBackend.chat_many`` and ``option_logprobs`` outside a side-by-side run).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable
+import itertools
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
@@ -28,7 +33,7 @@ from .base import Generation, Message
 from .llama_batch import BatchEngine, Request, common_prefix_len
 from .templates import STOP_STRINGS, cut_reply
 
-__all__ = ["UnitView"]
+__all__ = ["UnitView", "generate_batched", "score_batched"]
 
 
 class UnitView:
@@ -106,3 +111,50 @@ class UnitView:
         """Drop the unit's histories."""
         unit = self.unit
         self.engine.release(lambda k: isinstance(k, tuple) and len(k) == 2 and k[0] == unit)
+
+
+_ANON = itertools.count()
+
+
+def _run_shared(engine: BatchEngine, toks: list[list[int]], make: Callable[[list[int], int,
+                Hashable], Request]) -> list[Any]:
+    """One call's requests through ``engine`` (served in this thread): their common prefix is
+    evaluated once as a history of its own, each request branches from it."""
+    key = ("call", next(_ANON))
+    shared = common_prefix_len(toks) if engine.b.prefix_reuse and len(toks) > 1 else 0
+    try:
+        if shared:
+            # the prefix in sequence 0, reusing what it holds (the persona's history after a
+            # conversation on the one-at-a-time path), then copied to each request's sequence
+            engine.b._hold_prefix(toks[0][:shared])
+            engine.borrow_seq0(key, shared)
+        futs = [engine.submit(make(t, j, key if shared else None)) for j, t in enumerate(toks)]
+        engine.serve(lambda: all(f.done() for f in futs))
+        return [f.result() for f in futs]
+    finally:
+        engine.release(lambda k: k == key)
+        engine._do_releases()
+
+
+def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConfig,
+                     seeds: list[int], max_tokens: int,
+                     stop: tuple[str, ...] = ()) -> list[Generation]:
+    """Replies to the prompts ``toks`` (token ids), up to ``backend.n_parallel`` in flight, on
+    ``backend.engine``: the prompts' common prefix is evaluated once and copied to each
+    sequence. A sequence also ends once its reply contains one of ``stop`` (the text is
+    returned whole: the caller cuts it, as ``create_completion``'s stop strings would).
+
+    Raises
+    ------
+    BackendError
+        The sequences in flight cannot fit ``n_ctx`` (one line: lower n_parallel, raise n_ctx
+        or max_tokens), or ``llama_decode`` fails.
+    """
+    return _run_shared(backend.engine, toks, lambda t, j, key: Request(
+        list(t), "generate", sampling, seeds[j], max_tokens, tuple(stop), key=key))
+
+
+def score_batched(backend: Any, toks: list[list[int]]) -> list[np.ndarray]:
+    """Next-token logits of several prompts (``logprob`` mode, ``n_parallel > 1``): their common
+    prefix once, then each prompt's own tokens as a parallel sequence."""
+    return _run_shared(backend.engine, toks, lambda t, j, key: Request(list(t), key=key))
