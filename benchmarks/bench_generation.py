@@ -299,7 +299,9 @@ def run_generation(model: str, n_items: int, n_list: list[int], cot_tokens: int,
                    direct_tokens: int, turn_tokens: int, context_tokens: int, conv_units: int,
                    threads: int | None, n_gpu_layers: int, chat_format: str | None = None) -> None:
     top = max(n_list)
-    entry = ModelEntry(name="bench", backend="llama_cpp", model=model, n_ctx=8192, n_batch=512,
+    # a unified cache (GPU) holds all sequences in flight: room for N = 64 of them
+    entry = ModelEntry(name="bench", backend="llama_cpp", model=model,
+                       n_ctx=max(8192, 256 * top), n_batch=512,
                        n_threads=threads, n_gpu_layers=n_gpu_layers, allow_cpu=True,
                        chat_format=chat_format, n_parallel=max(2, top))
     backend = LlamaCppBackend(entry)

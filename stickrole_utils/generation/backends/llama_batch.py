@@ -194,9 +194,8 @@ class BatchEngine:
         self.stats = stats if stats is not None else {}
         self._releases: list[Callable[[Hashable], bool]] = []
         self._clock = 0
-        #: evaluate each prompt part in a llama_decode of its own (see ``_next_group``)
+        #: evaluate each prompt part in a llama_decode of its own (see ``_groups``)
         self.isolate_prompts = not getattr(backend, "kv_unified", True)
-        self._decoded_last = False
 
     # -- any thread ------------------------------------------------------------------------
 
@@ -387,29 +386,28 @@ class BatchEngine:
                                  sampler, hist if (hist is not None and not in_place and n > 0)
                                  else None))
 
-    def _next_group(self) -> list[_Slot]:
-        """The sequences whose pending tokens go into the next ``llama_decode``. With isolated
-        prompts (a CPU's KV stream per sequence), a prompt part is evaluated on its own, in
-        the chunks one-at-a-time evaluation uses, and generating sequences decode together in
-        the other steps (alternating while both wait): a token's computation then has the
-        shapes it has alone, so replies equal one-at-a-time replies. Otherwise (a GPU's
-        unified cache) prompt parts share the batches of the generating sequences."""
+    def _groups(self) -> list[list[_Slot]]:
+        """The sequences of each ``llama_decode`` of the next step. With isolated prompts (a
+        CPU's KV stream per sequence) each prompt part is evaluated in a call of its own, in
+        the chunks one-at-a-time evaluation uses, then the generating sequences decode together:
+        a token's computation has the shapes it has alone but for the decode batch, so replies
+        equal one-at-a-time replies. Otherwise (a GPU's unified cache) prompt parts share the
+        generating sequences' batches."""
         if not self.isolate_prompts:
-            return self.active
-        prompts = [s for s in self.active if not s.out]
+            return [self.active]
         generating = [s for s in self.active if s.out]
-        if prompts and (not generating or self._decoded_last):
-            self._decoded_last = False
-            return [prompts[0]]
-        self._decoded_last = True
-        return generating
+        return [*([s] for s in self.active if not s.out), *([generating] if generating else [])]
 
     def _step(self) -> None:
+        for group in self._groups():
+            self._decode(group)
+
+    def _decode(self, group: list[_Slot]) -> None:
         b = self.b
         lib, llm, entry = b._lib, b.llm, b.entry
         batch = b._pbatch.batch
         t0 = time.perf_counter()
-        want, n_prompt = _fill(batch, self._next_group(), entry.n_batch)
+        want, n_prompt = _fill(batch, group, entry.n_batch)
         n_batch_tokens, n_active = batch.n_tokens, len(self.active)
         rc = lib.llama_decode(llm._ctx.ctx, batch)
         if rc != 0:
@@ -419,7 +417,7 @@ class BatchEngine:
         b.n_evaluated += n_prompt
         vocab = llm._model.vocab
         done: list[tuple[_Slot, Any]] = []
-        for s in self.active:
+        for s in group:
             if s.seq not in want:
                 continue
             req = s.req
