@@ -51,14 +51,14 @@ class _Strict(BaseModel):
 
 
 #: ``n_parallel: auto`` by device and answer mode. CPU: measured with
-#: ``benchmarks/bench_generation.py --generation`` on a 2-core CPU (SmolLM2-135M, README): an
-#: item's prompt is already one batched prefill and one thread is compute-bound, so only the
-#: decode steps of long replies gain, a little, from several sequences per ``llama_decode``:
-#: ``cot`` 1.10x at 4 sequences (0.97x at 16), ``direct`` and ``logprob`` nothing. GPU (and a
-#: served model, whose server batches): decoding is memory-bound, so many sequences share each
-#: read of the weights (llama.cpp keeps as many in flight as fit ``n_ctx``).
+#: ``benchmarks/bench_generation.py --generation --units 8`` on a 2-core CPU (SmolLM2-135M,
+#: README): prompts are already one batched prefill and the CPU is compute-bound, so several
+#: sequences per ``llama_decode`` gain nothing measurable (``cot`` items 0.92-0.93x at 4-16
+#: sequences, whole units 0.97x at 4) while each costs a KV stream of ``n_ctx`` cells: 1. GPU
+#: (and a served model, whose server batches): decoding is memory-bound, so many sequences
+#: share each read of the weights (llama.cpp keeps as many in flight as fit ``n_ctx``).
 AUTO_N_PARALLEL: dict[str, dict[str, int]] = {
-    "cpu": {"logprob": 1, "direct": 1, "cot": 4},
+    "cpu": {"logprob": 1, "direct": 1, "cot": 1},
     "gpu": {"logprob": 16, "direct": 32, "cot": 32},
 }
 
