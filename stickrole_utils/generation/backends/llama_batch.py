@@ -119,6 +119,17 @@ class _Slot:
     tail: str = ""  # the reply's last characters, for stop strings
 
 
+#: Stands for a sampler chain that is plain greedy (temperature 0, no repetition penalty):
+#: the engine then takes the argmax of every such sequence's logits in one numpy call instead
+#: of one llama.cpp sampler call per sequence, each of which copies the whole vocabulary into
+#: a candidates array (the same token: the greedy sampler also takes the first maximum).
+GREEDY = "greedy"
+
+
+def _plain_greedy(sampling: SamplingConfig) -> bool:
+    return sampling.temperature == 0.0 and sampling.repeat_penalty in (None, 1.0)
+
+
 def _sampler(internals: Any, n_vocab: int, last_n: int, sampling: SamplingConfig,
              seed: int) -> Any:
     """The sampler chain llama-cpp-python's ``create_completion`` would build for ``sampling``."""
@@ -263,7 +274,7 @@ class BatchEngine:
             self.queue.clear()
         for s in self.active:
             self._free(s.seq)
-            if s.sampler is not None:
+            if s.sampler not in (None, GREEDY):
                 s.sampler.close()
         self.active = []
         for r in pending:
@@ -379,7 +390,9 @@ class BatchEngine:
             else:
                 n = 0
         sampler = None
-        if req.kind == "generate":
+        if req.kind == "generate" and _plain_greedy(req.sampling):
+            sampler = GREEDY
+        elif req.kind == "generate":
             sampler = _sampler(lib._internals, self.b.n_vocab, self.b.llm.last_n_tokens_size,
                                req.sampling, req.seed % (2**31))
         self.active.append(_Slot(req, seq, list(req.toks[n:]), n, list(req.toks[:n]), budget,
@@ -416,6 +429,7 @@ class BatchEngine:
                                "n_parallel or raise n_ctx")
         b.n_evaluated += n_prompt
         vocab = llm._model.vocab
+        greedy = self._argmax(want, [s for s in group if s.sampler is GREEDY and s.seq in want])
         done: list[tuple[_Slot, Any]] = []
         for s in group:
             if s.seq not in want:
@@ -424,7 +438,8 @@ class BatchEngine:
             if s.sampler is None:  # score or evaluate only
                 done.append((s, b._logits_at(want[s.seq]) if req.kind == "score" else None))
                 continue
-            tok = s.sampler.sample(llm._ctx, want[s.seq])
+            tok = greedy[s.seq] if s.sampler is GREEDY else s.sampler.sample(llm._ctx,
+                                                                              want[s.seq])
             eog = lib.llama_vocab_is_eog(vocab, tok)
             if not eog:
                 s.out.append(tok)
@@ -446,6 +461,19 @@ class BatchEngine:
             st[f"{kind}_tokens"] = st.get(f"{kind}_tokens", 0) + n_batch_tokens
             st[f"{kind}_seconds"] = st.get(f"{kind}_seconds", 0.0) + time.perf_counter() - t0
 
+    def _argmax(self, want: dict[int, int], seqs: list[_Slot]) -> dict[int, int]:
+        """The greedy next token of each of ``seqs``: their logits rows (the decode's outputs
+        are in batch order, one per entry of ``want``) in one argmax."""
+        if not seqs:
+            return {}
+        b = self.b
+        order = sorted(want.values())
+        ptr = b._lib.llama_get_logits(b.llm._ctx.ctx)
+        rows = np.ctypeslib.as_array(ptr, shape=(len(order), b.n_vocab))
+        pick = [order.index(want[s.seq]) for s in seqs]
+        toks = np.argmax(rows[pick], axis=1)
+        return {s.seq: int(t) for s, t in zip(seqs, toks, strict=True)}
+
     def _finish(self, s: _Slot, logits: Any) -> None:
         b, req = self.b, s.req
         self.active.remove(s)
@@ -462,7 +490,8 @@ class BatchEngine:
         if req.counted:
             b.n_prompt_tokens += len(req.toks)
         if s.sampler is not None:
-            s.sampler.close()
+            if s.sampler is not GREEDY:
+                s.sampler.close()
             b.n_generated += len(s.out)
             text = b.llm.detokenize(s.out, prev_tokens=req.toks).decode("utf-8",
                                                                          errors="ignore")
