@@ -213,6 +213,10 @@ class BatchEngine:
     def submit(self, req: Request) -> Future:
         """Queue ``req``; its future gets a :class:`Generation` (generation), logits (score)
         or ``None`` (evaluation only)."""
+        if not req.toks:  # it would never be decoded, so never finish
+            req.future.set_exception(BackendError(f"model {self.b.entry.name}: an empty "
+                                                  "prompt cannot be evaluated"))
+            return req.future
         with self.cond:
             if self.failed is not None:
                 req.future.set_exception(BackendError(f"model {self.b.entry.name}: the batch "

@@ -79,8 +79,8 @@ class UnitView:
         if len(toks) == 1:  # a question on its own (SVS dialogue): continue the history
             return [self.engine.submit(dataclasses.replace(make(toks[0], 0, key), keep=True))
                     .result()]
-        if self.backend.prefix_reuse:
-            shared = common_prefix_len(toks)
+        shared = common_prefix_len(toks) if self.backend.prefix_reuse else 0
+        if shared:  # nothing shared (a model without BOS, say): every item branches as is
             self.engine.submit(Request(list(toks[0][:shared]), "evaluate", key=key, keep=True,
                                        counted=False)).result()
         futs = [self.engine.submit(make(t, j, key)) for j, t in enumerate(toks)]
