@@ -12,55 +12,35 @@ structure, factor variances fixed to 1, all loadings and factor covariances free
 loadings, half the item variances, zero factor correlations). Fit-measure formulas are lavaan
 0.6-14's ``lav_fit_cfi``, ``lav_fit_nnfi``, ``lav_fit_rmsea`` and ``srmr_bentler``.
 
-How lavaan decides "converged" (0.6-14, read from its source) and how we mirror it:
+How lavaan decides "converged" (0.6-14) and how we mirror it (:mod:`.cfa_ml`,
+:mod:`.cfa_nlminb`):
 
-* lavaan minimises F/2 with ``nlminb`` (PORT: quasi-Newton, trust region; ``iter.max`` 10000,
-  ``eval.max`` 20000, ``rel.tol`` 1e-10, ``x.tol`` 1.5e-8, no bounds, a non-positive-definite
-  implied covariance costs 1e20), in up to four attempts (default start; the same with
-  parameters scaled by the item standard deviations; the "simple" start 0.7 / 1 / 0; both).
-  It reports ``converged`` when an attempt ends with nlminb's X- or relative-function
-  convergence *and* every element of the gradient of F/2 is below ``optim.dx.tol`` = 1e-3.
-* Where the ML discrepancy has a minimum (proper, or improper with a negative residual
-  variance), lavaan's first attempt ends there within a few dozen iterations. We reach the
-  same point from lavaan's starting values: Fisher scoring when it converges within a few
-  steps (well-posed fits), else a quasi-Newton (BFGS) search, which like nlminb stays in the
-  starting values' basin, polished by Fisher scoring; we check the same gradient rule and
-  report the point with ``improper`` set and the reason in ``note``. On the committed
-  reference set (301 lavaan fits: structured, weak, near-random and uniform answers, constant
-  and near-constant items, 20-200 personas, PVQ-40 and SVS-57) we make lavaan's used/failed
-  decision on 204 of the 205 such fits (99.5 %) and the indices agree to ~4e-7. The solution is
-  reported in the orientation of the starting values (:func:`_orient_like`), as lavaan's
-  optimizer keeps it, because the original's failure rule looks at the sign of a latent
-  correlation.
-* On near-random answers the discrepancy often has *no* minimum: F keeps decreasing while one
-  loading runs off to infinity with its residual variance to minus infinity (or a latent
-  correlation runs off). nlminb then crawls along that valley for thousands of iterations and
-  stops wherever rounding lets its tests fire; lavaan's verdict there is not a property of the
-  data: the same answers with the personas in another order (only the last bits of S change)
-  flip it between converged and not converged, and about a quarter of such fits come out
-  "converged" with the fit values of the point where nlminb happened to stop. No
-  re-implementation can reproduce that verdict fit by fit. We detect the run-off (standardized
-  loading beyond :data:`DIVERGENCE_LOADING`, latent correlation beyond
-  :data:`DIVERGENCE_CORRELATION`; at lavaan's minima in the reference set they reach at most 2.7
-  and 2.5) and report non-convergence (``"diverging Heywood case"``), as lavaan does for most
-  of them (74 % of the 96 such fits in the reference set). Consequence on pure noise: our
-  CFA columns are those of lavaan's runs in which no such coin flip came out "converged"
-  (nine uniform-noise chunks: mean CFI 0.250, where lavaan gives 0.444 or 0.167 depending on
-  the order of the personas).
+* lavaan minimises F/2 with R's ``nlminb``, the PORT library's trust-region quasi-Newton method,
+  with its own limits (10,000 iterations, 20,000 evaluations, ``rel.tol`` 1e-10, ``x.tol``
+  1.5e-8, a non-positive-definite implied covariance costs 1e20), in up to four attempts
+  (default start scaled by 1/|start|; the same unscaled; the "simple" start; a fourth that
+  repeats the third), and calls a fit converged when an attempt ends with nlminb's X- or
+  relative-function convergence and no gradient element of F/2 exceeds 1e-3. We run our own
+  implementation of that optimizer, from the same starting values, with the same limits and
+  attempts: it takes R's nlminb steps count for count on test functions and stops where lavaan
+  stops (same iteration count) on 98.5 % of the reference fits that reach a minimum, so there
+  the fit values agree to ~1e-10 and the factor orientation, which the original's failure rule
+  (latent r >= +1) depends on, is the one lavaan reports.
+* On near-random answers the discrepancy often has no minimum: nlminb crawls along a valley for
+  thousands of iterations (a loading running off with its residual variance, or a latent
+  correlation running off) until a test fires or the limit stops it, and lavaan's verdict then
+  sometimes depends on rounding: on the nine reference noise chunks, 1e-15 perturbations of the
+  answers or reordered personas change the used/failed verdict of 9 of 36 fits. Following a
+  crawl to its end costs up to 3 x 10,000 iterations (~1 s per fit here); :class:`CrawlRule`
+  judges it instead after at most 600 iterations from the level of its gradient (pass
+  ``crawl=None`` to follow lavaan to the end). A kept crawl is reported at the point reached,
+  flagged ``improper`` with the reason in ``note``.
 
 Why our own fitter instead of semopy (installed and used as a cross-check in the tests) or R:
-semopy reports no SRMR and does not bound CFI as lavaan does; the model is small, so the ML
-discrepancy, its gradient and Fisher information take a few lines; and speed matters (9 chunks
-x 4 models per LLM). Measured on the shared 2-core machine: one model's 36 fits take ~0.2 s on
-structured answers and ~1.2-2.2 s on uniform noise (lavaan: 2 s and several minutes); the
-quasi-Newton search costs no more than the Fisher-scoring run-offs it replaced on noise.
-Reference numbers from lavaan itself are in ``tests/reference/cfa_lavaan.csv``.
-
-Why one module past ~450 lines: it is one concept, lavaan's CFA fit as the leaderboard uses it;
-the model syntax, the ML estimator, lavaan's start values and convergence rule and the fit
-measures are one computation whose parts must agree with lavaan together (tests compare the
-whole against lavaan runs), and the length is mostly the documentation of how each lavaan choice
-is mirrored.
+semopy reports no SRMR and does not bound CFI as lavaan does, and neither semopy nor scipy has
+nlminb's optimizer, whose step control decides lavaan's verdict on near-random answers; the
+model is small, so the ML discrepancy and its gradient take a few lines. Reference numbers from
+lavaan itself, with their stability, are in ``tests/reference/cfa_lavaan.csv``.
 """
 
 from __future__ import annotations
@@ -250,6 +230,10 @@ def fit_cfa(
         PVQ40 or SVS57.
     group : str
         One of :data:`CFA_GROUPS`.
+    crawl : CrawlRule or None
+        How attempts crawling along a valley without a minimum are judged (see
+        :class:`~stickrole_utils.analysis.cfa_ml.CrawlRule`); None follows them to nlminb's own
+        end as lavaan does (exact, but up to ~1 s per fit on near-random answers).
 
     Returns
     -------
@@ -265,11 +249,11 @@ def fit_cfa(
     :math:`\\Theta`; minimises :math:`F_{ML}` (see :func:`fit_measures`) on
     :math:`S = \\frac{1}{N}\\sum (x-\\bar x)(x-\\bar x)^\\top`. Failure (fit values NaN,
     ``converged=False``): fewer than 2 complete cases, a zero-variance item or a singular
-    S (lavaan stops with an error), optimizer failure or a gradient element of F/2 above
-    1e-3 at the end (lavaan's non-convergence; typical of a Heywood case running off to
-    infinity on noise), or a latent correlation >= 1 (the original's failure rule).
-    Improper but kept (``improper=True``): a negative or ~0 residual variance, a latent
-    correlation <= -1, or a non-positive-definite latent correlation matrix.
+    S (lavaan stops with an error), no attempt converging (nlminb's failure codes, or a
+    gradient element of F/2 above 1e-3 at the end; a crawl judged not converged by ``crawl``),
+    or a latent correlation >= 1 (the original's failure rule). Improper but kept
+    (``improper=True``): a negative or ~0 residual variance, a latent correlation <= -1, a
+    non-positive-definite latent correlation matrix, or a crawl judged converged (no minimum).
 
     Examples
     --------
@@ -358,8 +342,8 @@ def _describe(a: Attempt) -> str:
            6: "absolute convergence", 7: "singular convergence", 8: "false convergence",
            9: "evaluation limit", 10: "iteration limit"}.get(r.code, str(r.code))
     if a.crawl is not None:
-        how = ("still crawling, gradient trend below 1e-3 (counted as converged)" if a.crawl
-               else "still crawling, gradient trend not below 1e-3 (counted as not converged)")
+        how = ("still crawling, with a small gradient (counted as converged)" if a.crawl
+               else "still crawling, with a large gradient (counted as not converged)")
     elif r.converged and not a.converged:
         how += f", gradient {a.grad_max:.2g} > 1e-3"
     return f"{a.start} start{' scaled' if a.scaled else ''}: {how} after {r.iterations} iterations"
@@ -376,6 +360,8 @@ def fit_magnifying_glass(
         Wide raw answers (see :func:`fit_cfa`).
     instrument : Instrument
         PVQ40 or SVS57.
+    crawl : CrawlRule or None
+        See :func:`fit_cfa`.
 
     Returns
     -------

@@ -439,7 +439,8 @@ def nlminb(
     hmat = np.asfortranarray(np.diag(h0))  # H0 = diag(d)^2 (upper triangle used)
     bmat = np.asfortranarray(np.diag(1.0 / h0))  # its inverse, kept alongside
     inv_d2 = 1.0 / (d * d)
-    d_rel = None if np.all(d == 1.0) else d
+    unit = bool(np.all(d == 1.0))
+    d_rel = None if unit else d
     s.f = fun(x)
     s.nfcall = 1
     s.nfgcal = 1
@@ -479,9 +480,13 @@ def nlminb(
             if newton is None:  # Newton step and model quantities for this iteration
                 nwt = dsymv(1.0, bmat, g)  # H^-1 g
                 s.nreduc = 0.5 * float(g @ nwt)
-                dn = nwt * d
-                s.dst0 = sqrt(float(dn @ dn))
-                dig = g * inv_d2
+                if unit:
+                    s.dst0 = sqrt(float(nwt @ nwt))
+                    dig = g
+                else:
+                    dn = nwt * d
+                    s.dst0 = sqrt(float(dn @ dn))
+                    dig = g * inv_d2
                 gthg = sqrt(float(dig @ dsymv(1.0, hmat, dig)))
                 newton = nwt
             step = _dogleg(s, dig, newton, dgnorm, gthg)
@@ -527,13 +532,13 @@ def nlminb(
         hstep = dsymv(1.0, hmat, step) if s.irc == 3 else None
         g = grad(x)
         ngcall += 1
-        dg = g / d
+        dg = g if unit else g / d
         dgnorm = sqrt(float(dg @ dg))
         if cnvcod:
             return done(cnvcod)
         y = g - g0
         if hstep is not None:
-            t = (hstep - y) / d
+            t = hstep - y if unit else (hstep - y) / d
             if (sqrt(float(t @ t)) <= dgnorm * _TUNER4
                     or float(g @ step) < s.gtstep * _TUNER5):
                 s.radfac = _INCFAC

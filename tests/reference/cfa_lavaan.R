@@ -3,8 +3,9 @@
 #   python tests/reference/make_cfa_fixtures.py /tmp/cfa_fixtures
 #   Rscript tests/reference/cfa_lavaan.R /tmp/cfa_fixtures OUT.csv [PATTERN] [FULL] [NPERM] [NPERT] [PRIOR]
 #
-# (tests/reference/run_cfa_lavaan.sh runs it in bounded batches and joins the parts into
-# tests/reference/cfa_lavaan.csv.) Measured with R 4.2.2 and lavaan 0.6-14 (Debian r-cran-lavaan).
+# (tests/reference/cfa_lavaan_batches.sh runs it in bounded batches; make_cfa_fixtures.py --join
+# joins the parts into tests/reference/cfa_lavaan.csv.) Measured with R 4.2.2 and lavaan 0.6-14
+# (Debian r-cran-lavaan 0.6.14-1).
 #
 # One row per (data set, higher-order model) for the data sets whose name matches PATTERN (regex,
 # default: all). Each model is fitted as the leaderboard does: cfa(model, data, std.lv = TRUE),

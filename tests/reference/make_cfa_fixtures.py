@@ -228,13 +228,20 @@ def main(out_dir: str) -> None:
 
 def join(parts: list[str]) -> pd.DataFrame:
     """The per-batch outputs of ``cfa_lavaan.R`` as one table, in the order of
-    ``REFERENCE_DATASETS`` and of the four models."""
+    ``REFERENCE_DATASETS`` and of the four models (a data set's row from a run with variants
+    replaces one from a file-order-only run)."""
     table = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts])
+    table = (table.assign(_v=table["variants_done"].astype(int))
+             .sort_values("_v").drop_duplicates(["dataset", "group"], keep="last")
+             .drop(columns="_v"))
     order = {name: k for k, name in enumerate(REFERENCE_DATASETS)}
     groups = {"conservation": 0, "openness_to_change": 1, "self_transcendence": 2,
               "self_enhancement": 3}
     key = table["dataset"].map(order) * 10 + table["group"].map(groups)
-    return table.assign(_k=key).sort_values("_k").drop(columns="_k")
+    table = table.assign(_k=key).sort_values("_k").drop(columns="_k")
+    # a file-order fit without variants has no stability label
+    table.loc[table["variants_done"] == "0", "stable"] = "NA"
+    return table
 
 
 if __name__ == "__main__":
