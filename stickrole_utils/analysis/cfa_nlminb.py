@@ -159,7 +159,6 @@ def _assess(s: _State, lmaxs: float, rel_tol: float, sing_tol: float, x_tol: flo
             s.irc = 11
         return
 
-    to_decrease_test = True
     if irc in (3, 4):  # first step of a new iteration
         s.stage = 1
         s.radinc = 0
@@ -195,68 +194,66 @@ def _assess(s: _State, lmaxs: float, rel_tol: float, sing_tol: float, x_tol: flo
         s.irc = 13
         return
 
-    if to_decrease_test:
-        s.fdif = s.f0 - s.f
-        if s.fdif <= _TUNER2 * s.preduc and s.radinc <= 0:
-            # no (or a trivial) decrease: smaller radius
-            if s.f >= s.f0:
-                s.mlstgd = s.model
-                s.flstgd = s.f
-                s.f = s.f0
-                s.restor = 1
-            else:
-                s.nfgcal = nfc
-            s.irc = 1
-            if s.stage >= stglim:
-                s.irc = 5
-                s.radinc -= 1
-            good_decrease = None
+    s.fdif = s.f0 - s.f
+    if s.fdif <= _TUNER2 * s.preduc and s.radinc <= 0:
+        # no (or a trivial) decrease: smaller radius
+        if s.f >= s.f0:
+            s.mlstgd = s.model
+            s.flstgd = s.f
+            s.f = s.f0
+            s.restor = 1
         else:
             s.nfgcal = nfc
-            rfac1 = 1.0
-            s.dstsav = s.dstnrm
-            good_decrease = s.fdif > s.preduc * _TUNER1
-            if not good_decrease:  # much less than predicted: accept, smaller radius
-                s.irc = 4 if s.stage >= stglim else 2
+        s.irc = 1
+        if s.stage >= stglim:
+            s.irc = 5
+            s.radinc -= 1
+        good_decrease = None
+    else:
+        s.nfgcal = nfc
+        rfac1 = 1.0
+        s.dstsav = s.dstnrm
+        good_decrease = s.fdif > s.preduc * _TUNER1
+        if not good_decrease:  # much less than predicted: accept, smaller radius
+            s.irc = 4 if s.stage >= stglim else 2
 
-        if good_decrease:
-            if (s.fdif < -_TUNER3 * s.gtstep or s.radinc < 0 or s.restor in (1, 3)):
-                s.radfac = 1.0
-                s.irc = 3
-                s.xirc = s.irc
-            else:  # try a longer step unless this was a Newton step
-                s.radfac = _RDFCMX
-                gts = s.gtstep
-                if s.fdif < (0.5 / s.radfac - 1.0) * gts:
-                    s.radfac = max(_INCFAC, 0.5 * gts / (gts + s.fdif))
-                s.irc = 4
-                longer = not (
-                    s.stppar == 0
-                    or (s.dst0 >= 0 and (s.dst0 < 2 * s.dstnrm or s.nreduc < 1.2 * s.fdif))
-                )
-                if longer:
-                    s.irc = 5
-                    s.radinc += 1
-                    _save_good_step(s, nfc)
-                s.xirc = s.irc
-        else:
-            # Fletcher's decrease factor for the radius, then the false-convergence test
+    if good_decrease:
+        if (s.fdif < -_TUNER3 * s.gtstep or s.radinc < 0 or s.restor in (1, 3)):
+            s.radfac = 1.0
+            s.irc = 3
             s.xirc = s.irc
-            emax = s.gtstep + s.fdif
-            s.radfac = 0.5 * rfac1
-            if emax < s.gtstep:
-                s.radfac = rfac1 * max(_RDFCMN, 0.5 * s.gtstep / emax)
-            if s.reldx <= xf_tol:
-                s.irc = 12
-                _convergence_tests(s, goodx, lmaxs, rel_tol, sing_tol, x_tol, abs_tol,
-                                   skip_xirc=True)
-                return
-            s.irc = s.xirc
-            if s.f < s.f0:
+        else:  # try a longer step unless this was a Newton step
+            s.radfac = _RDFCMX
+            gts = s.gtstep
+            if s.fdif < (0.5 / s.radfac - 1.0) * gts:
+                s.radfac = max(_INCFAC, 0.5 * gts / (gts + s.fdif))
+            s.irc = 4
+            longer = not (
+                s.stppar == 0
+                or (s.dst0 >= 0 and (s.dst0 < 2 * s.dstnrm or s.nreduc < 1.2 * s.fdif))
+            )
+            if longer:
+                s.irc = 5
+                s.radinc += 1
                 _save_good_step(s, nfc)
             s.xirc = s.irc
+    else:
+        # Fletcher's decrease factor for the radius, then the false-convergence test
+        s.xirc = s.irc
+        emax = s.gtstep + s.fdif
+        s.radfac = 0.5 * rfac1
+        if emax < s.gtstep:
+            s.radfac = rfac1 * max(_RDFCMN, 0.5 * s.gtstep / emax)
+        if s.reldx <= xf_tol:
+            s.irc = 12
+            _convergence_tests(s, goodx, lmaxs, rel_tol, sing_tol, x_tol, abs_tol)
+            return
+        s.irc = s.xirc
+        if s.f < s.f0:
+            _save_good_step(s, nfc)
+        s.xirc = s.irc
 
-    _convergence_tests(s, goodx, lmaxs, rel_tol, sing_tol, x_tol, abs_tol, skip_xirc=True)
+    _convergence_tests(s, goodx, lmaxs, rel_tol, sing_tol, x_tol, abs_tol)
 
 
 def _save_good_step(s: _State, nfc: int) -> None:
@@ -271,7 +268,7 @@ def _save_good_step(s: _State, nfc: int) -> None:
 
 
 def _convergence_tests(s: _State, goodx: bool, lmaxs: float, rel_tol: float, sing_tol: float,
-                       x_tol: float, abs_tol: float, skip_xirc: bool) -> None:
+                       x_tol: float, abs_tol: float) -> None:
     if s.restor == 1 and s.flstgd < s.f0:
         s.restor = 3
     if abs(s.f) < abs_tol:
@@ -467,6 +464,7 @@ def nlminb(
         s.f0 = s.f
         s.irc = 4
         x0_it = x  # arrays are replaced, never changed in place
+        abs_x0 = None
         g0 = g
         newton = None
         check_limit = True
@@ -501,7 +499,13 @@ def nlminb(
                 s.nfcall += 1
                 s.f = fun(x)
                 rstrst = 3
-            s.reldx = _rel_dist(d_rel, x, x0_it)
+            if unit:  # max |x - x0| / max (|x| + |x0|), x0 fixed for the iteration
+                if abs_x0 is None:
+                    abs_x0 = np.abs(x0_it)
+                den = float((np.abs(x) + abs_x0).max())
+                s.reldx = float(np.abs(x - x0_it).max()) / den if den > 0 else 0.0
+            else:
+                s.reldx = _rel_dist(d_rel, x, x0_it)
             _assess(s, lmaxs, rel_tol, sing_tol, x_tol, xf_tol, abs_tol)
             if s.restor == 1:
                 x = x0_it
