@@ -182,15 +182,21 @@ def _cmd_generate(args) -> int:
 def _cmd_plan(args) -> int:
     from .config import expand_grid, point_label
     from .generation import load_params
-    from .generation.cost import format_plan, plan_run
+    from .generation.cost import format_plan, format_plan_total, plan_run
 
     cfg = load_params(args.params)
     entries = [cfg.model(args.model)] if args.model else list(cfg.models)
     points = expand_grid(cfg)
+    planned = []
     for point, point_cfg in points:
         if point:
             print(f"# grid point {point_label(point)} ({len(points)} points)")
-        print(format_plan(point_cfg, plan_run(point_cfg, entries)), end="")
+        plans = plan_run(point_cfg, [point_cfg.model(e.name) for e in entries])
+        planned.append((point_label(point), plans))
+        print(format_plan(point_cfg, plans), end="")
+    if cfg.experiment is not None:
+        print(f"# {cfg.run}: all grid points")
+        print(format_plan_total(planned), end="")
     return 0
 
 
