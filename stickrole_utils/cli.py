@@ -149,7 +149,7 @@ def _cmd_import(args) -> int:
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         log.warning("--out %s: suffix %r is neither .csv nor .parquet; writing parquet", out,
                     out.suffix)
-    table = import_original(args.result_dirs, model=args.model)
+    table = import_original(args.result_dirs, model=args.model, mode=args.mode)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".tmp-{uuid.uuid4().hex}-{out.name}")
     try:
@@ -298,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("result_dirs", nargs="+", type=Path)
     p.add_argument("--out", required=True, type=Path, help="answers table (.parquet or .csv)")
     p.add_argument("--model", help="model name (default: the results' engine)")
+    p.add_argument("--mode", choices=["auto", "cot", "direct"], default="auto",
+                   help="how the stored replies were asked for, to re-read them with the "
+                   "original's rule (an unparsable one was stored as a random option: imported "
+                   "as unparsed); auto: cot when most replies hold 'Answer:'")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("leaderboard", help="metrics.json files or run dirs -> DIR/leaderboard.csv")
