@@ -203,7 +203,7 @@ def describe_context(chunk: ChunkSpec, contexts: list[ChunkContext],
     >>> rec = describe_context(ChunkSpec(label="c", context="topic", opener="Hi"),
     ...                        [ChunkContext("Hi", None)] * 2, 3)
     >>> rec["n_messages"], rec["openers"], rec["opener_sha256"][:12], rec["interlocutor"]
-    (3, 1, '5bfea9a4ebc1', 'human')
+    (3, 1, 'a6b4aa2312f4', 'human')
     """
     openers = [c.opener for c in contexts if c.opener is not None]
     talk = chunk.context != "none" and bool(openers)

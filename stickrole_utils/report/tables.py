@@ -223,8 +223,8 @@ def context_table(manifest: Mapping[str, Any]) -> pd.DataFrame:
     >>> context_table({"chunk_order": ["c"], "chunk_contexts": {"c": {
     ...     "questionnaire": "pvq40", "context": "topic", "topic": "chess", "n_messages": 3,
     ...     "interlocutor": "persona", "opener_start": "1. e4", "opener_sha256": "ab" * 32}}}
-    ...     ).iloc[0].tolist()
-    ['c', 'pvq40', 'topic', 'chess', 3, 'persona', '1. e4', 'abababababab']
+    ...     ).iloc[0].astype(str).tolist()
+    ['c', 'pvq40', 'topic', 'chess', '3', 'persona', '1. e4', 'abababababab']
     """
     records = manifest.get("chunk_contexts") or {}
     order = [c for c in manifest.get("chunk_order", []) if c in records]
