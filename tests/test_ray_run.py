@@ -158,10 +158,12 @@ def test_gpu_requests_default_by_backend_and_fall_back_without_gpus(caplog):
     from stickrole_utils.pipeline.on_ray import _resources
 
     gguf = ModelEntry(name="g", backend="llama_cpp", model="x.gguf")
-    assert gguf.gpus_needed() == 1
-    assert ModelEntry(name="c", backend="llama_cpp", model="x.gguf", n_gpu_layers=0).gpus_needed() == 0
-    assert ModelEntry(name="d", backend="dummy").gpus_needed() == 0
-    assert ModelEntry(name="d", backend="dummy", gpus=2).gpus_needed() == 2
+    # the backend's default: one GPU for a model that offloads layers, none otherwise
+    assert _resources(gguf, 8.0, 16.0)[1] == 1
+    assert _resources(ModelEntry(name="c", backend="llama_cpp", model="x.gguf",
+                                 n_gpu_layers=0), 8.0, 16.0)[1] == 0
+    assert _resources(ModelEntry(name="d", backend="dummy"), 8.0, 16.0) == (1.0, 0.0, None)
+    assert _resources(ModelEntry(name="d", backend="dummy", gpus=2), 8.0, 16.0)[1] == 2
     caplog.set_level("INFO", logger="stickrole_utils.pipeline")
     # a laptop: runs on the CPU, says so, and holds every core (llama.cpp threads spin)
     assert _resources(gguf, 0.0, 2.0) == (2.0, 0.0, None)

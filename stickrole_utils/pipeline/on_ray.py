@@ -8,10 +8,11 @@ kernel, skipped when its stamp is current -- and returns only a small
 :class:`~.units.StageResult`; the data travel through the run directory, which every node must
 see at the same path (a shared filesystem on a cluster).
 
-Resources: a model's ``generate`` task asks for ``ModelEntry.gpus_needed()`` GPUs (Ray sets the
-task's ``CUDA_VISIBLE_DEVICES``; we never do), every other task for one CPU. A GPU request on a
-cluster with no GPUs runs with 0 (logged), so the same params run on a laptop; a llama_cpp model
-generating on the CPU asks for its threads' worth of CPUs (:func:`_resources`).
+Resources: a model's ``generate`` task asks for its entry's ``gpus``, or its backend's default
+(``gpus_needed``), GPUs (Ray sets the task's ``CUDA_VISIBLE_DEVICES``; we never do), every other
+task for one CPU. A GPU request on a cluster with no GPUs runs with 0 (logged), so the same
+params run on a laptop; a model generating on the CPU asks for the CPUs its backend says
+(``cpus_needed``: an in-process model's threads; :func:`_resources`).
 
 Faults: a task whose process is lost (the worker, its node, or the notebook's kernel: a kernel
 that dies takes its worker down with it, ``os._exit``, so that Ray sees a lost worker) is run
@@ -33,6 +34,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..generation.backends import backend_class, model_options
 from ..layout import RunLayout
 from .units import StageResult, StageSpec, is_up_to_date, run_stage
 
@@ -159,10 +161,13 @@ def _board_task(build: Callable[[list[str]], list[StageSpec]], analyses: list, l
 def _resources(entry, total_gpus: float, node_cpus: float) -> tuple[float, float, str | None]:
     """(CPUs, GPUs) the model's generation task asks for, or a reason it cannot run here.
 
-    A llama_cpp model generating on the CPU asks for ``n_threads`` CPUs (default: every CPU of
-    the largest node), so that Ray never runs two of them on the same cores (llama.cpp's
-    threads spin: two models sharing cores are many times slower than one after the other)."""
-    need = entry.gpus_needed()
+    A model generating on the CPU asks for what its backend says (the in-process GGUF runner:
+    its threads, default every CPU of the largest node, so that Ray never runs two of them on
+    the same cores: llama.cpp's threads spin, two models sharing cores are many times slower
+    than one after the other)."""
+    cls = backend_class(entry.backend)
+    options = model_options(entry)
+    need = entry.gpus if entry.gpus is not None else cls.gpus_needed(entry, options)
     if need > 0 and total_gpus == 0:
         log.info("model %s asks for %g GPU(s) but the Ray cluster has none: running it on "
                  "the CPU (gpus: 0)", entry.name, need)
@@ -170,8 +175,8 @@ def _resources(entry, total_gpus: float, node_cpus: float) -> tuple[float, float
     if need > total_gpus:
         return 1.0, need, f"it needs {need:g} GPUs, the Ray cluster has {total_gpus:g}"
     cpus = 1.0
-    if need == 0 and entry.backend == "llama_cpp":
-        cpus = min(float(entry.n_threads or node_cpus), node_cpus) or 1.0
+    if need == 0:
+        cpus = cls.cpus_needed(entry, options, node_cpus) or 1.0
     return cpus, need, None
 
 
