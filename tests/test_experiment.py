@@ -201,9 +201,15 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel, monkeypatc
     # model per setting (Fig 10); one model has no pair for a significance matrix
     assert _images_in_section(page, "Downstream behaviour") == 1
     assert _images_in_section(page, "Pairwise rank-order stability over contexts") == 1
-    # re-run: every stage up to date
+    # re-run: every stage up to date; the index keeps the times of the run that did the work
+    worked = summary.table().set_index(["model", "stage"])["work_seconds"]
+    assert worked.notna().all()
     again = run_experiment(params, engine="local", kernel_name=kernel, notebook_dir=nbs)
-    assert set(again.table().status) == {"up to date"}
+    table = again.table().set_index(["model", "stage"])
+    assert set(table.status) == {"up to date"} and (table.seconds == 0).all()
+    pd.testing.assert_series_equal(table["work_seconds"], worked)
+    generate = worked[("seed_0-n_messages_1/dummy-a", "generate")]
+    assert generate > 0 and f"<td>{generate:.1f} (ran " in again.index_html.read_text()
 
 
 def test_experiment_figures_and_cli_on_a_grid(tmp_path, capsys):
@@ -562,3 +568,42 @@ def test_heat_maps_use_a_diverging_scale_from_minus_one_to_one(tmp_path):
     assert np.abs(np.array(minus) - np.array(zero)).max() > 0.3
     assert [t.get_text() for t in fig.axes[1].get_yticklabels()][0] == "−1.0"  # colour bar
 
+
+def test_a_rerun_that_does_nothing_keeps_the_stage_times_of_the_run_that_did_the_work(tmp_path):
+    from stickrole_utils.layout import RunLayout
+    from stickrole_utils.pipeline import run as run_module
+    from stickrole_utils.pipeline.run import RunSummary
+    from stickrole_utils.pipeline.stamps import write_stamp
+    from stickrole_utils.pipeline.units import StageResult
+    from stickrole_utils.report import write_index
+
+    layout = RunLayout(tmp_path / "run")
+    write_stamp(layout.stamp("m", "generate"), "x", {}, 812.345)
+    write_stamp(layout.stamp(None, "leaderboard"), "x", {}, 2.5)
+    stamped = json.loads(layout.stamp("m", "generate").read_text())["finished"]
+    results = [StageResult("m", "generate", "up to date"),
+               StageResult("(all models)", "leaderboard", "up to date"),
+               StageResult("m", "report", "failed", "boom", seconds=1.25)]
+    summary = RunSummary(layout.run_dir, results)
+    summary.worked = run_module._worked(results, layout)
+    table = summary.table().set_index("stage")
+    assert table.loc["generate", "seconds"] == 0  # this run did nothing ...
+    assert table.loc["generate", "work_seconds"] == 812.3  # ... the one that worked took this
+    assert table.loc["generate", "work_finished"] == stamped
+    assert table.loc["leaderboard", "work_seconds"] == 2.5
+    assert table.loc["report", "work_seconds"] == 1.2
+    # the index page, from the table or from run_summary.json as `stickrole report` reads it
+    layout.run_dir.mkdir(parents=True, exist_ok=True)
+    layout.run_summary.write_text(json.dumps(summary.to_json()))
+    for stages in (summary.table(), None):
+        page = write_index(layout.run_dir, stages=stages).read_text()
+        stage_rows = page.split('id="stages"')[1]
+        assert "status now" in stage_rows and "seconds (when it ran)" in stage_rows
+        row = stage_rows.split("<tr>")[2]  # the generate row
+        assert "up to date" in row and f"812.3 (ran {stamped.replace('T', ' ')})" in row
+    # a summary written before the work's time was recorded: said so, not 0
+    old = {"results": [{"model": "m", "stage": "generate", "status": "up to date",
+                        "seconds": 0.0, "reason": "", "notebook": ""}]}
+    layout.run_summary.write_text(json.dumps(old))
+    page = write_index(layout.run_dir).read_text()
+    assert "n/a (not recorded)" in page.split('id="stages"')[1]
