@@ -169,8 +169,8 @@ def _panels(data: pd.DataFrame, by: Sequence[str] = (), extra: Sequence[str] | N
     out = []
     for key, part in data.groupby(keys, sort=False, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        extra = [(k, v) for k, v in zip(keys, key, strict=True) if k not in by]
-        out.append((_settings_label([k for k, _ in extra], [v for _, v in extra]), key, part))
+        shown = [(k, v) for k, v in zip(keys, key, strict=True) if k not in by]
+        out.append((_settings_label([k for k, _ in shown], [v for _, v in shown]), key, part))
     # in the order of the split keys, each in its order of appearance (NaN last)
     return sorted(out, key=lambda o: [rank[k].get(v, len(rank[k]))
                                       for k, v in zip(keys, o[1], strict=True)])
