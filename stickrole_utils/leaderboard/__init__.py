@@ -9,6 +9,7 @@ from .experiment import (
     experiment_table,
     metric_values,
     pairwise_table,
+    params_chunk_order,
     summarise,
     write_experiment,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "summarise",
     "PAIRWISE_COLUMNS",
     "pairwise_table",
+    "params_chunk_order",
     "compare_over_seeds",
     "write_experiment",
     "tolerant_rankdata",

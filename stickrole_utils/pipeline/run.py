@@ -69,6 +69,9 @@ class RunSummary:
     run_dir: Path
     results: list[StageResult] = field(default_factory=list)
     index_html: Path | None = None
+    worked: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
+    """(model, stage) -> (seconds, finished) of the run that did the stage's work, from its
+    stamp (:func:`_worked`): an ``up to date`` stage keeps the time it took when it ran."""
 
     @property
     def ok(self) -> bool:
@@ -76,24 +79,50 @@ class RunSummary:
         return all(r.status in ("ok", "up to date") for r in self.results)
 
     def table(self) -> pd.DataFrame:
-        """Columns ``model, stage, status, seconds, reason, notebook``."""
-        return pd.DataFrame(
-            [{"model": r.model, "stage": r.stage, "status": r.status,
-              "seconds": round(r.seconds, 1), "reason": r.reason,
-              "notebook": str(r.notebook) if r.notebook else ""} for r in self.results],
-            columns=["model", "stage", "status", "seconds", "reason", "notebook"],
-        )
+        """Columns ``model, stage, status, seconds, reason, notebook, work_seconds,
+        work_finished``: ``seconds`` is this run's time (0 for an ``up to date`` stage),
+        ``work_seconds`` and ``work_finished`` those of the run that did the stage's work
+        (this one, or the earlier one an ``up to date`` stage's stamp records)."""
+        rows = []
+        for r in self.results:
+            secs, finished = self.worked.get((r.model, r.stage), (None, ""))
+            if secs is None and r.status != "up to date":
+                secs = r.seconds
+            rows.append({"model": r.model, "stage": r.stage, "status": r.status,
+                         "seconds": round(r.seconds, 1), "reason": r.reason,
+                         "notebook": str(r.notebook) if r.notebook else "",
+                         "work_seconds": None if secs is None else round(secs, 1),
+                         "work_finished": finished})
+        return pd.DataFrame(rows, columns=["model", "stage", "status", "seconds", "reason",
+                                           "notebook", "work_seconds", "work_finished"])
 
     def to_text(self) -> str:
         """The summary table as plain text (for the terminal)."""
         if not self.results:
             return "(no stages run)"
-        return self.table().to_string(index=False, max_colwidth=90)
+        return self.table().iloc[:, :6].to_string(index=False, max_colwidth=90)
 
     def to_json(self) -> dict:
         return {"run_dir": str(self.run_dir), "ok": self.ok,
                 "index_html": str(self.index_html) if self.index_html else None,
                 "results": self.table().to_dict(orient="records")}
+
+
+def _worked(results: Sequence[StageResult], layout: RunLayout
+            ) -> dict[tuple[str, str], tuple[float, str]]:
+    """(model, stage) -> (seconds, finished) that the stamp of each stage that succeeded now or
+    is up to date recorded when the stage did its work (absent where no stamp can be read)."""
+    out = {}
+    for r in results:
+        if r.status not in ("ok", "up to date"):
+            continue
+        stamp = layout.stamp(None if r.model == "(all models)" else r.model, r.stage)
+        try:
+            data = json.loads(stamp.read_text())
+            out[(r.model, r.stage)] = (float(data["seconds"]), str(data.get("finished", "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
 
 
 def _model_stages(cfg, entry, layout: RunLayout, params_path: Path, nb_src: Path,
@@ -293,6 +322,7 @@ def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunS
         summary.results.extend([*model_results, *board_results])
     else:
         summary.results.extend(_run_in_process(cfg, plans, build_board, layout, run, prefix))
+    summary.worked = _worked(summary.results, layout)
     summary.index_html = write_index(layout.run_dir, stages=summary.table(),
                                      title=cfg.report.title)
     atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
@@ -390,10 +420,14 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
         done = [run_point(item) for item in prepared]
     for loaded, sub in done:
         for r in sub.results:
+            worked = sub.worked.get((r.model, r.stage))
             r.model = f"{loaded.run}/{r.model}"
+            if worked is not None:
+                summary.worked[(r.model, r.stage)] = worked
         summary.results.extend(sub.results)
     models = [m.name for m in cfg.models]
     failed_at = None
+    own: list[StageResult] = []  # the experiment's stages (stamped in its directory)
     for spec in _experiment_stages(cfg, layout, points, models, run.nb_src):
         if failed_at is not None:
             summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
@@ -402,8 +436,10 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
                            notebook_dir=run.nb_src, label=f"[{spec.stage}]",
                             execution=cfg.execution)
         summary.results.append(result)
+        own.append(result)
         if result.status == "failed":
             failed_at = f"{spec.stage} failed"
+    summary.worked.update(_worked(own, layout))
     summary.index_html = write_index(layout.run_dir, stages=summary.table(),
                                      title=cfg.report.title)
     atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))

@@ -27,7 +27,8 @@ from .tables import (
 
 _LAZY = {name: ".experiment" for name in (
     "HUMAN_REFERENCE", "downstream_bars", "experiment_bars", "metric_by_length",
-    "pairwise_heatmaps", "significance_matrix", "value_behaviour_bars")}
+    "pairwise_heatmaps", "significance_matrix", "value_behaviour_bars", "metric_title",
+    "task_title", "setting_label", "describe_grid")}
 _LAZY["Explorer"] = ".explorer"
 
 
@@ -49,6 +50,10 @@ __all__ = [
     "downstream_bars",
     "value_behaviour_bars",
     "pairwise_heatmaps",
+    "metric_title",
+    "task_title",
+    "setting_label",
+    "describe_grid",
     "Explorer",
     "cfa_table",
     "links_html",
