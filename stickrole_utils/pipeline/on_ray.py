@@ -19,6 +19,14 @@ again by Ray up to ``execution.max_retries`` times; a kernel that failed to *sta
 race) raises :class:`KernelStartFailed`, the one exception Ray retries. Every other failure is
 a ``failed`` result, as in the in-process engine; a later stage of that model is ``skipped``.
 
+Which cluster (:func:`connect`): the one ``--address`` names, else ``RAY_ADDRESS``, else a new
+local instance (``ray.init(address="local")``) -- never one found on the machine (Ray's
+``ray.init()`` would join whatever its address file names). An address is probed first
+(:func:`check_reachable`): a dead one is one line within seconds, not Ray's minutes of retries.
+
+Ctrl-C (:func:`run_models_on_ray`'s ``stop``): every task not finished is cancelled, its worker
+and the stage's kernel killed; finished stages keep their results, the others are ``stopped``.
+
 ``ray`` is imported where it is used (:func:`_ray`), not with this module: every stage
 notebook imports :mod:`stickrole_utils.pipeline`, and importing Ray costs seconds per kernel.
 """
@@ -27,16 +35,20 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..layout import RunLayout
 from .units import StageResult, StageSpec, is_up_to_date, run_stage
 
-__all__ = ["KernelStartFailed", "RayOptions", "connect", "run_models_on_ray"]
+__all__ = ["KernelStartFailed", "RayOptions", "check_reachable", "cluster_address", "connect",
+           "run_models_on_ray"]
 
 log = logging.getLogger("stickrole_utils.pipeline")
 
@@ -69,28 +81,136 @@ def _ray():
     return ray
 
 
-def connect(address: str | None) -> float:
-    """Join the Ray cluster at ``address``, or start a local instance (no dashboard, its node
-    registered as 127.0.0.1; Ray's servers still listen on every interface, guarded by Ray's
-    token authentication, on by default for a local instance); nothing when this process is
-    already connected. Returns the seconds it took."""
+#: Seconds a probe of ``--address`` may take per step (TCP connect, then the head's HTTP/2
+#: greeting): a dead or wrong address is reported well within 30 s (Ray itself would retry for
+#: minutes).
+_PROBE_TIMEOUT_S = 8.0
+#: Ray's attempts (1 s apart) to reach a head that answers the probe (``RAY_NUM_REDIS_GET_RETRIES``
+#: unless set; Ray's default is 20).
+_CONNECT_RETRIES = 8
+#: A client's HTTP/2 connection preface and an empty SETTINGS frame (RFC 9113, 3.4).
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+
+
+def cluster_address(address: str | None) -> str | None:
+    """The Ray cluster a run joins: ``address`` (``--address``), else the ``RAY_ADDRESS``
+    environment variable, else none (``None``: start a local instance). ``local`` (in either)
+    asks for a local instance explicitly. Nothing else is consulted: not the address file Ray
+    leaves in its temp directory (``/tmp/ray/ray_current_cluster``), not running Ray processes.
+
+    Raises
+    ------
+    ConfigError
+        ``auto``, or an address that is not ``host:port`` / ``ray://host:port``.
+    """
+    given, source = ((address, "--address") if address
+                     else (os.environ.get("RAY_ADDRESS"), "RAY_ADDRESS"))
+    given = (given or "").strip()
+    if not given or given == "local":
+        return None
+    if given == "auto":
+        raise ConfigError(f"{source} auto: give the head's host:port (`ray start --head` prints "
+                          "it), or leave it out to start a local Ray instance; stickrole never "
+                          "joins a cluster it finds on the machine by itself")
+    _host_port(given, source)
+    return given
+
+
+def _host_port(address: str, source: str = "--address") -> tuple[str, int]:
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = rest.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{source} {address!r}: expected HOST:PORT of a Ray head (e.g. "
+                          "10.0.0.5:6379), or leave it out to start a local Ray instance")
+    return host, int(port)
+
+
+def check_reachable(address: str, timeout: float = _PROBE_TIMEOUT_S) -> None:
+    """Fail fast, with one line, when nothing that speaks Ray's protocol answers at ``address``.
+
+    Ray's own connect retries an unreachable head for many minutes; this connects over TCP and,
+    unless Ray uses TLS (``RAY_USE_TLS``), waits for the HTTP/2 greeting every gRPC server (a
+    Ray head's GCS) sends first -- each step within ``timeout`` seconds.
+
+    Raises
+    ------
+    ConfigError
+        Connection refused or timed out, the host unknown, or no gRPC greeting.
+    """
+    host, port = _host_port(address)
+    hint = ("is its head running (`ray start --head`)? Leave --address out (and RAY_ADDRESS "
+            "unset) to start a local Ray instance")
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except TimeoutError:
+        raise ConfigError(f"cannot reach the Ray cluster at {address}: no answer within "
+                          f"{timeout:g} s; {hint}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot reach the Ray cluster at {address}: "
+                          f"{exc.strerror or exc}; {hint}") from None
+    with sock:
+        if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+            return
+        try:  # a gRPC (HTTP/2) server sends a SETTINGS frame (type 4) as its greeting
+            sock.sendall(_HTTP2_PREFACE)
+            head = b""
+            while len(head) < 9:
+                chunk = sock.recv(9 - len(head))
+                if not chunk:
+                    break
+                head += chunk
+        except OSError:
+            head = b""
+        if len(head) < 9 or head[3] != 4:
+            raise ConfigError(f"{address} answers but is not a Ray head (no gRPC greeting "
+                              f"within {timeout:g} s); give the head's GCS port (6379 unless "
+                              "`ray start --head --port` chose another)")
+
+
+def connect(address: str | None) -> str | None:
+    """Join the Ray cluster :func:`cluster_address` names, or start a local instance of our own
+    (``ray.init(address="local")``: no dashboard, its node registered as 127.0.0.1; Ray's
+    servers still listen on every interface, guarded by Ray's token authentication, on by
+    default for a local instance); nothing when this process is already connected.
+
+    Returns
+    -------
+    str or None
+        The address joined (``None``: a local instance).
+
+    Raises
+    ------
+    ConfigError
+        The address is malformed or unreachable (:func:`check_reachable`), or Ray refused to
+        connect (one line; Ray's own reason attached).
+    """
     t0 = time.perf_counter()
+    address = cluster_address(address)
     if address:
+        check_reachable(address)  # before Ray is imported: a typo fails in a second
         _use_token_if_available()  # before Ray is imported: it reads the mode once
+        # Ray tries a head that answers but refuses it (not a GCS) 20 times, 1 s apart
+        os.environ.setdefault("RAY_NUM_REDIS_GET_RETRIES", str(_CONNECT_RETRIES))
     ray = _ray()
     if ray.is_initialized():
-        return 0.0
+        return address
     quiet = {"include_dashboard": False, "logging_level": logging.WARNING,
              "configure_logging": True}
     if address:
-        ray.init(address=address, **quiet)
+        try:
+            ray.init(address=address, **quiet)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConfigError(f"cannot join the Ray cluster at {address}: "
+                              f"{' '.join(str(exc).split())[:300]}") from None
     else:
-        ray.init(_node_ip_address="127.0.0.1", **quiet)
+        # "local": a new instance even when RAY_ADDRESS or Ray's address file names another
+        ray.init(address="local", _node_ip_address="127.0.0.1", **quiet)
     dt = time.perf_counter() - t0
-    log.info("Ray %s in %.1f s: %s", "joined" if address else "started (local)", dt,
+    log.info("Ray %s in %.1f s: %s", f"joined {address}" if address else "started (local)", dt,
              ", ".join(f"{k} {v:g}" for k, v in sorted(ray.cluster_resources().items())
                        if k in ("CPU", "GPU")))
-    return dt
+    return address
 
 
 def _use_token_if_available() -> None:
@@ -177,7 +297,8 @@ def _resources(entry, total_gpus: float, node_cpus: float) -> tuple[float, float
 
 def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
                       build_board: Callable[[list[str]], list[StageSpec]],
-                      layout: RunLayout, opts: RayOptions, prefix: str = ""
+                      layout: RunLayout, opts: RayOptions, prefix: str = "",
+                      stop: threading.Event | None = None
                       ) -> tuple[list[StageResult], list[StageResult]]:
     """Submit every model's stages and the leaderboard as Ray tasks; wait for all of them.
 
@@ -187,6 +308,11 @@ def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
         Per model, its stages in order (generate, analyze, report).
     build_board : callable
         The leaderboard's stage specs from the names of the models that were analysed.
+    stop : threading.Event, optional
+        Set (by Ctrl-C in another thread, or here when Ctrl-C reaches this one: it is set then)
+        to stop: every task not finished is cancelled -- its worker killed, and with it the
+        stage's kernel -- and reported ``stopped``; what finished keeps its result. A unit of
+        generation is stored atomically, so a killed task leaves whole units only.
 
     Returns
     -------
@@ -194,19 +320,76 @@ def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
         Model results in params order (per model, in stage order), whatever order they finished.
     """
     ray = _ray()
+    stop = stop if stop is not None else threading.Event()
+    refs: dict[Any, tuple[str, str]] = {}
+    chains: list[list[tuple[StageSpec, Any]]] = []
+    board: Any = None
+    n = sum(len(specs) for _, specs in plans) + 2
+    try:
+        board = _submit(plans, build_board, layout, opts, prefix, refs, chains)
+        submitted = len(refs) + (0 if isinstance(board, list) else 1)  # the board: 2 stages
+        log.info("%s%d of %d stages submitted to Ray", prefix, submitted, n)
+        _log_as_they_finish(refs, n - submitted, n, prefix, stop)
+    except KeyboardInterrupt:  # Ctrl-C in the thread that drives the run
+        stop.set()
+    stopped = stop.is_set()
+    if stopped:
+        _cancel(list(refs), prefix)
+    model_results = []
+    for i, (entry, specs) in enumerate(plans):
+        failed_at = None
+        items = {id(spec): item for spec, item in (chains[i] if i < len(chains) else [])}
+        for spec in specs:
+            item = items.get(id(spec))
+            if item is None:  # Ctrl-C came before it was submitted
+                r = StageResult(entry.name, spec.stage, "stopped", _NOT_STARTED)
+            else:
+                r = item if isinstance(item, StageResult) else _result(item, spec, stopped)
+            if failed_at is not None and r.status not in ("skipped", "stopped"):
+                r = StageResult(spec.model, spec.stage, "skipped", f"{failed_at} failed")
+            model_results.append(r)
+            if r.status == "failed":
+                failed_at = spec.stage
+    if isinstance(board, list):
+        return model_results, board
+    board_results = None
+    if board is not None:
+        try:
+            board_results = ray.get(board, timeout=0.5 if stopped else None)
+        except Exception as exc:  # noqa: BLE001 - stopped, or lost: data either way
+            if not stopped:
+                raise
+            log.debug("leaderboard task stopped: %s", exc)
+    if board_results is None:
+        reason = _INTERRUPTED if board is not None else _NOT_STARTED
+        board_results = [StageResult("(all models)", stage, "stopped", reason)
+                         for stage in ("leaderboard", "report")]
+    return model_results, board_results
+
+
+#: ``reason`` of a stage Ctrl-C stopped while it ran or was queued, and of one never started.
+_INTERRUPTED = "interrupted (Ctrl-C)"
+_NOT_STARTED = "not started: the run was interrupted (Ctrl-C)"
+
+
+def _submit(plans, build_board, layout: RunLayout, opts: RayOptions, prefix: str,
+            refs: dict, chains: list) -> Any:
+    """Submit what is not up to date (filling ``refs`` and ``chains`` as it goes, so that an
+    interrupted submission can be cancelled); returns the leaderboard's task, or its results
+    when it is up to date."""
+    ray = _ray()
     stage_task = ray.remote(num_cpus=1)(_stage_task)
     total_gpus = ray.cluster_resources().get("GPU", 0.0)
     node_cpus = max((n["Resources"].get("CPU", 0.0) for n in ray.nodes() if n["Alive"]),
                     default=1.0)
     retries = opts.execution.max_retries
-    n = sum(len(specs) for _, specs in plans) + 2
     label = f"{prefix}[ray]"
-    refs: dict[Any, tuple[str, str]] = {}
-    chains: list[list[tuple[StageSpec, Any]]] = []
     analyses, current = [], []
     for entry, specs in plans:
         cpus, gpus, impossible = _resources(entry, total_gpus, node_cpus)
-        chain, prev, blocked = [], None, ""
+        chain: list = []
+        chains.append(chain)
+        prev, blocked = None, ""
         for spec in specs:
             if prev is None and not (opts.force or blocked) and is_up_to_date(spec, layout):
                 # an up-to-date prefix of the model's stages is not submitted at all
@@ -233,57 +416,66 @@ def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
             prev = ref
             if spec.stage == "analyze":
                 analyses.append(ref)
-        chains.append(chain)
     board_specs = None if analyses or opts.force else build_board(current)
     if board_specs and current and all(is_up_to_date(s, layout) for s in board_specs):
-        board = [StageResult("(all models)", s.stage, "up to date", "", s.notebook)
-                 for s in board_specs]
-    else:
-        board = ray.remote(num_cpus=1)(_board_task).options(name="leaderboard").remote(
-            build_board, [*current, *analyses], layout, opts, label)
-        refs[board] = ("(all models)", "leaderboard")
-    submitted = len(refs) + (0 if isinstance(board, list) else 1)  # the board: 2 stages
-    log.info("%s%d of %d stages submitted to Ray", prefix, submitted, n)
-    _log_as_they_finish(refs, n - submitted, n, prefix)
-    model_results = []
-    for chain in chains:
-        failed_at = None
-        for spec, item in chain:
-            r = item if isinstance(item, StageResult) else _result(item, spec)
-            if failed_at is not None and r.status != "skipped":
-                r = StageResult(spec.model, spec.stage, "skipped", f"{failed_at} failed")
-            model_results.append(r)
-            if r.status == "failed":
-                failed_at = spec.stage
-    return model_results, board if isinstance(board, list) else ray.get(board)
+        return [StageResult("(all models)", s.stage, "up to date", "", s.notebook)
+                for s in board_specs]
+    board = ray.remote(num_cpus=1)(_board_task).options(name="leaderboard").remote(
+        build_board, [*current, *analyses], layout, opts, label)
+    refs[board] = ("(all models)", "leaderboard")
+    return board
 
 
-def _result(ref, spec: StageSpec) -> StageResult:
-    """A task's result; a task Ray gave up on (lost too often, or an error) as ``failed``."""
+def _cancel(refs: list, prefix: str, wait_s: float = 5.0) -> None:
+    """Cancel every task of ``refs`` not finished yet, killing its worker (``force``: a stage's
+    notebook runs in a kernel process that a polite cancel would leave running; the kernel
+    exits with its worker); waits up to ``wait_s`` seconds for Ray to confirm."""
+    ray = _ray()
+    if not refs:
+        return
+    _, running = ray.wait(refs, num_returns=len(refs), timeout=0)
+    for ref in running:
+        try:
+            ray.cancel(ref, force=True)
+        except Exception as exc:  # noqa: BLE001 - finished meanwhile, or its node is gone
+            log.debug("cancel %s: %s", ref, exc)
+    if running:
+        ray.wait(running, num_returns=len(running), timeout=wait_s)
+    log.warning("%sinterrupted: %d task(s) cancelled", prefix, len(running))
+
+
+def _result(ref, spec: StageSpec, stopped: bool = False) -> StageResult:
+    """A task's result; a task Ray gave up on (lost too often, or an error) as ``failed``, one
+    cancelled by Ctrl-C (``stopped``) as ``stopped``."""
     ray = _ray()
     try:
-        return ray.get(ref)
+        return ray.get(ref, timeout=0.5 if stopped else None)
     except Exception as exc:  # noqa: BLE001 - one model's failure is data
+        if stopped:
+            return StageResult(spec.model, spec.stage, "stopped", _INTERRUPTED, spec.notebook)
         reason = " ".join(str(exc).split())[:400]
         return StageResult(spec.model, spec.stage, "failed", reason, spec.notebook)
 
 
-def _log_as_they_finish(refs: dict, step: int, n: int, prefix: str) -> None:
+def _log_as_they_finish(refs: dict, step: int, n: int, prefix: str,
+                        stop: threading.Event) -> None:
     """One progress line per finished task (the leaderboard task counts for its two stages),
-    counting on from ``step`` stages that were up to date."""
+    counting on from ``step`` stages that were up to date; returns early once ``stop`` is set
+    (looked at twice a second)."""
     ray = _ray()
     pending = list(refs)
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        model, stage = refs[done[0]]
-        try:
-            got = ray.get(done[0])
-        except Exception as exc:  # noqa: BLE001
-            got = StageResult(model, stage, "failed", " ".join(str(exc).split())[:200])
-        for r in got if isinstance(got, list) else [got]:
-            step += 1
-            status = r.status + (f" ({r.seconds:.1f} s)" if r.status == "ok" else "")
-            if r.status == "failed":
-                status += f": {r.reason}"
-            log.log(logging.WARNING if r.status == "failed" else logging.INFO,
-                    "%s[%d/%d] %-11s %-11s %s", prefix, step, n, r.stage, r.model, status)
+    while pending and not stop.is_set():
+        done, pending = ray.wait(pending, num_returns=1, timeout=0.5)
+        for ref in done:
+            model, stage = refs[ref]
+            try:
+                got = ray.get(ref)
+            except Exception as exc:  # noqa: BLE001
+                got = StageResult(model, stage, "failed", " ".join(str(exc).split())[:200])
+            for r in got if isinstance(got, list) else [got]:
+                step += 1
+                status = r.status + (f" ({r.seconds:.1f} s)" if r.status == "ok" else "")
+                if r.status == "failed":
+                    status += f": {r.reason}"
+                log.log(logging.WARNING if r.status == "failed" else logging.INFO,
+                        "%s[%d/%d] %-11s %-11s %s", prefix, step, n, r.stage, r.model, status)
