@@ -45,7 +45,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..layout import RunLayout
-from .units import StageResult, StageSpec, is_up_to_date, run_stage
+from .units import INTERRUPTED, NOT_STARTED, StageResult, StageSpec, is_up_to_date, run_stage
 
 __all__ = ["KernelStartFailed", "RayOptions", "check_reachable", "cluster_address", "connect",
            "run_models_on_ray"]
@@ -342,7 +342,7 @@ def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
         for spec in specs:
             item = items.get(id(spec))
             if item is None:  # Ctrl-C came before it was submitted
-                r = StageResult(entry.name, spec.stage, "stopped", _NOT_STARTED)
+                r = StageResult(entry.name, spec.stage, "stopped", NOT_STARTED)
             else:
                 r = item if isinstance(item, StageResult) else _result(item, spec, stopped)
             if failed_at is not None and r.status not in ("skipped", "stopped"):
@@ -361,15 +361,10 @@ def run_models_on_ray(plans: Sequence[tuple[Any, list[StageSpec]]],
                 raise
             log.debug("leaderboard task stopped: %s", exc)
     if board_results is None:
-        reason = _INTERRUPTED if board is not None else _NOT_STARTED
+        reason = INTERRUPTED if board is not None else NOT_STARTED
         board_results = [StageResult("(all models)", stage, "stopped", reason)
                          for stage in ("leaderboard", "report")]
     return model_results, board_results
-
-
-#: ``reason`` of a stage Ctrl-C stopped while it ran or was queued, and of one never started.
-_INTERRUPTED = "interrupted (Ctrl-C)"
-_NOT_STARTED = "not started: the run was interrupted (Ctrl-C)"
 
 
 def _submit(plans, build_board, layout: RunLayout, opts: RayOptions, prefix: str,
@@ -452,7 +447,7 @@ def _result(ref, spec: StageSpec, stopped: bool = False) -> StageResult:
         return ray.get(ref, timeout=0.5 if stopped else None)
     except Exception as exc:  # noqa: BLE001 - one model's failure is data
         if stopped:
-            return StageResult(spec.model, spec.stage, "stopped", _INTERRUPTED, spec.notebook)
+            return StageResult(spec.model, spec.stage, "stopped", INTERRUPTED, spec.notebook)
         reason = " ".join(str(exc).split())[:400]
         return StageResult(spec.model, spec.stage, "failed", reason, spec.notebook)
 

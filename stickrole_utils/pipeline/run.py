@@ -63,7 +63,7 @@ from ..report import write_index
 from .execute import DEFAULT_KERNEL, check_kernel
 from .on_ray import RayOptions, connect, run_models_on_ray
 from .stages import MODEL_STAGES, NOTEBOOK_FILES, notebooks_dir
-from .units import StageResult, StageSpec, run_stage
+from .units import INTERRUPTED, NOT_STARTED, StageResult, StageSpec, run_stage
 
 __all__ = ["StageResult", "RunInterrupted", "RunSummary", "run_experiment", "write_grid_points"]
 
@@ -117,11 +117,6 @@ class RunInterrupted(KeyboardInterrupt):
     @property
     def stopped(self) -> list[StageResult]:
         return [r for r in self.summary.results if r.status == "stopped"]
-
-
-#: ``reason`` of a stage Ctrl-C stopped while it ran, and of one it kept from starting.
-_INTERRUPTED = "interrupted (Ctrl-C)"
-_NOT_STARTED = "not started: the run was interrupted (Ctrl-C)"
 
 
 def _model_stages(cfg, entry, layout: RunLayout, params_path: Path, nb_src: Path,
@@ -284,7 +279,7 @@ def _run_in_process(cfg, plans: list, build_board, layout: RunLayout, run: _Invo
             step += 1
             label = f"{prefix}[{step}/{n_steps}]"
             if run.stop.is_set():
-                results.append(StageResult(entry.name, spec.stage, "stopped", _NOT_STARTED))
+                results.append(StageResult(entry.name, spec.stage, "stopped", NOT_STARTED))
                 continue
             if failed_at is not None:
                 results.append(StageResult(entry.name, spec.stage, "skipped",
@@ -303,7 +298,7 @@ def _run_in_process(cfg, plans: list, build_board, layout: RunLayout, run: _Invo
         step += 1
         label = f"{prefix}[{step}/{n_steps}]"
         if run.stop.is_set():
-            results.append(StageResult("(all models)", spec.stage, "stopped", _NOT_STARTED))
+            results.append(StageResult("(all models)", spec.stage, "stopped", NOT_STARTED))
             continue
         if failed_at is not None:
             results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
@@ -328,7 +323,7 @@ def _run_stopping(spec: StageSpec, layout: RunLayout, run: _Invocation, cfg, lab
         run.stop.set()
         dt = time.perf_counter() - t0
         log.warning("%s %-11s %-11s stopped after %.1f s (Ctrl-C)", label, spec.stage, model, dt)
-        return StageResult(model, spec.stage, "stopped", _INTERRUPTED, spec.notebook, dt)
+        return StageResult(model, spec.stage, "stopped", INTERRUPTED, spec.notebook, dt)
 
 
 def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunSummary:
@@ -370,9 +365,9 @@ def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunS
 
 def _stopped(plans: list, board: list[StageSpec]) -> list[StageResult]:
     """Every stage of a run that Ctrl-C kept from starting, as ``stopped``."""
-    return [*(StageResult(entry.name, spec.stage, "stopped", _NOT_STARTED)
+    return [*(StageResult(entry.name, spec.stage, "stopped", NOT_STARTED)
               for entry, specs in plans for spec in specs),
-            *(StageResult("(all models)", spec.stage, "stopped", _NOT_STARTED)
+            *(StageResult("(all models)", spec.stage, "stopped", NOT_STARTED)
               for spec in board)]
 
 
@@ -468,7 +463,7 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
     for spec in _experiment_stages(cfg, layout, points, models, run.nb_src):
         if run.stop.is_set():
             summary.results.append(StageResult("(all models)", spec.stage, "stopped",
-                                               _NOT_STARTED))
+                                               NOT_STARTED))
             continue
         if failed_at is not None:
             summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))

@@ -22,11 +22,16 @@ from ..report import notebook_to_html
 from .execute import execute_stage, failure_reason
 from .stamps import inputs_digest, is_current, write_stamp
 
-__all__ = ["StageResult", "StageSpec", "is_up_to_date", "run_stage"]
+__all__ = ["INTERRUPTED", "NOT_STARTED", "StageResult", "StageSpec", "is_up_to_date", "run_stage"]
 
 log = logging.getLogger("stickrole_utils.pipeline")
 
 Status = Literal["ok", "up to date", "failed", "skipped", "stopped"]
+
+#: ``reason`` of a ``stopped`` stage that Ctrl-C stopped while it ran (or waited to), and of one
+#: it kept from starting.
+INTERRUPTED = "interrupted (Ctrl-C)"
+NOT_STARTED = "not started: the run was interrupted (Ctrl-C)"
 
 
 @dataclass
