@@ -265,7 +265,7 @@ def test_which_cluster_a_run_joins(monkeypatch):
     """--address, else RAY_ADDRESS, else a local instance; `local` forces one; `auto` (Ray's
     "whatever is on this machine") and malformed addresses are refused."""
     from stickrole_utils.errors import ConfigError
-    from stickrole_utils.pipeline.on_ray import cluster_address
+    from stickrole_utils.pipeline.ray_cluster import cluster_address
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     assert cluster_address(None) is None
@@ -292,7 +292,7 @@ def test_an_address_that_answers_but_is_no_ray_head_is_refused_quickly():
     import threading
 
     from stickrole_utils.errors import ConfigError
-    from stickrole_utils.pipeline.on_ray import check_reachable
+    from stickrole_utils.pipeline.ray_cluster import check_reachable
 
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
