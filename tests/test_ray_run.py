@@ -182,9 +182,11 @@ def ray_head(kernel, tmp_path_factory):
 
 
 def _head_node_ids(address: str, env: dict) -> set[str]:
-    """The node ids of the cluster at ``address`` (from a driver of its own)."""
-    code = (f"import json, ray; ray.init(address={address!r}, include_dashboard=False, "
-            "logging_level='ERROR'); print(json.dumps([n['NodeID'] for n in ray.nodes()]))")
+    """The node ids of the cluster at ``address`` (from a driver of its own, joining as
+    ``stickrole run --address`` does: with Ray's token where there is one)."""
+    code = ("from stickrole_utils.pipeline.ray_cluster import connect; "  # before Ray's import
+            f"connect({address!r}); import json, ray; "
+            "print(json.dumps([n['NodeID'] for n in ray.nodes()]))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
