@@ -203,15 +203,23 @@ def _cmd_plan(args) -> int:
 def _cmd_run(args) -> int:
     from .generation import load_params, preflight
     from .pipeline import run_experiment
+    from .pipeline.run import RunInterrupted
 
     # everything a run needs is checked before any model loads or notebook starts: the params
     # (schema, names, files), and per model what `generate` checks before it loads the model
     cfg = load_params(args.params)
     entries = [cfg.model(m) for m in args.model] if args.model else list(cfg.models)
     preflight(cfg, entries, force=args.force)
-    summary = run_experiment(args.params, force=args.force, kernel_name=args.kernel,
-                             models=args.model or None, engine=args.engine,
-                             address=args.address)
+    try:
+        summary = run_experiment(args.params, force=args.force, kernel_name=args.kernel,
+                                 models=args.model or None, engine=args.engine,
+                                 address=args.address)
+    except RunInterrupted as stop:
+        print(stop.summary.to_text())
+        print(stop.summary.index_html)
+        print(f"stickrole run: interrupted: {len(stop.stopped)} stage(s) stopped; run the same "
+              "command again to resume", file=sys.stderr)
+        return 130
     print(summary.to_text())
     print(summary.index_html)
     return 0 if summary.ok else 1
@@ -271,7 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel", default="stickrole", help="Jupyter kernel for the notebooks "
                    "(default: stickrole, registered by `make env`)")
     p.add_argument("--address", help="join the Ray cluster whose head is at ADDR (host:port); "
-                   "default: start a local Ray instance (localhost only, no dashboard)")
+                   "default: RAY_ADDRESS if set, else start a local Ray instance of this run's "
+                   "own (localhost only, no dashboard; a cluster found on the machine is never "
+                   "joined); `local` forces a local instance")
     p.add_argument("--engine", choices=["ray", "local"], default=None,
                    help="ray: every stage a Ray task; local: one after the other in this "
                    "process (default: execution.engine of the params, ray)")
@@ -380,7 +390,8 @@ def _runner_log_handler() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 a stage failed, 2 a user error).
+    """Run the command line; returns the exit code (0 ok, 1 a stage failed, 2 a user error,
+    130 interrupted by Ctrl-C).
 
     Every user error ends as one line on stderr, ``stickrole COMMAND: error: MESSAGE``.
     """
