@@ -31,10 +31,10 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
+from stickrole_utils.experiment import pairwise_table, summarise
 from stickrole_utils.layout import RunLayout
-from stickrole_utils.leaderboard.experiment import pairwise_table, summarise
 from stickrole_utils.pipeline import check_parameters
-from stickrole_utils.report import experiment as figs
+from stickrole_utils.report import experiment_figures as figs
 
 check_parameters("experiment", run_dir=run_dir, title=title)
 pd.set_option("display.max_colwidth", None)  # measures in words, not cut

@@ -15,7 +15,7 @@ from scipy import stats as sps
 
 from stickrole_utils.config import expand_grid, parse_run_config, point_label
 from stickrole_utils.errors import ConfigError
-from stickrole_utils.leaderboard.experiment import (
+from stickrole_utils.experiment import (
     COMPARISONS_COLUMNS,
     EXPERIMENT_COLUMNS,
     compare_over_seeds,
@@ -241,8 +241,8 @@ def test_experiment_figures_and_cli_on_a_grid(tmp_path, capsys):
 
 
 def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
+    from stickrole_utils.experiment import write_experiment
     from stickrole_utils.layout import RunLayout
-    from stickrole_utils.leaderboard.experiment import write_experiment
     from stickrole_utils.pipeline import build_report
 
     layout = RunLayout(tmp_path / "exp")
@@ -350,7 +350,7 @@ def _write_point(layout, label, seed, n_messages, model, pairwise, chunks):
 
 def test_pairwise_table_and_heat_maps_over_many_contexts(tmp_path):
     from stickrole_utils.layout import RunLayout
-    from stickrole_utils.leaderboard import PAIRWISE_COLUMNS, pairwise_table
+    from stickrole_utils.experiment import PAIRWISE_COLUMNS, pairwise_table
     from stickrole_utils.report import pairwise_heatmaps
 
     layout = RunLayout(tmp_path / "exp")

@@ -7,19 +7,19 @@ from .chunks import (
     CHUNK_PRESETS,
     expand_chunk,
 )
-from .experiment import (
+from .generation import (
+    ChunkSpec,
+    GenerationConfig,
+    PromptTemplates,
+    SamplingConfig,
+)
+from .grid import (
     GRID_KEYS,
     ComparisonSettings,
     ExperimentSettings,
     grid_points,
     point_generation,
     point_label,
-)
-from .generation import (
-    ChunkSpec,
-    GenerationConfig,
-    PromptTemplates,
-    SamplingConfig,
 )
 from .leaderboard import (
     LeaderboardSettings,

@@ -27,8 +27,8 @@ from pydantic import (
 from ..errors import ConfigError, format_validation_error
 from ..io import read_yaml
 from .analysis import AnalysisSettings
-from .experiment import ExperimentSettings, grid_points, point_generation, point_label
 from .generation import GenerationConfig
+from .grid import ExperimentSettings, grid_points, point_generation, point_label
 from .leaderboard import LeaderboardSettings
 
 __all__ = [
@@ -181,7 +181,7 @@ class RunConfig(_Strict):
     """How the stage notebooks are executed (stall and cell time limits)."""
 
     experiment: ExperimentSettings | None = None
-    """A grid of generation settings (``config.experiment``): each point is a run under
+    """A grid of generation settings (``config.grid``): each point is a run under
     ``<output_dir>/<run>/<point>``, then the experiment stage compares the models over seeds;
     ``None``: a single run."""
 
@@ -245,7 +245,7 @@ def expand_grid(cfg: RunConfig) -> list[tuple[dict[str, Any], RunConfig]]:
     """The runs of an experiment: one ``(point, config)`` per grid point, in grid order.
 
     A point's config is ``cfg`` with the point's generation settings
-    (:func:`~stickrole_utils.config.experiment.point_generation`), ``output_dir`` set to the
+    (:func:`~stickrole_utils.config.grid.point_generation`), ``output_dir`` set to the
     experiment's directory and ``run`` to the point's label, so that its run directory is
     ``<output_dir>/<run>/<label>`` (e.g. ``.../seed_0-n_messages_3``); it has no experiment
     section. A config without an experiment section is one point, ``({}, cfg)``.

@@ -43,7 +43,15 @@ from typing import Any
 from ..generation.backends import backend_class, model_options
 from ..layout import RunLayout
 from .ray_cluster import connect
-from .units import INTERRUPTED, NOT_STARTED, StageResult, StageSpec, is_up_to_date, run_stage
+from .units import (
+    INTERRUPTED,
+    NOT_STARTED,
+    StageResult,
+    StageSpec,
+    is_up_to_date,
+    run_in_turn,
+    run_stage,
+)
 
 __all__ = ["KernelStartFailed", "RayOptions", "connect", "run_models_on_ray"]
 
@@ -115,18 +123,10 @@ def _board_task(build: Callable[[list[str]], list[StageSpec]], analyses: list, l
             continue
         if r.status in ("ok", "up to date"):
             done.append(r.model)
-    results: list[StageResult] = []
-    failed_at = None if done else "no model was analysed"
-    for spec in build(done):
-        if failed_at is not None:
-            results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
-            continue
-        r = run_stage(spec, layout, kernel_name=opts.kernel_name, force=opts.force,
-                      notebook_dir=opts.notebook_dir, label=label, execution=opts.execution)
-        results.append(r)
-        if r.status == "failed":
-            failed_at = f"{spec.stage} failed"
-    return results
+    return run_in_turn(build(done), lambda spec, _: run_stage(
+        spec, layout, kernel_name=opts.kernel_name, force=opts.force,
+        notebook_dir=opts.notebook_dir, label=label, execution=opts.execution),
+        "(all models)", blocked=None if done else "no model was analysed")
 
 
 def _resources(entry, total_gpus: float, node_cpus: float) -> tuple[float, float, str | None]:

@@ -54,16 +54,16 @@ import pandas as pd
 
 from ..config import expand_grid, run_spec
 from ..errors import ConfigError, DataError
+from ..experiment import collect_experiment, write_experiment
 from ..generation import load_params
 from ..io import atomic_write_text
 from ..layout import RunLayout
-from ..leaderboard.experiment import collect_experiment, write_experiment
 from ..leaderboard.table import load_metrics, write_leaderboard
 from ..report import write_index
 from .execute import DEFAULT_KERNEL, check_kernel
 from .on_ray import RayOptions, connect, run_models_on_ray
 from .stages import MODEL_STAGES, NOTEBOOK_FILES, notebooks_dir
-from .units import INTERRUPTED, NOT_STARTED, StageResult, StageSpec, run_stage
+from .units import INTERRUPTED, NOT_STARTED, StageResult, StageSpec, run_in_turn, run_stage
 
 __all__ = ["StageResult", "RunInterrupted", "RunSummary", "run_experiment", "write_grid_points"]
 
@@ -301,42 +301,24 @@ def _run_in_process(cfg, plans: list, build_board, layout: RunLayout, run: _Invo
     results: list[StageResult] = []
     n_steps = sum(len(specs) for _, specs in plans) + 2
     step = 0
+
+    def label() -> str:
+        nonlocal step
+        step += 1
+        return f"{prefix}[{step}/{n_steps}]"
+
     analysed: list[str] = []
     for entry, specs in plans:
-        failed_at: str | None = None
-        for spec in specs:
-            step += 1
-            label = f"{prefix}[{step}/{n_steps}]"
-            if run.stop.is_set():
-                results.append(StageResult(entry.name, spec.stage, "stopped", NOT_STARTED))
-                continue
-            if failed_at is not None:
-                results.append(StageResult(entry.name, spec.stage, "skipped",
-                                           f"{failed_at} failed"))
-                log.info("%s %-11s %-11s skipped (%s failed)", label, spec.stage, entry.name,
-                         failed_at)
-                continue
-            result = _run_stopping(spec, layout, run, cfg, label, entry.name)
-            results.append(result)
-            if result.status == "failed":
-                failed_at = spec.stage
-            elif spec.stage == "analyze":
-                analysed.append(entry.name)
-    failed_at = None if analysed else "no model was analysed"
-    for spec in build_board(analysed):
-        step += 1
-        label = f"{prefix}[{step}/{n_steps}]"
-        if run.stop.is_set():
-            results.append(StageResult("(all models)", spec.stage, "stopped", NOT_STARTED))
-            continue
-        if failed_at is not None:
-            results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
-            log.info("%s %-11s %-11s skipped (%s)", label, spec.stage, "(all models)", failed_at)
-            continue
-        result = _run_stopping(spec, layout, run, cfg, label, "(all models)")
-        results.append(result)
-        if result.status == "failed":
-            failed_at = f"{spec.stage} failed"
+        chain = run_in_turn(specs, lambda spec, lab, name=entry.name: _run_stopping(
+            spec, layout, run, cfg, lab, name), entry.name, stop=run.stop, labels=label)
+        results.extend(chain)
+        if any(r.stage == "analyze" and r.status in ("ok", "up to date") for r in chain):
+            analysed.append(entry.name)
+    results.extend(run_in_turn(
+        build_board(analysed), lambda spec, lab: _run_stopping(spec, layout, run, cfg, lab,
+                                                               "(all models)"),
+        "(all models)", blocked=None if analysed else "no model was analysed", stop=run.stop,
+        labels=label))
     return results
 
 
@@ -492,21 +474,11 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
                 summary.worked[(r.model, r.stage)] = worked
         summary.results.extend(sub.results)
     models = [m.name for m in cfg.models]
-    failed_at = None
-    own: list[StageResult] = []  # the experiment's stages (stamped in its directory)
-    for spec in _experiment_stages(cfg, layout, points, models, run.nb_src):
-        if run.stop.is_set():
-            summary.results.append(StageResult("(all models)", spec.stage, "stopped",
-                                               NOT_STARTED))
-            continue
-        if failed_at is not None:
-            summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
-            continue
-        result = _run_stopping(spec, layout, run, cfg, f"[{spec.stage}]", "(all models)")
-        summary.results.append(result)
-        own.append(result)
-        if result.status == "failed":
-            failed_at = f"{spec.stage} failed"
+    own = run_in_turn(  # the experiment's stages (stamped in its directory)
+        _experiment_stages(cfg, layout, points, models, run.nb_src),
+        lambda spec, _: _run_stopping(spec, layout, run, cfg, f"[{spec.stage}]",
+                                      "(all models)"), "(all models)", stop=run.stop)
+    summary.results.extend(own)
     summary.worked.update(_worked(own, layout))
     summary.interrupted = run.stop.is_set()
     summary.index_html = write_index(layout.run_dir, stages=summary.table(),

@@ -11,10 +11,10 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import DataError
 from ..layout import RunLayout
@@ -22,7 +22,8 @@ from ..report import notebook_to_html
 from .execute import execute_stage, failure_reason
 from .stamps import inputs_digest, is_current, write_stamp
 
-__all__ = ["INTERRUPTED", "NOT_STARTED", "StageResult", "StageSpec", "is_up_to_date", "run_stage"]
+__all__ = ["INTERRUPTED", "NOT_STARTED", "StageResult", "StageSpec", "is_up_to_date", "run_stage",
+           "run_in_turn"]
 
 log = logging.getLogger("stickrole_utils.pipeline")
 
@@ -76,6 +77,40 @@ def is_up_to_date(spec: StageSpec, layout: RunLayout) -> bool:
     """Whether the stage succeeded before on the inputs it has now and its outputs exist."""
     return is_current(layout.stamp(spec.model, spec.stage),
                       inputs_digest(spec.section, spec.inputs), spec.outputs)
+
+
+def run_in_turn(specs: Sequence[StageSpec], run: Callable[[StageSpec, str], StageResult],
+                model: str, *, blocked: str | None = None, stop: Any = None,
+                labels: Callable[[], str] = lambda: "") -> list[StageResult]:
+    """Stages of one chain (a model's generate -> analyze -> report; the leaderboard and its
+    page; the experiment and its page) one after the other: ``run(spec, label)`` runs one.
+
+    After a stage fails, the later ones are ``skipped`` with the reason (``<stage> failed``);
+    ``blocked`` skips them all from the start (e.g. ``no model was analysed``); once ``stop``
+    (a ``threading.Event``) is set, the remaining ones are ``stopped`` (Ctrl-C). The one loop
+    every engine uses (in process, and in the Ray tasks that run a chain).
+
+    Returns
+    -------
+    list of StageResult
+        One per spec, in order.
+    """
+    results: list[StageResult] = []
+    reason = blocked
+    for spec in specs:
+        label = labels()
+        if stop is not None and stop.is_set():
+            results.append(StageResult(model, spec.stage, "stopped", NOT_STARTED))
+            continue
+        if reason is not None:
+            results.append(StageResult(model, spec.stage, "skipped", reason))
+            log.info("%s %-11s %-11s skipped (%s)", label, spec.stage, model, reason)
+            continue
+        result = run(spec, label)
+        results.append(result)
+        if result.status == "failed":
+            reason = f"{spec.stage} failed"
+    return results
 
 
 def run_stage(spec: StageSpec, layout: RunLayout, *, kernel_name: str, force: bool,

@@ -25,7 +25,7 @@ from .tables import (
     unparsed_table,
 )
 
-_LAZY = {name: ".experiment" for name in (
+_LAZY = {name: ".experiment_figures" for name in (
     "HUMAN_REFERENCE", "downstream_bars", "experiment_bars", "metric_by_length",
     "pairwise_heatmaps", "significance_matrix", "value_behaviour_bars", "metric_title",
     "task_title", "setting_label", "describe_grid")}

@@ -5,7 +5,7 @@ Figs), downstream rank-order stability and value-behaviour correlations (Figs 8-
 chunk x chunk rank-order stability over many contexts (Fig 10) (``docs/method.md``, Human
 reference values; Model comparisons).
 
-Inputs are tidy tables of :mod:`stickrole_utils.leaderboard.experiment`: ``summarise`` tables
+Inputs are tidy tables of :mod:`stickrole_utils.experiment`: ``summarise`` tables
 (``model, metric, n_messages, <other grid keys>, mean, se, n``), ``comparisons.csv``
 (``metric, n_messages, model_a, model_b, t, p, p_fdr, <other grid keys>``) and
 ``pairwise_table`` (``model, seed, n_messages, <other grid keys>, chunk_a, chunk_b, value``).
@@ -523,11 +523,11 @@ def pairwise_heatmaps(pairwise: pd.DataFrame, chunks: Sequence[str] | None = Non
     Parameters
     ----------
     pairwise : DataFrame
-        :func:`~stickrole_utils.leaderboard.experiment.pairwise_table`: ``model, seed,
+        :func:`~stickrole_utils.experiment.pairwise_table`: ``model, seed,
         n_messages, <other grid keys>, chunk_a, chunk_b, value``.
     chunks : sequence of str, optional
         Row and column order (the params' chunk order); default: the table's order (which
-        :func:`~stickrole_utils.leaderboard.experiment.pairwise_table` takes from the params).
+        :func:`~stickrole_utils.experiment.pairwise_table` takes from the params).
     ncols : int
         Panels per row.
     """
