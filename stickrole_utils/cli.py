@@ -140,26 +140,18 @@ def _cmd_leaderboard(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    import os
-    import uuid
-
     from .analysis.original import import_original
+    from .io import atomic_replace
 
     out = check_out_file(args.out)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         log.warning("--out %s: suffix %r is neither .csv nor .parquet; writing parquet", out,
                     out.suffix)
     table = import_original(args.result_dirs, model=args.model, mode=args.mode)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp-{uuid.uuid4().hex}-{out.name}")
-    try:
-        if out.suffix.lower() == ".csv":
-            table.to_csv(tmp, index=False)
-        else:
-            table.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    if out.suffix.lower() == ".csv":
+        atomic_replace(out, lambda tmp: table.to_csv(tmp, index=False))
+    else:
+        atomic_replace(out, lambda tmp: table.to_parquet(tmp, index=False))
     log.info("%d answers from %d model(s), %d chunk(s)", len(table), table["model"].nunique(),
              table["chunk"].nunique())
     print(out)

@@ -27,7 +27,6 @@ __all__ = [
     "check_out_file",
     "atomic_replace",
     "atomic_write_text",
-    "atomic_write_bytes",
     "sha256_file",
 ]
 
@@ -187,11 +186,6 @@ def atomic_replace(path: str | Path, write) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write UTF-8 text to ``path`` atomically (see :func:`atomic_replace`)."""
     return atomic_replace(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write bytes to ``path`` atomically (see :func:`atomic_replace`)."""
-    return atomic_replace(path, lambda tmp: tmp.write_bytes(data))
 
 
 def sha256_file(path: str | Path) -> str:

@@ -349,8 +349,8 @@ def _write_point(layout, label, seed, n_messages, model, pairwise, chunks):
 
 
 def test_pairwise_table_and_heat_maps_over_many_contexts(tmp_path):
-    from stickrole_utils.layout import RunLayout
     from stickrole_utils.experiment import PAIRWISE_COLUMNS, pairwise_table
+    from stickrole_utils.layout import RunLayout
     from stickrole_utils.report import pairwise_heatmaps
 
     layout = RunLayout(tmp_path / "exp")

@@ -24,10 +24,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from stickrole_utils.generation.generate import DIE_ONCE_FILE
 from stickrole_utils.pipeline import run_experiment
 
-from .conftest import KERNEL, REPO
+from .conftest import DIE_ONCE_FILE, KERNEL, REPO
 
 PARAMS = """\
 version: 1

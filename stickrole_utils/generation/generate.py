@@ -78,20 +78,6 @@ def _executor(executor: dict[str, Any]) -> dict[str, Any]:
     return {**executor, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
 
-#: Test-only fault hook: a file of this name in a model's run directory makes the generating
-#: process exit abruptly (``os._exit``) right after the next unit is stored, once (the file is
-#: removed first). The pipeline tests use it to check that a lost process is retried and that
-#: resuming neither loses nor duplicates answers; no run creates this file.
-DIE_ONCE_FILE = "die-once.test"
-
-
-def _die_once_for_tests(run_dir: Path) -> None:
-    marker = Path(run_dir) / DIE_ONCE_FILE
-    if marker.is_file():
-        marker.unlink()
-        os._exit(3)
-
-
 def _progress(total: int, desc: str, mode: bool | str) -> Any:
     """A tqdm bar: ``True``/``"auto"`` picks a widget in notebooks and text in terminals;
     ``"text"`` forces text on stderr (a notebook run headless by papermill, whose stderr the
@@ -284,7 +270,6 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
             manifest = manifest.model_copy(update={"usage": _added(
                 usage, backend_usage(backend) - u0, time.perf_counter() - started)})
             store.write_manifest(manifest)
-            _die_once_for_tests(store.run_dir)
 
         try:
             run = _side_by_side if backend.units_in_flight > 1 else _one_by_one

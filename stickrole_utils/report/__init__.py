@@ -7,6 +7,7 @@ The experiment figures (matplotlib) and the explorer (ipywidgets) are imported o
 kernel each, and should not pay ~1.5 s for plotting libraries they do not use.
 """
 
+from ..lazy import lazy_getattr
 from .pages import notebook_to_html, write_index
 from .tables import (
     cfa_table,
@@ -32,14 +33,7 @@ _LAZY = {name: ".experiment_figures" for name in (
 _LAZY["Explorer"] = ".explorer"
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [

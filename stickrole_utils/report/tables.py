@@ -355,8 +355,9 @@ def ranking_table(ranking: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "value"])
 
 
-def cfa_table(cfa: pd.DataFrame, *, chunks: Sequence[str] | None = None) -> pd.DataFrame:
-    """CFA fit per chunk and higher-order model, with the mean of the four models per chunk.
+def cfa_table(cfa: pd.DataFrame, *, chunks: Sequence[str] | None = None,
+              metrics: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """CFA fit per chunk and higher-order model, with two means of the four models per chunk.
 
     Parameters
     ----------
@@ -365,14 +366,19 @@ def cfa_table(cfa: pd.DataFrame, *, chunks: Sequence[str] | None = None) -> pd.D
         chunk and magnifying-glass model).
     chunks : sequence of str, optional
         Row order of the chunks.
+    metrics : mapping, optional
+        The model's ``metrics.json``: its ``cfi``, ``srmr``, ``rmsea`` per chunk are the
+        leaderboard's numbers (failed fits scored by ``settings.cfa_failure``), shown as the row
+        ``mean (leaderboard)``; this function computes no such number itself.
 
     Returns
     -------
     DataFrame
-        Index (chunk, model) where model is a higher-order group or ``mean``; columns
-        ``CFI ↑, SRMR ↓, RMSEA ↓, status``. ``status`` is ``ok``, ``improper: <note>`` or
-        ``FAILED: <note>``; the ``mean`` row averages the converged fits only (NaN if none) and
-        its status counts the failures, e.g. ``1 of 4 failed``.
+        Index (chunk, model) where model is a higher-order group, ``mean of converged`` or
+        ``mean (leaderboard)``; columns ``CFI ↑, SRMR ↓, RMSEA ↓, status``. ``status`` is
+        ``ok``, ``improper: <note>`` or ``FAILED: <note>``; ``mean of converged`` averages the
+        converged fits only (NaN if none), its status counting the failures (``1 of 4
+        failed``).
     """
     cols = {"cfi": "CFI ↑", "srmr": "SRMR ↓", "rmsea": "RMSEA ↓"}
     order = list(chunks) if chunks is not None else list(dict.fromkeys(cfa["chunk"]))
@@ -391,9 +397,15 @@ def cfa_table(cfa: pd.DataFrame, *, chunks: Sequence[str] | None = None) -> pd.D
                          **{v: r[k] for k, v in cols.items()}, "status": status})
         ok = sub[sub["converged"].astype(bool)]
         n_failed = len(sub) - len(ok)
-        rows.append({"chunk": chunk, "model": "mean",
+        rows.append({"chunk": chunk, "model": "mean of converged",
                      **{v: ok[k].mean() if len(ok) else np.nan for k, v in cols.items()},
                      "status": f"{n_failed} of {len(sub)} failed" if n_failed else "ok"})
+        if metrics is not None:
+            rule = (metrics.get("settings") or {}).get("cfa_failure", "")
+            rows.append({"chunk": chunk, "model": "mean (leaderboard)",
+                         **{v: _num((metrics.get(k) or {}).get(chunk)) for k, v in cols.items()},
+                         "status": f"failures scored by rule {rule!r}" if rule and n_failed
+                         else ""})
     out = pd.DataFrame(rows, columns=["chunk", "model", *cols.values(), "status"])
     return out.set_index(["chunk", "model"])
 
@@ -407,13 +419,13 @@ def style_cfa_table(table: pd.DataFrame):
     """
     def _row(row: pd.Series) -> list[str]:
         status = str(row["status"])
-        if status.startswith("FAILED") or (row.name[1] == "mean" and "failed" in status):
+        if status.startswith("FAILED") or (row.name[1].startswith("mean") and " failed" in status):
             css = "background-color: #f8d7da; color: #721c24"
         elif status.startswith("improper"):
             css = "background-color: #fff3cd"
         else:
             css = ""
-        if row.name[1] == "mean":
+        if row.name[1].startswith("mean"):
             css += "; font-weight: bold"
         return [css] * len(row)
 
