@@ -34,13 +34,13 @@ from IPython.display import Markdown, display
 from stickrole_utils.experiment import pairwise_table, summarise
 from stickrole_utils.layout import RunLayout
 from stickrole_utils.pipeline import check_parameters
+from stickrole_utils.records import read_experiment
 from stickrole_utils.report import experiment_figures as figs
 
 check_parameters("experiment", run_dir=run_dir, title=title)
 pd.set_option("display.max_colwidth", None)  # measures in words, not cut
 layout = RunLayout(run_dir)
-table = pd.read_csv(layout.experiment_csv)
-comparisons = pd.read_csv(layout.comparisons_csv)
+table, comparisons = read_experiment(run_dir)
 summary = summarise(table)
 pairwise = pairwise_table(layout)
 display(Markdown((f"## {title}" if title else f"## Experiment `{Path(run_dir).name}`")

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, DataError, StickroleError, format_validation_error, one_line, shown
+from .errors import ConfigError, StickroleError, format_validation_error, one_line, shown
 from .io import check_out_dir, check_out_file, read_yaml
 
 __all__ = ["main", "build_parser", "settings_from_args", "leaderboard_settings_from_args"]
@@ -219,9 +219,9 @@ def _cmd_run(args) -> int:
 
 def _check_run_dir(run_dir: Path) -> None:
     """What ``report`` reads from a run directory, read once before any notebook starts."""
-    from .io import read_json
     from .layout import ModelFiles, RunLayout
     from .leaderboard import load_metrics
+    from .records import read_leaderboard, read_run_config, read_run_summary
 
     layout = RunLayout(run_dir)
     if not run_dir.is_dir():
@@ -230,18 +230,9 @@ def _check_run_dir(run_dir: Path) -> None:
     files = [ModelFiles(d).metrics for d in layout.analysed_model_dirs()]
     if files:
         load_metrics(files)
-    for path, key, kind in ((layout.run_config, "report", dict),
-                            (layout.run_summary, "results", list)):
-        name = path.name
-        if not path.is_file():
-            continue
-        data = read_json(path, name)
-        if not isinstance(data, dict):
-            raise DataError(f"{path}: expected a JSON object; got {type(data).__name__}")
-        value = data.get(key) if kind is list else data.get(key) or {}
-        if not isinstance(value, kind):
-            raise DataError(f"{path}: {key!r} must be a JSON "
-                            f"{'object' if kind is dict else 'list'}; got {shown(value)}")
+    read_run_config(run_dir)
+    read_run_summary(run_dir)
+    read_leaderboard(run_dir)
 
 
 def _cmd_report(args) -> int:

@@ -569,7 +569,7 @@ report_case("metrics.json wrong type", "m1/metrics.json",
                         "stress": {}, "cfi": {}, "srmr": {}, "rmsea": {}}),
             ["pairwise_rank_order['a']['b']", "'x'"])
 report_case("run_summary.json wrong type", "run_summary.json", json.dumps({"results": "none"}),
-            ["'results'", "'none'"])
+            ["run_summary.json", "results: Input should be a valid list", "'none'"])
 
 
 # ---- the tests --------------------------------------------------------------------------------

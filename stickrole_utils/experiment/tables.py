@@ -28,6 +28,7 @@ from ..analysis.stats import compare_models
 from ..config import RunConfig
 from ..io import atomic_write_text, read_json
 from ..layout import RunLayout
+from ..records import COMPARISONS_COLUMNS, EXPERIMENT_COLUMNS, PAIRWISE_COLUMNS
 
 __all__ = [
     "EXPERIMENT_COLUMNS",
@@ -43,11 +44,6 @@ __all__ = [
     "write_experiment",
 ]
 
-#: Leading columns of ``experiment.csv`` (one more column per other grid key follows).
-EXPERIMENT_COLUMNS: tuple[str, ...] = ("model", "seed", "n_messages", "metric", "value")
-#: Leading columns of ``comparisons.csv`` (one more column per other grid key follows).
-COMPARISONS_COLUMNS: tuple[str, ...] = ("metric", "n_messages", "model_a", "model_b", "t", "p",
-                                        "p_fdr")
 
 
 def _num(x: Any) -> float:
@@ -104,9 +100,6 @@ def collect_experiment(points: Sequence[tuple[Mapping[str, Any], RunConfig]],
     return experiment_table(records)
 
 
-#: Columns of :func:`pairwise_table` (the other grid keys come before ``chunk_a``).
-PAIRWISE_COLUMNS: tuple[str, ...] = ("model", "seed", "n_messages", "chunk_a", "chunk_b",
-                                     "value")
 
 
 def _pair(pairwise: Mapping[str, Mapping[str, Any]], a: str, b: str) -> float:

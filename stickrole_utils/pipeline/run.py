@@ -59,6 +59,7 @@ from ..generation import load_params
 from ..io import atomic_write_text
 from ..layout import RunLayout
 from ..leaderboard.table import load_metrics, write_leaderboard
+from ..records import write_run_config, write_run_summary
 from ..report import write_index
 from .execute import DEFAULT_KERNEL, check_kernel
 from .on_ray import RayOptions, connect, run_models_on_ray
@@ -342,7 +343,7 @@ def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunS
     entries, nb_src, kernel_name, force = run.entries, run.nb_src, run.kernel_name, run.force
     layout = RunLayout(cfg.run_dir)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
+    write_run_config(layout.run_dir, cfg)
     summary = RunSummary(run_dir=layout.run_dir)
     t_run = time.perf_counter()
 
@@ -361,7 +362,7 @@ def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunS
     summary.interrupted = run.stop.is_set()
     summary.index_html = write_index(layout.run_dir, stages=summary.table(),
                                      title=cfg.report.title)
-    atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
+    write_run_summary(layout.run_dir, summary.to_json())
     failed = sum(r.status in ("failed", "skipped") for r in summary.results)
     stopped = sum(r.status == "stopped" for r in summary.results)
     log.log(logging.INFO if summary.ok else logging.WARNING,
@@ -446,7 +447,7 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
     the experiment stage and the experiment's index page."""
     layout = RunLayout(cfg.run_dir)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
+    write_run_config(layout.run_dir, cfg)
     summary = RunSummary(run_dir=layout.run_dir)
     t_run = time.perf_counter()
     points = expand_grid(cfg)
@@ -483,7 +484,7 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
     summary.interrupted = run.stop.is_set()
     summary.index_html = write_index(layout.run_dir, stages=summary.table(),
                                      title=cfg.report.title)
-    atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
+    write_run_summary(layout.run_dir, summary.to_json())
     log.log(logging.INFO if summary.ok else logging.WARNING,
             "experiment %s (%d grid points) %s in %.1f s: %s; report: %s", cfg.run,
             len(points), "stopped (Ctrl-C)" if summary.interrupted else "finished",

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..io import atomic_write_text
 from ..layout import RunLayout
+from ..records import read_leaderboard, read_run_config, read_run_summary
 from .tables import _TABLE_CSS, links_html, model_links, sortable_table_html
 
 __all__ = ["notebook_to_html", "write_index", "LEADERBOARD_INDEX_COLUMNS"]
@@ -155,20 +156,18 @@ def write_index(run_dir: str | Path, *, stages: pd.DataFrame | None = None,
     Path
         The index page.
     """
-    from ..io import read_json
-
     layout = RunLayout(run_dir)
     run_dir = layout.run_dir
     report = layout.report_dir
     report.mkdir(parents=True, exist_ok=True)
-    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
-    title = title or (cfg.get("report") or {}).get("title") or run_dir.name
+    cfg = read_run_config(run_dir)
+    title = title or (cfg.report.title if cfg is not None else "") or run_dir.name
     if stages is None:
-        stages = (pd.DataFrame(read_json(layout.run_summary, "run summary")["results"])
-                  if layout.run_summary.is_file() else pd.DataFrame())
+        summary = read_run_summary(run_dir)
+        stages = summary.table() if summary is not None else pd.DataFrame()
 
     parts = [f"<h1>{html.escape(title)}</h1>",
-             f"<p>Run <code>{html.escape(cfg.get('run', run_dir.name))}</code> · "
+             f"<p>Run <code>{html.escape(cfg.run if cfg is not None else run_dir.name)}</code> · "
              f"directory <code>{html.escape(str(run_dir.resolve()))}</code> · "
              f"page written {time.strftime('%Y-%m-%d %H:%M')}</p>"]
     lb_page = layout.leaderboard_page
@@ -186,9 +185,8 @@ def write_index(run_dir: str | Path, *, stages: pd.DataFrame | None = None,
         page_links[f"Grid point: {label}"] = os.path.relpath(point_index, report)
     parts.append("<h2>Pages</h2>" + (links_html(page_links) if page_links
                                      else "<p>No pages yet: the report stages have not run.</p>"))
-    lb_csv = layout.leaderboard_csv
-    if lb_csv.is_file():
-        lb = pd.read_csv(lb_csv)
+    lb = read_leaderboard(run_dir)
+    if lb is not None:
         lb = lb[[c for c in LEADERBOARD_INDEX_COLUMNS if c in lb.columns]]
         links = {m: href for m, href in model_links(lb["Model"].astype(str)).items()
                  if (report / href).is_file()}

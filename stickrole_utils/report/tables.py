@@ -6,7 +6,6 @@ Everything here renders what the stages wrote; nothing writes data.
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..generation.store import read_manifest as generation_read_manifest
-from ..layout import ModelFiles, RunLayout, model_dir_name
+from ..layout import ModelFiles, model_dir_name
 
 __all__ = [
     "sortable_table_html",
@@ -26,7 +25,6 @@ __all__ = [
     "context_table",
     "model_links",
     "read_manifest",
-    "read_ranking",
     "metrics_summary",
     "unparsed_table",
     "model_unparsed_table",
@@ -171,14 +169,6 @@ def read_manifest(model_dir: str | Path) -> dict:
     """``<model_dir>/manifest.json`` as a dict (``{}`` if absent, e.g. answers imported); read and
     validated by :func:`stickrole_utils.generation.store.read_manifest`."""
     return generation_read_manifest(model_dir)
-
-
-def read_ranking(run_dir: str | Path) -> dict:
-    """``<run>/ranking.json`` (diversity and sensitivity of the ranking), ``{}`` if absent."""
-    path = RunLayout(run_dir).ranking_json
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -345,11 +335,17 @@ def model_unparsed_table(model_dir: str | Path, metrics: Mapping[str, Any]) -> p
                         dtype=object).astype({"rate": float})
 
 
-def ranking_table(ranking: Mapping[str, Any]) -> pd.DataFrame:
-    """Diversity and sensitivity numbers of ``ranking.json`` as ``measure, value`` rows.
+def ranking_table(ranking: Any) -> pd.DataFrame:
+    """Diversity and sensitivity numbers of ``ranking.json`` (a
+    :class:`~stickrole_utils.records.RankingFile`, its data, or ``None`` when absent) as
+    ``measure, value`` rows.
 
     Only the keys present are listed; ``notes`` (reasons for NaN) come last as text rows.
     """
+    if ranking is None:
+        ranking = {}
+    elif not isinstance(ranking, Mapping):
+        ranking = ranking.model_dump()
     rows = [(label, ranking[key]) for key, label in _RANKING_ROWS if key in ranking]
     rows += [("note", n) for n in ranking.get("notes", [])]
     return pd.DataFrame(rows, columns=["measure", "value"])
