@@ -241,9 +241,11 @@ def test_experiment_figures_and_cli_on_a_grid(tmp_path, capsys):
 
 
 def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
+    from stickrole_utils.config import parse_run_config
     from stickrole_utils.experiment import write_experiment
     from stickrole_utils.layout import RunLayout
     from stickrole_utils.pipeline import build_report
+    from stickrole_utils.records import write_run_config
 
     layout = RunLayout(tmp_path / "exp")
     write_experiment(pd.concat([_table(VALUES, n_messages=1), _table(VALUES, "ipsative", 1),
@@ -251,7 +253,9 @@ def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
                                 _table(VALUES, "downstream_rank_order:religion", 1),
                                 _table(VALUES, "value_behaviour_correlation:religion:Power", 1)]),
                      layout)
-    layout.run_config.write_text('{"report": {"title": "Seeds"}}')
+    write_run_config(layout.run_dir, parse_run_config({
+        "version": 1, "run": "exp", "models": [{"name": "a", "backend": "dummy"}],
+        "report": {"title": "Seeds"}}))
     index = build_report(layout.run_dir, kernel_name=kernel)
     assert "experiment.html" in index.read_text()
     page = layout.experiment_page.read_text()

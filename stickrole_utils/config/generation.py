@@ -173,7 +173,7 @@ class GenerationConfig(_Strict):
     prompts_file: str | None = None
     """A YAML file giving every text said to a model: each key of ``prompts`` plus ``openers``
     (topic -> opening text of ``context: topic`` chunks), e.g. the original's texts for an exact
-    replication, which stickrole does not carry (README, Comparability with the original). Every
+    replication, which stickrole does not carry (docs/replication.md). Every
     key must be there (``descriptions`` and ``openers`` may be empty mappings); fields set in
     ``prompts`` override the file's. Relative to the params file."""
 

@@ -181,7 +181,7 @@ class LlamaCppBackend(BackendBase):
         # (masked): 16 sequences ran ~20 % slower, and the reduction over more cells rounds
         # differently, so greedy replies drifted from those of a stream (SmolLM2: 18 of 24
         # answers equal). With streams everywhere, any n_parallel gives the one-at-a-time
-        # answers (24 of 24; README, Batched generation). Costs n_ctx cells per sequence, so
+        # answers (24 of 24; docs/performance.md, Batched generation). Costs n_ctx cells per sequence, so
         # a GPU keeps the unified cache.
         self.kv_unified = kv_unified if kv_unified is not None else n_gpu_layers != 0
         self.kv_reuse = "server" if opts.kv_reuse == "server" else "speakers"

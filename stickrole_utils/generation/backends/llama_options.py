@@ -96,7 +96,7 @@ class LlamaCppOptions(BackendOptions):
     sequence, reused as llama-cpp-python and its OpenAI-compatible server reuse it (the longest
     common prefix with the previous call's prompt and reply), one sequence at a time
     (``n_parallel`` 1): the replies are those the original code gets from that server on the
-    same GGUF and build (README, Replicating the original's numbers); costs re-evaluating the
+    same GGUF and build (docs/replication.md, Replicating the original's numbers); costs re-evaluating the
     context at every conversation turn. ``auto``: ``server`` with ``generation.parsing:
     original`` (the replication settings) unless ``n_parallel`` is set above 1, else
     ``speakers``."""
