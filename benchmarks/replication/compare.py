@@ -1,0 +1,332 @@
+"""Hold stickrole against the replication reference of the original code (same GGUF, same build).
+
+Runs stickrole in process (``llama_cpp`` backend, the reference's GGUF and llama settings) with
+the replication recipe on the reference's slice (its personas, chunks in its order, CoT answers,
+temperature 0, the server's sampling defaults where the original's requests were silent), records
+every model call through a thin wrapper around the backend, reduces the calls with the same
+code as the reference (``calls.py``) and reports, per chunk and kind of call, how many prompts
+(SHA-256 of the messages) and replies (SHA-256 of the text) are identical, the option orders,
+and the answers as stored (``conversations.jsonl``, the ``raw`` column of ``answers.parquet``).
+
+The original's texts are read from your checkout (``original_texts.py``) into a prompts file
+written in the work directory at run time; the project carries none of them.
+
+Usage::
+
+    nice -n 10 .venv/bin/python benchmarks/replication/compare.py --original /tmp/orig \\
+        [--reference tests/reference/replication_smollm2.json] [--kv single|speakers] \\
+        [--strip-replies] [--workdir /tmp/stickrole-replication-compare]
+
+``--kv single`` (default) keeps one KV sequence reused by prefix, as llama-cpp-python's server
+does; ``--kv speakers`` keeps a KV history per speaker (stickrole's default for conversations).
+Exit status 0 when every prompt, option order and reply is identical, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from calls import QuestionnaireTexts, label_calls, text_sha256  # noqa: E402
+from original_texts import original_prompts  # noqa: E402
+
+REPO = HERE.parent.parent
+DEFAULT_REFERENCE = REPO / "tests" / "reference" / "replication_smollm2.json"
+
+
+class RecordingBackend:
+    """A backend that passes every call to ``inner`` and records the messages, the reply and
+    its token counts, tagged with the chunk being administered (``chunk``)."""
+
+    def __init__(self, inner: Any):
+        self.inner = inner
+        self.chunk = ""
+        self.calls: list[dict[str, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def chat(self, messages, sampling, seed):
+        gen = self.inner.chat(messages, sampling, seed)
+        self.calls.append({"chunk": self.chunk, "messages": [dict(m) for m in messages],
+                           "reply": gen.text, "prompt_tokens": gen.prompt_tokens,
+                           "reply_tokens": gen.completion_tokens, "finish_reason": None})
+        return gen
+
+    def chat_many(self, messages, sampling, seeds):
+        return [self.chat(m, sampling, s) for m, s in zip(messages, seeds, strict=True)]
+
+
+def _chunk_spec(label: str, proto: dict[str, Any], texts: dict[str, Any],
+                with_file: bool) -> str | dict[str, Any]:
+    spec = proto["chunks"][label]
+    inter = spec["interlocutors"]
+    if spec["theme"] is None:
+        return label
+    out: dict[str, Any] = {"label": label, "preset": label}
+    if not str(spec["theme"]).endswith(".jsonl"):  # a topic opener of the original
+        if not with_file:
+            out["opener"] = texts["openers"][spec["theme"]]
+    if inter != "human":
+        out["interlocutors_file"] = inter
+    return out
+
+
+def _sampling(ref: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The sampling a call of ``kind`` got on the server: the request's fields, the server's
+    defaults for the fields it did not set (only those stickrole can set)."""
+    reqs = ref["requests_sampling"][kind]
+    if len(reqs) != 1:
+        raise SystemExit(f"reference: {kind} calls were sent with {len(reqs)} different settings")
+    req, server = reqs[0], ref["server_sampling_defaults"]
+    out = {"temperature": req.get("temperature", server["temperature"]),
+           "max_tokens": req["max_tokens"]}
+    for key in ("top_p", "top_k", "min_p", "repeat_penalty"):
+        out[key] = req.get(key, server[key])
+    return out
+
+
+def build_params(ref: dict[str, Any], texts: dict[str, Any], data: Path, work: Path,
+                 kv: str, strip: bool, n_items: int | None = None,
+                 n_personas: int | None = None) -> Path:
+    """The replication recipe for the reference's slice, as a params file in ``work``."""
+    import yaml
+
+    from stickrole_utils.config import GenerationConfig, ModelEntry
+
+    gen_fields = GenerationConfig.model_fields
+    with_file = "prompts_file" in gen_fields
+    proto, server = ref["protocol"], ref["server"]
+    model = {"name": "smollm2", "backend": "llama_cpp", "model": ref["model"]["reference"],
+             "n_gpu_layers": 0, "n_ctx": server["n_ctx"], "n_batch": server["n_batch"],
+             "n_threads": server["n_threads"], "n_parallel": 1}
+    if "kv_history" in ModelEntry.model_fields:
+        model["kv_history"] = kv
+    gen: dict[str, Any] = {
+        "population": f"original:{proto['population']}",
+        "n_personas": n_personas or proto["n_personas"],
+        "instrument_source": "original", "permutation_scheme": "original",
+        "parsing": "original", "mode": "cot" if proto["cot"] else "direct",
+        "n_messages": proto["n_messages"],
+        "system_role": "system" if proto["system_message"] else "user",
+        "persona_turn": "separate", "interlocutor_knows_persona": False,
+        "conversation": _sampling(ref, "turn"), "answer": _sampling(ref, "item"),
+        "chunks": [_chunk_spec(c, proto, texts, with_file) for c in proto["chunks"]],
+    }
+    if n_items:
+        gen["items"] = {"pvq40": list(range(1, n_items + 1))}
+    if with_file:
+        from stickrole_utils.design.prompts import PROMPTS_FILE_KEYS
+
+        prompts_path = work / "original_prompts.yaml"
+        prompts_path.write_text(yaml.safe_dump({k: texts[k] for k in PROMPTS_FILE_KEYS},
+                                               allow_unicode=True, sort_keys=False, width=1000),
+                                encoding="utf-8")
+        gen["prompts_file"] = str(prompts_path)
+    else:
+        gen["prompts"] = {k: v for k, v in texts.items()
+                          if k in GenerationConfig.model_fields["prompts"].annotation.model_fields}
+    if "strip_replies" in gen_fields:
+        gen["strip_replies"] = strip
+    elif not strip:
+        print("note: this stickrole has no generation.strip_replies; conversation replies are "
+              "stripped", file=sys.stderr)
+    params = {"version": 1, "run": "replication", "output_dir": str(work / "outputs"),
+              "data_path": str(data), "models": [model], "generation": gen}
+    path = work / "replication.yaml"
+    path.write_text(yaml.safe_dump(params, allow_unicode=True, sort_keys=False, width=1000),
+                    encoding="utf-8")
+    return path
+
+
+def _has_strip_setting() -> bool:
+    from stickrole_utils.config import GenerationConfig
+
+    return "strip_replies" in GenerationConfig.model_fields
+
+
+def make_backend(cfg: Any, kv: str) -> Any:
+    from stickrole_utils.config import ModelEntry
+    from stickrole_utils.generation.backends import LlamaCppBackend
+
+    entry = cfg.models[0]
+    if "kv_history" in ModelEntry.model_fields:
+        return LlamaCppBackend(entry)
+    return LlamaCppBackend(entry, speaker_slots=0 if kv == "single" else 1)
+
+
+def run_stickrole(params: Path, kv: str) -> tuple[Path, list[dict[str, Any]], float]:
+    """Generate with a recording backend; the model run directory, the calls, the seconds."""
+    import stickrole_utils.generation.generate as generate_mod
+    from stickrole_utils.generation import generate_model
+    from stickrole_utils.generation.plan import load_params
+
+    cfg = load_params(params)
+    rec = RecordingBackend(make_backend(cfg, kv))
+    administer = generate_mod.administer_unit
+
+    def tagged(backend, unit, *args, **kwargs):
+        rec.chunk = unit.chunk.label
+        return administer(backend, unit, *args, **kwargs)
+
+    generate_mod.administer_unit = tagged
+    t0 = time.perf_counter()
+    try:
+        run_dir = generate_model(cfg, cfg.models[0], force=True, progress="text", backend=rec)
+    finally:
+        generate_mod.administer_unit = administer
+        rec.inner.close()
+    return run_dir, rec.calls, time.perf_counter() - t0
+
+
+def _key(c: dict[str, Any]) -> tuple:
+    return (c["chunk"], c["kind"], c["persona"], c.get("turn", c.get("item")))
+
+
+def compare(ref: dict[str, Any], ours: list[dict[str, Any]],
+            stored: dict[tuple, str], orders: dict[tuple, list[int]]) -> dict[str, Any]:
+    """Counts per (chunk, kind): calls, identical prompts, replies, option orders, letters,
+    replies as stored; and the first differing calls."""
+    theirs = {_key(c): c for c in ref["calls"]}
+    mine = {_key(c): c for c in ours}
+    table: dict[tuple, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    first_diff: list[dict[str, Any]] = []
+    for k, t in theirs.items():
+        row = table[(t["chunk"], t["kind"])]
+        row["reference"] += 1
+        o = mine.get(k)
+        if o is None:
+            continue
+        row["stickrole"] += 1
+        same_prompt = o["messages_sha256"] == t["messages_sha256"]
+        same_reply = o["reply_sha256"] == t["reply_sha256"]
+        row["prompts_identical"] += same_prompt
+        row["replies_identical"] += same_reply
+        row["prompt_tokens_equal"] += o["prompt_tokens"] == t["prompt_tokens"]
+        if same_prompt and not same_reply:
+            row["reply_differs_after_identical_prompt"] += 1
+        if t["kind"] == "item":
+            row["option_orders_identical"] += (o["option_order"] == t["option_order"]
+                                               and orders.get(k) == t["option_order"])
+            row["letters_identical"] += o["letter"] == t["letter"]
+        if stored.get(k) == t["reply_sha256"]:
+            row["stored_identical"] += 1
+        if not (same_prompt and same_reply) and len(first_diff) < 12:
+            first_diff.append({"key": list(k), "prompt": same_prompt, "reply": same_reply,
+                               "prompt_tokens": [t["prompt_tokens"], o["prompt_tokens"]],
+                               "reply_tokens": [t["reply_tokens"], o["reply_tokens"]]})
+    return {"table": {f"{c}/{k}": dict(v) for (c, k), v in table.items()},
+            "extra_calls": len(set(mine) - set(theirs)), "first_differences": first_diff}
+
+
+def _stored(run_dir: Path) -> tuple[dict, dict]:
+    """Reply hashes as stickrole stored them (conversation turns, item ``raw``) and the option
+    orders of answers.parquet, keyed as the reference's calls."""
+    import pandas as pd
+
+    stored: dict[tuple, str] = {}
+    for line in (run_dir / "conversations.jsonl").read_text(encoding="utf-8").splitlines():
+        rec = json.loads(line)
+        for t, msg in enumerate(rec["conversation"][1:]):
+            stored[(rec["chunk"], "turn", rec["persona_index"], t)] = text_sha256(msg["content"])
+    answers = pd.read_parquet(run_dir / "answers.parquet")
+    orders = {}
+    for r in answers.itertuples():
+        key = (r.chunk, "item", int(r.persona_index), int(r.item))
+        stored[key] = text_sha256(r.raw)
+        orders[key] = [int(x) for x in str(r.option_order).split(",")]
+    return stored, orders
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--original", required=True, type=Path,
+                    help="your checkout of flowersteam/value_stability at e3dd748")
+    ap.add_argument("--data", type=Path, default=None,
+                    help="the original's data directory (default: the checkout)")
+    ap.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/stickrole-replication-compare"))
+    ap.add_argument("--kv", choices=["single", "speakers"], default="single")
+    ap.add_argument("--strip-replies", action="store_true",
+                    help="strip conversation replies (stickrole's default; the original does not)")
+    ap.add_argument("--items", type=int, default=None,
+                    help="ask only the first N items (quick checks; the reference has all)")
+    ap.add_argument("--n-personas", type=int, default=None,
+                    help="personas to run (quick checks; default: the reference's)")
+    ap.add_argument("--no-run", action="store_true",
+                    help="compare the calls a previous run left in the work directory")
+    ap.add_argument("--report", type=Path, default=None,
+                    help="write the comparison as JSON here (default: <workdir>/comparison.json)")
+    args = ap.parse_args()
+
+    ref = json.loads(args.reference.read_text(encoding="utf-8"))
+    original = args.original.resolve()
+    data = (args.data or original).resolve()
+    work = args.workdir.resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    texts = original_prompts(original)
+    calls_path = work / "stickrole_calls.jsonl"
+    params = build_params(ref, texts, data, work, args.kv, args.strip_replies, args.items,
+                          args.n_personas)
+    if args.no_run:
+        raw_calls = [json.loads(x) for x in calls_path.read_text(encoding="utf-8").splitlines()]
+        run_dir = work / "outputs" / "replication" / "smollm2"
+        seconds = float("nan")
+    else:
+        run_dir, raw_calls, seconds = run_stickrole(params, args.kv)
+        with open(calls_path, "w", encoding="utf-8") as fh:
+            for c in raw_calls:
+                fh.write(json.dumps(c, ensure_ascii=False) + "\n")
+
+    people = json.loads((data / "personas/real_world_people/personas.json").read_text())
+    people = people[: args.n_personas or ref["protocol"]["n_personas"]]
+    bank = QuestionnaireTexts(data)
+    ours = []
+    for chunk in ref["protocol"]["chunks"]:
+        calls = [c for c in raw_calls if c["chunk"] == chunk]
+        ours += label_calls(calls, chunk, people, texts["persona"], texts["query_cot"],
+                            texts["descriptions"]["pvq40"], bank)
+    stored, orders = _stored(run_dir)
+    result = compare(ref, ours, stored, orders)
+    strip = args.strip_replies or not _has_strip_setting()
+    result.update(kv=args.kv, strip_replies=strip, seconds=round(seconds, 1),
+                  params=str(params), run_dir=str(run_dir))
+    import llama_cpp
+
+    result["same_llama_build"] = (getattr(llama_cpp, "__version__", "") ==
+                                  ref["llama_cpp_python"])
+    report = args.report or work / "comparison.json"
+    report.write_text(json.dumps(result, indent=1))
+
+    cols = ["reference", "stickrole", "prompts_identical", "prompt_tokens_equal",
+            "option_orders_identical", "replies_identical", "stored_identical",
+            "letters_identical"]
+    item_only = {"option_orders_identical", "letters_identical"}
+    print(f"kv={args.kv} strip_replies={strip} ({seconds:.0f} s); report {report}")
+    short = ["calls", "ours", "prompt=", "tokens=", "order=", "reply=", "stored=", "letter="]
+    print("columns: calls in the reference / made by stickrole; identical: prompt (messages), "
+          "prompt token count, option order, reply, reply as stored, parsed letter")
+    print(f"{'chunk/kind':24s} " + " ".join(f"{c:>8s}" for c in short))
+    ok = True
+    for name, row in result["table"].items():
+        cells = ["-" if c in item_only and not name.endswith("/item") else str(row.get(c, 0))
+                 for c in cols]
+        print(f"{name:24s} " + " ".join(f"{x:>8s}" for x in cells))
+        n = row.get("reference", 0)
+        ok &= all(row.get(c, 0) == n for c in ("stickrole", "prompts_identical",
+                                                "replies_identical"))
+    for d in result["first_differences"]:
+        print("differs:", d)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
