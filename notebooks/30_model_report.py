@@ -105,6 +105,17 @@ show_table(model_unparsed_table(model_dir, metrics))
 display(Markdown("\n".join(f"- {n}" for n in metrics.get("notes", [])) or "No notes."))
 
 # %% [markdown]
+# ## What each chunk heard
+# The context of each chunk as generation resolved it from the params: the kind of context, its
+# topic, how many messages were simulated after the opener, who the interlocutor was, the start
+# of the opener (or the corpus file) and the sha256 of the openers the personas heard.
+
+# %%
+from stickrole_utils.report import context_table, read_manifest, show_table
+
+show_table(context_table(read_manifest(model_dir)))
+
+# %% [markdown]
 # ## Run manifest
 # Model file and hash, backend, GPU offload, sampling, seeds and versions recorded by generation.
 

@@ -149,7 +149,7 @@ def _cmd_import(args) -> int:
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         log.warning("--out %s: suffix %r is neither .csv nor .parquet; writing parquet", out,
                     out.suffix)
-    table = import_original(args.result_dirs, model=args.model)
+    table = import_original(args.result_dirs, model=args.model, mode=args.mode)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".tmp-{uuid.uuid4().hex}-{out.name}")
     try:
@@ -182,15 +182,21 @@ def _cmd_generate(args) -> int:
 def _cmd_plan(args) -> int:
     from .config import expand_grid, point_label
     from .generation import load_params
-    from .generation.cost import format_plan, plan_run
+    from .generation.cost import format_plan, format_plan_total, plan_run
 
     cfg = load_params(args.params)
     entries = [cfg.model(args.model)] if args.model else list(cfg.models)
     points = expand_grid(cfg)
+    planned = []
     for point, point_cfg in points:
         if point:
             print(f"# grid point {point_label(point)} ({len(points)} points)")
-        print(format_plan(point_cfg, plan_run(point_cfg, entries)), end="")
+        plans = plan_run(point_cfg, [point_cfg.model(e.name) for e in entries])
+        planned.append((point_label(point), plans))
+        print(format_plan(point_cfg, plans), end="")
+    if cfg.experiment is not None:
+        print(f"# {cfg.run}: all grid points")
+        print(format_plan_total(planned), end="")
     return 0
 
 
@@ -292,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("result_dirs", nargs="+", type=Path)
     p.add_argument("--out", required=True, type=Path, help="answers table (.parquet or .csv)")
     p.add_argument("--model", help="model name (default: the results' engine)")
+    p.add_argument("--mode", choices=["auto", "cot", "direct"], default="auto",
+                   help="how the stored replies were asked for, to re-read them with the "
+                   "original's rule (an unparsable one was stored as a random option: imported "
+                   "as unparsed); auto: cot when most replies hold 'Answer:'")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("leaderboard", help="metrics.json files or run dirs -> DIR/leaderboard.csv")

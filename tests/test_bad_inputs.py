@@ -525,6 +525,31 @@ params_case("run up front", "run with a corpus line of the wrong type",
             files={"corpus.jsonl": '{"content": "a"}\n{"content": [1]}\n{"content": "c"}\n'})
 
 
+# paths named in params that do not exist: one line, whether or not this run reads them
+@case("missing path", "data_path that is not a directory", ["p.yaml", "data_path", "nowhere"],
+      "outs")
+def _(ws, d):
+    _write(d / "p.yaml", f"data_path: {d / 'nowhere'}\n" + _params(ws))
+    return ["generate", str(d / "p.yaml")]
+
+
+params_case("missing path", "interlocutors_file of a chunk with a human interlocutor",
+            "  chunks: [{{label: c, context: topic, topic: joke, "
+            "interlocutors_file: {d}/nobody.json}}]\n",
+            ["generation.chunks[0] (c).interlocutors_file", "nobody.json", "not found"])
+params_case("missing path", "corpus of a chunk without conversation",
+            "  chunks: [{{label: c, corpus: {d}/none.jsonl}}]\n",
+            ["generation.chunks[0] (c).corpus", "none.jsonl", "not found"], command="run")
+params_case("missing path", "prompts_file", "  prompts_file: {d}/prompts.yaml\n",
+            ["prompts.yaml"], command="run")
+params_case("missing path", "a prompts file lacking a text", "  prompts_file: {d}/pr.yaml\n",
+            ["pr.yaml", "missing field(s) query_cot"],
+            files={"pr.yaml": "persona: 'Be {name}'\nhuman_interlocutor: h\n"
+                   "persona_interlocutor: p\nknows_persona: k\nquery_direct: d\n"
+                   "answer_prefix: 'A: ('\nsvs_most: m\nsvs_rate_chosen: r\nsvs_least: l\n"
+                   "svs_rest: s\ndescriptions: {}\nopeners: {}\n"})
+
+
 @case("run up front", "run --model unknown", ["p.yaml", "no model named 'nope'"], "outs")
 def _(ws, d):
     _write(d / "p.yaml", _params(ws))

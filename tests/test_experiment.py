@@ -48,7 +48,8 @@ def test_grid_expands_to_runs_under_the_experiment_directory():
                                                        "chunk_b"]
     # a grid without seed keeps the chunks' own seed strings
     _, cfg = expand_grid(_cfg({"mode": ["direct", "logprob"]}))[1]
-    assert cfg.generation.mode == "logprob" and cfg.generation.chunks[0] == "chunk_no_conv"
+    assert cfg.generation.mode == "logprob" and cfg.generation.chunks[0].label == "chunk_no_conv"
+    assert cfg.generation.chunks[0].permutation_seed == "leaderboard_no_conv"
     # population files in a grid are relative to the params file, as generation.population
     cfg = parse_run_config({**BASE, "experiment": {"grid": {"population": [
         "famous_people", "people.yaml"]}}}, base_dir="/p")

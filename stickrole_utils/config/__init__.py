@@ -3,6 +3,10 @@
 from .analysis import (
     AnalysisSettings,
 )
+from .chunks import (
+    CHUNK_PRESETS,
+    expand_chunk,
+)
 from .experiment import (
     GRID_KEYS,
     ComparisonSettings,
@@ -30,10 +34,14 @@ from .run import (
     expand_grid,
     load_run_config,
     parse_run_config,
+    resolve_kv_reuse,
+    run_spec,
 )
 
 __all__ = [
     "AnalysisSettings",
+    "CHUNK_PRESETS",
+    "expand_chunk",
     "GRID_KEYS",
     "ComparisonSettings",
     "ExperimentSettings",
@@ -54,4 +62,6 @@ __all__ = [
     "load_run_config",
     "parse_run_config",
     "expand_grid",
+    "run_spec",
+    "resolve_kv_reuse",
 ]

@@ -97,29 +97,27 @@ def point_label(point: dict[str, Any]) -> str:
     return "-".join(f"{safe(str(k))}_{safe(str(v))}" for k, v in point.items())
 
 
-def _seeded_chunk(chunk: str | ChunkSpec, seed: Any) -> ChunkSpec:
-    spec = ChunkSpec(label=chunk, preset=chunk) if isinstance(chunk, str) else chunk
+def _seeded_chunk(spec: ChunkSpec, seed: Any) -> ChunkSpec:
     stem = spec.seed
     if stem is None:
         stem = spec.label[len("chunk_"):] if spec.label.startswith("chunk_") else spec.label
-    fields = spec.model_dump(exclude_unset=True)
-    fields.update(label=spec.label, seed=f"{seed}_{stem}")
-    return ChunkSpec.model_validate(fields)
+    return spec.model_copy(update={"seed": f"{seed}_{stem}"})
 
 
 def point_generation(gen: GenerationConfig, point: dict[str, Any]) -> GenerationConfig:
     """The generation settings of one grid point: ``gen`` with the point's values put in
     (validated as the params are); ``seed`` also sets the chunks' permutation seed strings.
+    Nothing else changes: every other setting, and every field of every chunk, is ``gen``'s.
 
     Raises
     ------
     ValueError
         A value the setting does not accept (the message names the key and the value).
     """
-    data = gen.model_dump(exclude_unset=True)
+    data = gen.model_dump()
     data.update(point)
     if "seed" in point:
-        data["chunks"] = [_seeded_chunk(c, point["seed"]) for c in gen.chunks]
+        data["chunks"] = [_seeded_chunk(c, point["seed"]).model_dump() for c in gen.chunks]
     try:
         return GenerationConfig.model_validate(data)
     except ValidationError as exc:

@@ -34,6 +34,7 @@ from .leaderboard import LeaderboardSettings
 __all__ = [
     "AUTO_N_PARALLEL",
     "auto_n_parallel",
+    "resolve_kv_reuse",
     "ModelEntry",
     "ReportSettings",
     "ExecutionSettings",
@@ -41,6 +42,7 @@ __all__ = [
     "load_run_config",
     "parse_run_config",
     "expand_grid",
+    "run_spec",
 ]
 
 _log = logging.getLogger(__name__)
@@ -61,6 +63,22 @@ AUTO_N_PARALLEL: dict[str, dict[str, int]] = {
     "cpu": {"logprob": 1, "direct": 1, "cot": 1},
     "gpu": {"logprob": 16, "direct": 32, "cot": 32},
 }
+
+
+def resolve_kv_reuse(entry: ModelEntry, parsing: str) -> str:
+    """What ``kv_reuse: auto`` means for ``entry`` under ``generation.parsing`` (an explicit
+    value stays).
+
+    >>> resolve_kv_reuse(ModelEntry(name="m", backend="dummy"), "original")
+    'server'
+    >>> resolve_kv_reuse(ModelEntry(name="m", backend="dummy", n_parallel=4), "original")
+    'speakers'
+    """
+    if entry.kv_reuse != "auto":
+        return entry.kv_reuse
+    if parsing == "original" and entry.n_parallel in (1, "auto"):
+        return "server"
+    return "speakers"
 
 
 def auto_n_parallel(device: str, mode: str) -> int:
@@ -126,6 +144,20 @@ class ModelEntry(_Strict):
     measured to pay on the device and answer mode (:data:`AUTO_N_PARALLEL`), and llama_cpp
     keeps fewer in flight where that many would not fit ``n_ctx`` instead of stopping."""
 
+    kv_reuse: Literal["auto", "speakers", "server"] = "auto"
+    """llama_cpp: how the KV cache of earlier prompts is reused, which decides the answers'
+    float rounding. ``speakers``: each speaker's history (prompts and replies as they were
+    computed) in a KV sequence of its own, so a conversation evaluates its context once per
+    speaker; the KV of a reply decoded token by token then stands where a server would have
+    evaluated those tokens as part of a prompt, so near-ties can be answered differently.
+    ``server``: one KV sequence, reused as llama-cpp-python and its OpenAI-compatible server
+    reuse it (the longest common prefix with the previous call's prompt and reply), one
+    sequence at a time (``n_parallel`` 1): the prompts' KV, hence the replies, are those the
+    original code gets from that server on the same GGUF and build (README, Replicating the
+    original); costs re-evaluating the context at every conversation turn. ``auto``:
+    ``server`` with ``generation.parsing: original`` (the replication settings) unless
+    ``n_parallel`` is set above 1, else ``speakers``."""
+
     mode: Literal["logprob", "direct", "cot"] | None = None
     """Per-model override of ``generation.mode`` (``None``: use generation.mode)."""
 
@@ -160,11 +192,15 @@ class ModelEntry(_Strict):
 
     @model_serializer(mode="wrap")
     def _without_default_template(self, handler: Any) -> Any:
-        """Dumps leave ``template`` out when it is ``chat``, so the run identity (and the stage
-        stamps) of a chat model are those it had before the field existed: older runs resume."""
+        """Dumps leave ``template`` out when it is ``chat`` and ``kv_reuse`` when it is
+        ``auto``, so the run identity (and the stage stamps) of a model are those it had before
+        these fields existed: older runs resume."""
         data = handler(self)
-        if self.template == "chat" and isinstance(data, dict):
-            data.pop("template", None)
+        if isinstance(data, dict):
+            if self.template == "chat":
+                data.pop("template", None)
+            if self.kv_reuse == "auto":
+                data.pop("kv_reuse", None)
         return data
 
     @field_validator("n_parallel", mode="before")
@@ -185,6 +221,10 @@ class ModelEntry(_Strict):
         if self.template == "labelled" and self.backend == "openai":
             raise ValueError("template labelled needs backend llama_cpp (an OpenAI-compatible "
                              "server applies its own chat template); use template: chat")
+        if self.kv_reuse == "server" and self.n_parallel not in (1, "auto"):
+            raise ValueError(f"kv_reuse server decodes one sequence at a time, as the server "
+                             f"does; set n_parallel: 1 (or auto), or kv_reuse: speakers "
+                             f"(n_parallel is {self.n_parallel})")
         if self.template == "labelled" and self.chat_format:
             raise ValueError(f"template labelled renders plain text and ignores chat_format "
                              f"{self.chat_format!r}; drop chat_format or use template: chat")
@@ -294,6 +334,24 @@ class RunConfig(_Strict):
             f"{self.source or 'params'}: no model named {name!r}; models: "
             f"{', '.join(m.name for m in self.models)}"
         )
+
+
+def run_spec(cfg: RunConfig) -> dict[str, Any]:
+    """The complete run specification as JSON data: every setting explicit, chunks expanded, paths
+    absolute (what ``run_config.json`` and a grid point's ``params.json`` hold). Reading it back
+    with :func:`parse_run_config` gives a config whose spec is the same (``source`` aside, which
+    names the file a config was read from).
+
+    >>> cfg = parse_run_config({"version": 1, "run": "r", "output_dir": "/o",
+    ...     "models": [{"name": "d", "backend": "dummy"}],
+    ...     "generation": {"chunks": ["chunk_chess_0"]}})
+    >>> spec = run_spec(cfg)
+    >>> spec["generation"]["chunks"][0]["interlocutor"]
+    'persona'
+    >>> run_spec(parse_run_config(spec)) == spec
+    True
+    """
+    return cfg.model_dump(mode="json", exclude={"source"})
 
 
 def expand_grid(cfg: RunConfig) -> list[tuple[dict[str, Any], RunConfig]]:
@@ -420,6 +478,20 @@ def _is_population_file(pop: Any) -> bool:
             and not pop.startswith("original:"))
 
 
+def _data_file(rel: str | None, data_path: str | None, base: Path) -> str | None:
+    """A chunk's file as the run will read it: an absolute path as given; a relative one under
+    ``data_path`` if it is there, else next to the params file (where neither holds it, the
+    first place looked: the generation preflight then names it as missing)."""
+    if rel is None:
+        return None
+    path = Path(rel).expanduser()
+    if path.is_absolute():
+        return str(path)
+    places = [*([Path(data_path) / path] if data_path else []), base / path]
+    found = next((p for p in places if p.is_file()), places[0])
+    return str(found.resolve())
+
+
 def _resolve_paths(cfg: RunConfig, base: Path, source: str) -> RunConfig:
     models = []
     for m in cfg.models:
@@ -427,20 +499,30 @@ def _resolve_paths(cfg: RunConfig, base: Path, source: str) -> RunConfig:
             m = m.model_copy(update={"model": _abs(m.model, base)})
         models.append(m)
     gen = cfg.generation
+    data_path = _abs(cfg.data_path, base)
     pop = gen.population
     if _is_population_file(pop):
         gen = gen.model_copy(update={"population": _abs(pop, base)})
+    chunks = [c.model_copy(update={key: _data_file(getattr(c, key), data_path, base)
+                                   for key in ("corpus", "interlocutors_file")})
+              for c in gen.chunks]
+    gen = gen.model_copy(update={"chunks": chunks,
+                                 "prompts_file": _abs(gen.prompts_file, base)})
     exp = cfg.experiment
-    if exp is not None and "population" in exp.grid:
-        grid = {**exp.grid, "population": [_abs(p, base) if _is_population_file(p) else p
-                                           for p in exp.grid["population"]]}
+    if exp is not None and {"population", "prompts_file"} & set(exp.grid):
+        grid = dict(exp.grid)
+        if "population" in grid:
+            grid["population"] = [_abs(p, base) if _is_population_file(p) else p
+                                  for p in grid["population"]]
+        if "prompts_file" in grid:
+            grid["prompts_file"] = [_abs(p, base) for p in grid["prompts_file"]]
         exp = exp.model_copy(update={"grid": grid})
     return cfg.model_copy(update={
         "models": models,
         "generation": gen,
         "experiment": exp,
         "output_dir": _abs(cfg.output_dir, base),
-        "data_path": _abs(cfg.data_path, base),
+        "data_path": data_path,
         "source": source,
     })
 

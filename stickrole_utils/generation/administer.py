@@ -126,7 +126,8 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
     Even turns: the model as the persona, with the history's roles set so the last turn is the
     user's. Odd turns: the model as the interlocutor, roles flipped, led by the interlocutor's
     role text (an empty user turn is inserted when the history would start with the assistant).
-    An empty reply is kept as a single space, as in the original. Each turn tells the backend
+    A reply is stripped of surrounding white space unless ``gen.strip_replies`` is off (the
+    original keeps it as generated); an empty one is kept as a single space, as in the original. Each turn tells the backend
     its speaker (``speak_as``), so a llama.cpp model keeps each speaker's history in a KV
     sequence of its own and evaluates the context once per speaker.
     """
@@ -142,7 +143,8 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
         msgs = with_persona(setting, alternate_roles(conv, last="user"), placement,
                             gen.persona_turn)
         reply = backend.chat(msgs, gen.conversation, call_seed(gen.seed, *seed_parts, "turn", i))
-        conv.append(reply.text.strip() or " ")
+        text = reply.text.strip() if gen.strip_replies else reply.text
+        conv.append(text or " ")
     return conv
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "plan_run",
     "format_duration",
     "format_plan",
+    "format_plan_total",
 ]
 
 #: Reply budget of a chat call that sets no ``max_tokens`` (llama_cpp's default).
@@ -62,6 +63,8 @@ class UnitCost:
     evaluated_tokens: int
     generated_tokens: int
     longest_prompt: int
+    turns: int = 0
+    """Simulated conversation turns (after the opener)."""
 
     @property
     def work(self) -> int:
@@ -77,6 +80,8 @@ class ChunkCost:
     units: int = 0
     done: int = 0
     items: int = 0
+    turns: int = 0
+    """Simulated conversation turns (model calls as persona or interlocutor)."""
     prompt_tokens: int = 0
     evaluated_tokens: int = 0
     generated_tokens: int = 0
@@ -88,6 +93,7 @@ class ChunkCost:
         self.units += 1
         self.done += int(done)
         self.items += n_items
+        self.turns += cost.turns
         self.prompt_tokens += cost.prompt_tokens
         self.evaluated_tokens += cost.evaluated_tokens
         self.generated_tokens += cost.generated_tokens
@@ -111,7 +117,7 @@ class ModelPlan:
     def total(self) -> ChunkCost:
         out = ChunkCost("total")
         for c in self.chunks:
-            for name in ("units", "done", "items", "prompt_tokens", "evaluated_tokens",
+            for name in ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
                          "generated_tokens", "remaining_work"):
                 setattr(out, name, getattr(out, name) + getattr(c, name))
             out.longest_prompt = max(out.longest_prompt, c.longest_prompt)
@@ -213,9 +219,10 @@ def estimate_unit(unit: Unit, cfg: RunConfig, mode: str, placement: str,
     """Estimated tokens of one unit, from the prompts administering it builds."""
     model = CostEstimator()
     gen = cfg.generation.model_copy(update={"on_context_overflow": "skip"})
-    administer_unit(model, unit, gen, prompts, mode, placement)
+    result = administer_unit(model, unit, gen, prompts, mode, placement)
+    turns = max(0, len(result.conversation["conversation"]) - 1)
     return UnitCost(model.prompt_tokens, model.evaluated_tokens, model.generated_tokens,
-                    model.longest_prompt)
+                    model.longest_prompt, turns)
 
 
 def _placement(cfg: RunConfig) -> str:
@@ -237,7 +244,7 @@ def plan_model(cfg: RunConfig, entry: ModelEntry,
     """
     cache = {} if cache is None else cache
     mode = entry.mode or cfg.generation.mode
-    prompts = Prompts.from_config(cfg.generation.prompts)
+    prompts = Prompts.for_generation(cfg.generation)
     run_dir = model_run_dir(cfg, entry)
     store = RunStore(run_dir)
     plan = ModelPlan(model=entry.name, backend=entry.backend, mode=mode,
@@ -250,7 +257,8 @@ def plan_model(cfg: RunConfig, entry: ModelEntry,
             cache[key] = estimate_unit(unit, cfg, mode, _placement(cfg), prompts)
         cost = cache[key]
         if entry.backend == "dummy":
-            cost = UnitCost(cost.prompt_tokens, 0, cost.generated_tokens, cost.longest_prompt)
+            cost = UnitCost(cost.prompt_tokens, 0, cost.generated_tokens, cost.longest_prompt,
+                            cost.turns)
         done = store.is_done((entry.name, *key[1:]))
         by_chunk.setdefault(unit.chunk.label, ChunkCost(unit.chunk.label)).add(
             cost, len(unit.items), done)
@@ -288,13 +296,14 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
-_HEAD = ("chunk", "units", "done", "items", "prompt tok", "evaluated tok", "generated tok",
-         "longest prompt", "ETA")
+_HEAD = ("chunk", "units", "done", "items", "turns", "prompt tok", "evaluated tok",
+         "generated tok", "longest prompt", "ETA")
 
 
 def _row(plan: ModelPlan, c: ChunkCost) -> list[str]:
     eta = plan.eta_seconds(c)
-    return [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.prompt_tokens:,}",
+    return [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.turns:,}",
+            f"{c.prompt_tokens:,}",
             f"{c.evaluated_tokens:,}", f"{c.generated_tokens:,}", f"{c.longest_prompt:,}",
             "-" if eta is None else format_duration(eta)]
 
@@ -331,3 +340,33 @@ def format_plan(cfg: RunConfig, plans: list[ModelPlan]) -> str:
                          f"{plan.n_ctx}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def format_plan_total(points: list[tuple[str, list[ModelPlan]]]) -> str:
+    """The total over the grid points of an experiment (``points``: each point's label and
+    plans): units, items, turns and tokens per model, and for all models together."""
+    totals: dict[str, ChunkCost] = {}
+    for _, plans in points:
+        for plan in plans:
+            t = plan.total
+            acc = totals.setdefault(plan.model, ChunkCost(plan.model))
+            for name in ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
+                         "generated_tokens", "remaining_work"):
+                setattr(acc, name, getattr(acc, name) + getattr(t, name))
+            acc.longest_prompt = max(acc.longest_prompt, t.longest_prompt)
+    everything = ChunkCost("all models")
+    for acc in totals.values():
+        for name in ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
+                     "generated_tokens", "remaining_work"):
+            setattr(everything, name, getattr(everything, name) + getattr(acc, name))
+        everything.longest_prompt = max(everything.longest_prompt, acc.longest_prompt)
+    head = ["model", *_HEAD[1:-1]]
+
+    def row(c: ChunkCost) -> list[str]:
+        return [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.turns:,}",
+                f"{c.prompt_tokens:,}", f"{c.evaluated_tokens:,}", f"{c.generated_tokens:,}",
+                f"{c.longest_prompt:,}"]
+
+    lines = [f"total over {len(points)} grid points"]
+    lines += _table([head, *(row(c) for c in totals.values()), row(everything)])
+    return "\n".join(lines) + "\n"

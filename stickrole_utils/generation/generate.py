@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import GenerationConfig, ModelEntry, RunConfig
+from ..config import GenerationConfig, ModelEntry, RunConfig, resolve_kv_reuse
+from ..design.contexts import describe_context
 from ..design.prompts import Prompts
 from ..errors import BackendError, ConfigError
 from .administer import Unit, UnitResult, administer_unit
@@ -70,12 +71,17 @@ def _identity(cfg: RunConfig, entry: ModelEntry, info: dict[str, Any], placement
     }
 
 
-def _for_backend(entry: ModelEntry, mode: str) -> ModelEntry:
+def _for_backend(entry: ModelEntry, mode: str, parsing: str) -> ModelEntry:
     """The entry a backend is built from: ``n_parallel: auto`` depends on the answer mode, which
-    the backend reads from ``entry.mode`` (the run identity keeps the entry as given)."""
+    the backend reads from ``entry.mode``, and ``kv_reuse: auto`` on ``generation.parsing``
+    (:func:`~stickrole_utils.config.resolve_kv_reuse`); the run identity keeps the entry as
+    given (both are functions of the identity's other fields)."""
+    update: dict[str, Any] = {"kv_reuse": resolve_kv_reuse(entry, parsing)}
     if entry.n_parallel == "auto" and entry.mode is None:
-        return entry.model_copy(update={"mode": mode})
-    return entry
+        update["mode"] = mode
+    if update["kv_reuse"] == "server" and entry.n_parallel == "auto":
+        update["n_parallel"] = 1
+    return entry.model_copy(update=update)
 
 
 def _executor(executor: dict[str, Any]) -> dict[str, Any]:
@@ -230,12 +236,16 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
     gen = cfg.generation
     units = plan_units(cfg, entry.name)  # validates population, chunks, items before loading
     chunk_specs = {u.chunk.label: u.chunk.model_dump(mode="json") for u in units}
+    chunk_contexts = {label: describe_context(
+        next(u.chunk for u in units if u.chunk.label == label),
+        [u.context for u in units if u.chunk.label == label], gen.n_messages)
+        for label in chunk_specs}
     store = RunStore(model_run_dir(cfg, entry))
     mode = entry.mode or gen.mode
-    prompts = Prompts.from_config(gen.prompts)
+    prompts = Prompts.for_generation(gen)
     own_backend = backend is None
     t0 = time.perf_counter()
-    backend = backend or make_backend(_for_backend(entry, mode))
+    backend = backend or make_backend(_for_backend(entry, mode, gen.parsing))
     try:
         info = backend.info()
         placement = _placement(gen, backend, entry)
@@ -261,6 +271,7 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
             backend_info=info,
             chunk_specs={**old_chunks, **chunk_specs},
             chunk_order=list(dict.fromkeys([*old.get("chunk_order", []), *chunk_specs])),
+            chunk_contexts={**old.get("chunk_contexts", {}), **chunk_contexts},
             python=sys.version.split()[0],
             platform=platform.platform(),
             status="running",
@@ -299,10 +310,12 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         unparsed = int((~answers["parsed"]).sum()) if n else 0
         skipped = (len(answers.loc[answers["error"] != "", ["chunk", "persona", "questionnaire"]]
                        .drop_duplicates()) if n else 0)
+        turns = sum(max(0, len(r.get("conversation") or []) - 1)
+                    for r in store.read_conversations())
         stats = ManifestStats(
             units=len(units), units_run_now=len(todo), items=n, unparsed=unparsed,
             unparsed_rate=unparsed / n if n else float("nan"),
-            units_skipped_overflow=int(skipped),
+            units_skipped_overflow=int(skipped), conversation_turns=turns,
             seconds_this_session=round(time.perf_counter() - t0, 2))
         store.write_manifest(manifest.model_copy(update={"status": "complete", "stats": stats,
                                                          "usage": usage}))

@@ -154,6 +154,32 @@ class RunStore:
         atomic_write_text(self.conversations_path, "\n".join(lines) + ("\n" if lines else ""))
         return self.answers_path
 
+    def read_conversations(self) -> list[dict[str, Any]]:
+        """The conversation records of ``conversations.jsonl`` (written by
+        :meth:`consolidate`), in file order; [] before the first consolidation.
+
+        Raises
+        ------
+        DataError
+            A line that is not a JSON object (file and line named).
+        """
+        if not self.conversations_path.is_file():
+            return []
+        out = []
+        text = self.conversations_path.read_text(encoding="utf-8")
+        for lineno, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{self.conversations_path}:{lineno}: malformed JSON line "
+                                f"({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise DataError(f"{self.conversations_path}:{lineno}: expected a JSON object")
+            out.append(record)
+        return out
+
     # -- manifest --------------------------------------------------------------------------
 
     def read_manifest(self) -> dict[str, Any]:

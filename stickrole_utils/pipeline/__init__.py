@@ -29,7 +29,7 @@ from .stages import (
 from .stamps import file_digest, inputs_digest, is_current, write_stamp
 
 _LAZY = {"build_report": ".rebuild", "RunSummary": ".run", "StageResult": ".run",
-         "run_experiment": ".run"}
+         "run_experiment": ".run", "write_grid_points": ".run"}
 
 
 def __getattr__(name: str):
@@ -63,5 +63,6 @@ __all__ = [
     "notebooks_dir",
     "run_experiment",
     "stall_reason",
+    "write_grid_points",
     "write_stamp",
 ]

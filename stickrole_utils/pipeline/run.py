@@ -44,8 +44,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import expand_grid
-from ..design import find_data_file
+from ..config import expand_grid, run_spec
 from ..errors import ConfigError, DataError
 from ..generation import load_params
 from ..io import atomic_write_text
@@ -58,7 +57,7 @@ from .on_ray import RayOptions, connect, run_models_on_ray
 from .stages import MODEL_STAGES, NOTEBOOK_FILES, notebooks_dir
 from .units import StageResult, StageSpec, run_stage
 
-__all__ = ["StageResult", "RunSummary", "run_experiment"]
+__all__ = ["StageResult", "RunSummary", "run_experiment", "write_grid_points"]
 
 log = logging.getLogger("stickrole_utils.pipeline")
 
@@ -307,22 +306,35 @@ def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunS
 
 
 
-def _pinned_chunk_files(cfg, base_dir: Path):
-    """``cfg`` with relative corpus and interlocutor files of its chunk mappings made absolute
-    (looked up as the params file's own are), so that a grid point's params file, which lives
-    elsewhere, finds them."""
-    chunks = []
-    for c in cfg.generation.chunks:
-        if not isinstance(c, str):
-            update = {}
-            for key in ("corpus", "interlocutors_file"):
-                rel = getattr(c, key)
-                if rel and not Path(rel).is_absolute():
-                    update[key] = str(find_data_file(rel, cfg.data_path, base_dir, what=key))
-            c = c.model_copy(update=update) if update else c
-        chunks.append(c)
-    return cfg.model_copy(update={"generation": cfg.generation.model_copy(
-        update={"chunks": chunks})})
+def write_grid_points(cfg) -> list[tuple[dict, Path, object]]:
+    """Write each grid point's ``params.json`` (its complete run specification,
+    :func:`~stickrole_utils.config.run_spec`) and read it back as its stages will.
+
+    Returns
+    -------
+    list of (point, params path, config read back)
+        In grid order.
+
+    Raises
+    ------
+    DataError
+        A point's ``params.json`` does not read back to the specification it was written from
+        (a point would then run something other than its params file says).
+    """
+    out = []
+    for point, point_cfg in expand_grid(cfg):
+        layout = RunLayout(point_cfg.run_dir)
+        layout.run_dir.mkdir(parents=True, exist_ok=True)
+        spec = run_spec(point_cfg)
+        atomic_write_text(layout.params, json.dumps(spec, indent=1))
+        loaded = load_params(layout.params)
+        if run_spec(loaded) != spec:
+            changed = sorted(k for k in spec if run_spec(loaded).get(k) != spec[k])
+            raise DataError(f"{layout.params}: reads back differently from the grid point's "
+                            f"specification (sections {', '.join(changed)}); this is a bug, "
+                            "please report it")
+        out.append((point, layout.params, loaded))
+    return out
 
 
 def _experiment_stages(cfg, layout: RunLayout, points: list, models: list[str],
@@ -358,14 +370,9 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
     atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
     summary = RunSummary(run_dir=layout.run_dir)
     t_run = time.perf_counter()
-    points = expand_grid(_pinned_chunk_files(cfg, params_path.parent))
-    prepared = []
-    for i, (_, point_cfg) in enumerate(points, start=1):
-        point = RunLayout(point_cfg.run_dir)
-        point.run_dir.mkdir(parents=True, exist_ok=True)
-        dump = point_cfg.model_dump(mode="json", exclude={"source"})
-        atomic_write_text(point.params, json.dumps(dump, indent=1))
-        prepared.append((i, load_params(point.params), point.params))
+    points = expand_grid(cfg)
+    prepared = [(i, loaded, path) for i, (_, path, loaded) in
+                enumerate(write_grid_points(cfg), start=1)]
 
     def run_point(item: tuple) -> tuple:
         i, loaded, path = item

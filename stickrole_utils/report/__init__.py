@@ -10,6 +10,7 @@ kernel each, and should not pay ~1.5 s for plotting libraries they do not use.
 from .pages import notebook_to_html, write_index
 from .tables import (
     cfa_table,
+    context_table,
     links_html,
     manifest_table,
     metrics_summary,
@@ -51,6 +52,7 @@ __all__ = [
     "Explorer",
     "cfa_table",
     "links_html",
+    "context_table",
     "manifest_table",
     "metrics_summary",
     "model_links",

@@ -23,6 +23,7 @@ __all__ = [
     "show_table",
     "links_html",
     "manifest_table",
+    "context_table",
     "model_links",
     "read_manifest",
     "read_ranking",
@@ -203,6 +204,40 @@ def manifest_table(manifest: Mapping[str, Any], *, max_chars: int = 160) -> pd.D
     rows = [(k, (s if len(s := str(v)) <= max_chars else s[: max_chars - 3] + "..."))
             for k, v in flat.items()]
     return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def context_table(manifest: Mapping[str, Any]) -> pd.DataFrame:
+    """What each chunk's units heard before the questionnaire, from the manifest's
+    ``chunk_contexts`` (written by generation from the resolved run specification).
+
+    Returns
+    -------
+    DataFrame
+        One row per chunk, in run order: ``chunk, questionnaire, context, topic, messages``
+        (simulated after the opener), ``interlocutor``, ``opener`` (its first characters, or the
+        corpus file), ``openers sha256`` (first 12 hex digits). Empty when the manifest has no
+        such record (a run from before it was written, or imported answers).
+
+    Examples
+    --------
+    >>> context_table({"chunk_order": ["c"], "chunk_contexts": {"c": {
+    ...     "questionnaire": "pvq40", "context": "topic", "topic": "chess", "n_messages": 3,
+    ...     "interlocutor": "persona", "opener_start": "1. e4", "opener_sha256": "ab" * 32}}}
+    ...     ).iloc[0].tolist()
+    ['c', 'pvq40', 'topic', 'chess', 3, 'persona', '1. e4', 'abababababab']
+    """
+    records = manifest.get("chunk_contexts") or {}
+    order = [c for c in manifest.get("chunk_order", []) if c in records]
+    order += [c for c in records if c not in order]
+    rows = []
+    for chunk in order:
+        r = records[chunk]
+        opener = Path(r["corpus"]).name if r.get("corpus") else r.get("opener_start", "")
+        rows.append([chunk, r.get("questionnaire", ""), r.get("context", ""), r.get("topic", ""),
+                     r.get("n_messages", 0), r.get("interlocutor", ""), opener,
+                     str(r.get("opener_sha256", ""))[:12]])
+    return pd.DataFrame(rows, columns=["chunk", "questionnaire", "context", "topic", "messages",
+                                       "interlocutor", "opener", "openers sha256"])
 
 
 def model_links(models: Iterable[str]) -> dict[str, str]:

@@ -107,9 +107,11 @@ class LlamaCppBackend:
     prefix_reuse : bool
         Keep the KV cache of the longest common token prefix between consecutive prompts
         (default); ``False`` re-evaluates every prompt from its first token.
-    speaker_slots : int
+    speaker_slots : int, optional
         Speakers besides the current one whose history stays in a KV sequence of its own
-        (:meth:`speak_as`; default 1: persona and interlocutor); 0 keeps one shared sequence.
+        (:meth:`speak_as`); 0 keeps one shared sequence. Default: 0 with
+        ``entry.kv_reuse: server`` (one sequence reused as llama-cpp-python's server reuses it),
+        else 1 (persona and interlocutor).
     kv_unified : bool, optional
         One KV cache of ``n_ctx`` cells shared by all sequences (``True``), or a stream of
         ``n_ctx`` cells per sequence (``False``); default: unified on a GPU, per-sequence
@@ -125,8 +127,8 @@ class LlamaCppBackend:
 
     modes = ANSWER_MODES
 
-    def __init__(self, entry: ModelEntry, prefix_reuse: bool = True, speaker_slots: int = 1,
-                 kv_unified: bool | None = None):
+    def __init__(self, entry: ModelEntry, prefix_reuse: bool = True,
+                 speaker_slots: int | None = None, kv_unified: bool | None = None):
         llama_cpp = _import_llama()
         self._lib = llama_cpp
         self.entry = entry
@@ -176,6 +178,9 @@ class LlamaCppBackend:
         # answers (24 of 24; README, Batched generation). Costs n_ctx cells per sequence, so
         # a GPU keeps the unified cache.
         self.kv_unified = kv_unified if kv_unified is not None else n_gpu_layers != 0
+        self.kv_reuse = "server" if entry.kv_reuse == "server" else "speakers"
+        if speaker_slots is None:
+            speaker_slots = 0 if self.kv_reuse == "server" else 1
         self._slots = SpeakerSlots(self, 1,
                                    speaker_slots if prefix_reuse and not recurrent else 0)
         self.batch_stats: dict[str, float] = {}  # steps of the batch engine, for benchmarks
@@ -471,6 +476,7 @@ class LlamaCppBackend:
             "n_parallel": self.n_parallel,
             "kv_unified": self.kv_unified,
             "speaker_slots": len(self._slots.free) + len(self._slots.where),
+            "kv_reuse": self.kv_reuse,
             "sampler_defaults": {"top_p": 0.95, "top_k": 40, "min_p": 0.05,
                                  "repeat_penalty": 1.0},
         }
