@@ -14,11 +14,14 @@ written in the work directory at run time; the project carries none of them.
 Usage::
 
     nice -n 10 .venv/bin/python benchmarks/replication/compare.py --original /tmp/orig \\
-        [--reference tests/reference/replication_smollm2.json] [--kv single|speakers] \\
-        [--strip-replies] [--workdir /tmp/stickrole-replication-compare]
+        [--reference tests/reference/replication_smollm2.json] \\
+        [--kv-reuse server|speakers] [--strip-replies] \\
+        [--workdir /tmp/stickrole-replication-compare]
 
-``--kv single`` (default) keeps one KV sequence reused by prefix, as llama-cpp-python's server
-does; ``--kv speakers`` keeps a KV history per speaker (stickrole's default for conversations).
+``--kv-reuse server`` (default) is the model entry's ``kv_reuse: server``: one KV sequence reused
+as llama-cpp-python's server reuses it; ``speakers`` keeps a KV history per speaker (stickrole's
+default outside the replication settings). ``--strip-replies`` strips conversation replies
+(stickrole's default; the original does not, hence ``strip_replies: false`` otherwise).
 Exit status 0 when every prompt, option order and reply is identical, 1 otherwise.
 """
 
@@ -65,19 +68,13 @@ class RecordingBackend:
         return [self.chat(m, sampling, s) for m, s in zip(messages, seeds, strict=True)]
 
 
-def _chunk_spec(label: str, proto: dict[str, Any], texts: dict[str, Any],
-                with_file: bool) -> str | dict[str, Any]:
-    spec = proto["chunks"][label]
-    inter = spec["interlocutors"]
-    if spec["theme"] is None:
+def _chunk_spec(label: str, proto: dict[str, Any]) -> str | dict[str, Any]:
+    """stickrole's preset of a leaderboard chunk, with the original's interlocutors file (the
+    topic openers come from the prompts file, the Reddit texts from ``data_path``)."""
+    inter = proto["chunks"][label]["interlocutors"]
+    if inter == "human":
         return label
-    out: dict[str, Any] = {"label": label, "preset": label}
-    if not str(spec["theme"]).endswith(".jsonl"):  # a topic opener of the original
-        if not with_file:
-            out["opener"] = texts["openers"][spec["theme"]]
-    if inter != "human":
-        out["interlocutors_file"] = inter
-    return out
+    return {"label": label, "preset": label, "interlocutors_file": inter}
 
 
 def _sampling(ref: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -96,20 +93,16 @@ def _sampling(ref: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def build_params(ref: dict[str, Any], texts: dict[str, Any], data: Path, work: Path,
                  kv: str, strip: bool, n_items: int | None = None,
-                 n_personas: int | None = None) -> Path:
+                 n_personas: int | None = None, chunks: list[str] | None = None) -> Path:
     """The replication recipe for the reference's slice, as a params file in ``work``."""
     import yaml
 
-    from stickrole_utils.config import GenerationConfig, ModelEntry
+    from stickrole_utils.design.prompts import PROMPTS_FILE_KEYS
 
-    gen_fields = GenerationConfig.model_fields
-    with_file = "prompts_file" in gen_fields
     proto, server = ref["protocol"], ref["server"]
     model = {"name": "smollm2", "backend": "llama_cpp", "model": ref["model"]["reference"],
              "n_gpu_layers": 0, "n_ctx": server["n_ctx"], "n_batch": server["n_batch"],
-             "n_threads": server["n_threads"], "n_parallel": 1}
-    if "kv_history" in ModelEntry.model_fields:
-        model["kv_history"] = kv
+             "n_threads": server["n_threads"], "n_parallel": 1, "kv_reuse": kv}
     gen: dict[str, Any] = {
         "population": f"original:{proto['population']}",
         "n_personas": n_personas or proto["n_personas"],
@@ -119,26 +112,17 @@ def build_params(ref: dict[str, Any], texts: dict[str, Any], data: Path, work: P
         "system_role": "system" if proto["system_message"] else "user",
         "persona_turn": "separate", "interlocutor_knows_persona": False,
         "conversation": _sampling(ref, "turn"), "answer": _sampling(ref, "item"),
-        "chunks": [_chunk_spec(c, proto, texts, with_file) for c in proto["chunks"]],
+        "chunks": [_chunk_spec(c, proto) for c in proto["chunks"]
+                   if not chunks or c in chunks],
+        "strip_replies": strip,
     }
     if n_items:
         gen["items"] = {"pvq40": list(range(1, n_items + 1))}
-    if with_file:
-        from stickrole_utils.design.prompts import PROMPTS_FILE_KEYS
-
-        prompts_path = work / "original_prompts.yaml"
-        prompts_path.write_text(yaml.safe_dump({k: texts[k] for k in PROMPTS_FILE_KEYS},
-                                               allow_unicode=True, sort_keys=False, width=1000),
-                                encoding="utf-8")
-        gen["prompts_file"] = str(prompts_path)
-    else:
-        gen["prompts"] = {k: v for k, v in texts.items()
-                          if k in GenerationConfig.model_fields["prompts"].annotation.model_fields}
-    if "strip_replies" in gen_fields:
-        gen["strip_replies"] = strip
-    elif not strip:
-        print("note: this stickrole has no generation.strip_replies; conversation replies are "
-              "stripped", file=sys.stderr)
+    prompts_path = work / "original_prompts.yaml"  # the user's copy, outside the project
+    prompts_path.write_text(yaml.safe_dump({k: texts[k] for k in PROMPTS_FILE_KEYS},
+                                           allow_unicode=True, sort_keys=False, width=1000),
+                            encoding="utf-8")
+    gen["prompts_file"] = str(prompts_path)
     params = {"version": 1, "run": "replication", "output_dir": str(work / "outputs"),
               "data_path": str(data), "models": [model], "generation": gen}
     path = work / "replication.yaml"
@@ -147,30 +131,16 @@ def build_params(ref: dict[str, Any], texts: dict[str, Any], data: Path, work: P
     return path
 
 
-def _has_strip_setting() -> bool:
-    from stickrole_utils.config import GenerationConfig
-
-    return "strip_replies" in GenerationConfig.model_fields
-
-
-def make_backend(cfg: Any, kv: str) -> Any:
-    from stickrole_utils.config import ModelEntry
-    from stickrole_utils.generation.backends import LlamaCppBackend
-
-    entry = cfg.models[0]
-    if "kv_history" in ModelEntry.model_fields:
-        return LlamaCppBackend(entry)
-    return LlamaCppBackend(entry, speaker_slots=0 if kv == "single" else 1)
-
-
-def run_stickrole(params: Path, kv: str) -> tuple[Path, list[dict[str, Any]], float]:
+def run_stickrole(params: Path) -> tuple[Path, list[dict[str, Any]], float]:
     """Generate with a recording backend; the model run directory, the calls, the seconds."""
     import stickrole_utils.generation.generate as generate_mod
     from stickrole_utils.generation import generate_model
     from stickrole_utils.generation.plan import load_params
 
     cfg = load_params(params)
-    rec = RecordingBackend(make_backend(cfg, kv))
+    from stickrole_utils.generation.backends import LlamaCppBackend
+
+    rec = RecordingBackend(LlamaCppBackend(cfg.models[0]))
     administer = generate_mod.administer_unit
 
     def tagged(backend, unit, *args, **kwargs):
@@ -254,13 +224,16 @@ def main() -> None:
                     help="the original's data directory (default: the checkout)")
     ap.add_argument("--reference", type=Path, default=DEFAULT_REFERENCE)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/stickrole-replication-compare"))
-    ap.add_argument("--kv", choices=["single", "speakers"], default="single")
+    ap.add_argument("--kv-reuse", choices=["server", "speakers"], default="server")
     ap.add_argument("--strip-replies", action="store_true",
                     help="strip conversation replies (stickrole's default; the original does not)")
     ap.add_argument("--items", type=int, default=None,
                     help="ask only the first N items (quick checks; the reference has all)")
     ap.add_argument("--n-personas", type=int, default=None,
                     help="personas to run (quick checks; default: the reference's)")
+    ap.add_argument("--chunks", nargs="+", default=None,
+                    help="run only these of the reference's chunks (quick checks: the first "
+                         "call then starts from another KV history than in the reference)")
     ap.add_argument("--no-run", action="store_true",
                     help="compare the calls a previous run left in the work directory")
     ap.add_argument("--report", type=Path, default=None,
@@ -274,14 +247,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     texts = original_prompts(original)
     calls_path = work / "stickrole_calls.jsonl"
-    params = build_params(ref, texts, data, work, args.kv, args.strip_replies, args.items,
-                          args.n_personas)
+    params = build_params(ref, texts, data, work, args.kv_reuse, args.strip_replies, args.items,
+                          args.n_personas, args.chunks)
     if args.no_run:
         raw_calls = [json.loads(x) for x in calls_path.read_text(encoding="utf-8").splitlines()]
         run_dir = work / "outputs" / "replication" / "smollm2"
         seconds = float("nan")
     else:
-        run_dir, raw_calls, seconds = run_stickrole(params, args.kv)
+        run_dir, raw_calls, seconds = run_stickrole(params)
         with open(calls_path, "w", encoding="utf-8") as fh:
             for c in raw_calls:
                 fh.write(json.dumps(c, ensure_ascii=False) + "\n")
@@ -291,13 +264,16 @@ def main() -> None:
     bank = QuestionnaireTexts(data)
     ours = []
     for chunk in ref["protocol"]["chunks"]:
+        if args.chunks and chunk not in args.chunks:
+            continue
         calls = [c for c in raw_calls if c["chunk"] == chunk]
         ours += label_calls(calls, chunk, people, texts["persona"], texts["query_cot"],
                             texts["descriptions"]["pvq40"], bank)
     stored, orders = _stored(run_dir)
+    if args.chunks:
+        ref = {**ref, "calls": [c for c in ref["calls"] if c["chunk"] in args.chunks]}
     result = compare(ref, ours, stored, orders)
-    strip = args.strip_replies or not _has_strip_setting()
-    result.update(kv=args.kv, strip_replies=strip, seconds=round(seconds, 1),
+    result.update(kv_reuse=args.kv_reuse, strip_replies=args.strip_replies, seconds=round(seconds, 1),
                   params=str(params), run_dir=str(run_dir))
     import llama_cpp
 
@@ -310,7 +286,8 @@ def main() -> None:
             "option_orders_identical", "replies_identical", "stored_identical",
             "letters_identical"]
     item_only = {"option_orders_identical", "letters_identical"}
-    print(f"kv={args.kv} strip_replies={strip} ({seconds:.0f} s); report {report}")
+    print(f"kv_reuse={args.kv_reuse} strip_replies={args.strip_replies} ({seconds:.0f} s); "
+          f"report {report}")
     short = ["calls", "ours", "prompt=", "tokens=", "order=", "reply=", "stored=", "letter="]
     print("columns: calls in the reference / made by stickrole; identical: prompt (messages), "
           "prompt token count, option order, reply, reply as stored, parsed letter")
