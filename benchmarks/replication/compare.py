@@ -77,9 +77,11 @@ def _chunk_spec(label: str, proto: dict[str, Any]) -> str | dict[str, Any]:
     return {"label": label, "preset": label, "interlocutors_file": inter}
 
 
-def _sampling(ref: dict[str, Any], kind: str) -> dict[str, Any]:
+def _sampling(ref: dict[str, Any], kind: str,
+              repeat_penalty: float | None = None) -> dict[str, Any]:
     """The sampling a call of ``kind`` got on the server: the request's fields, the server's
-    defaults for the fields it did not set (only those stickrole can set)."""
+    defaults for the fields it did not set (only those stickrole can set); ``repeat_penalty``
+    replaces the server's (a check of what it changes)."""
     reqs = ref["requests_sampling"][kind]
     if len(reqs) != 1:
         raise SystemExit(f"reference: {kind} calls were sent with {len(reqs)} different settings")
@@ -88,12 +90,15 @@ def _sampling(ref: dict[str, Any], kind: str) -> dict[str, Any]:
            "max_tokens": req["max_tokens"]}
     for key in ("top_p", "top_k", "min_p", "repeat_penalty"):
         out[key] = req.get(key, server[key])
+    if repeat_penalty is not None:
+        out["repeat_penalty"] = repeat_penalty
     return out
 
 
 def build_params(ref: dict[str, Any], texts: dict[str, Any], data: Path, work: Path,
                  kv: str, strip: bool, n_items: int | None = None,
-                 n_personas: int | None = None, chunks: list[str] | None = None) -> Path:
+                 n_personas: int | None = None, chunks: list[str] | None = None,
+                 repeat_penalty: float | None = None) -> Path:
     """The replication recipe for the reference's slice, as a params file in ``work``."""
     import yaml
 
@@ -111,7 +116,8 @@ def build_params(ref: dict[str, Any], texts: dict[str, Any], data: Path, work: P
         "n_messages": proto["n_messages"],
         "system_role": "system" if proto["system_message"] else "user",
         "persona_turn": "separate", "interlocutor_knows_persona": False,
-        "conversation": _sampling(ref, "turn"), "answer": _sampling(ref, "item"),
+        "conversation": _sampling(ref, "turn", repeat_penalty),
+        "answer": _sampling(ref, "item", repeat_penalty),
         "chunks": [_chunk_spec(c, proto) for c in proto["chunks"]
                    if not chunks or c in chunks],
         "strip_replies": strip,
@@ -234,6 +240,9 @@ def main() -> None:
     ap.add_argument("--chunks", nargs="+", default=None,
                     help="run only these of the reference's chunks (quick checks: the first "
                          "call then starts from another KV history than in the reference)")
+    ap.add_argument("--repeat-penalty", type=float, default=None,
+                    help="instead of the server's default (a check of what the server's "
+                         "sampling defaults change)")
     ap.add_argument("--no-run", action="store_true",
                     help="compare the calls a previous run left in the work directory")
     ap.add_argument("--report", type=Path, default=None,
@@ -248,7 +257,7 @@ def main() -> None:
     texts = original_prompts(original)
     calls_path = work / "stickrole_calls.jsonl"
     params = build_params(ref, texts, data, work, args.kv_reuse, args.strip_replies, args.items,
-                          args.n_personas, args.chunks)
+                          args.n_personas, args.chunks, args.repeat_penalty)
     if args.no_run:
         raw_calls = [json.loads(x) for x in calls_path.read_text(encoding="utf-8").splitlines()]
         run_dir = work / "outputs" / "replication" / "smollm2"
@@ -273,12 +282,17 @@ def main() -> None:
     if args.chunks:
         ref = {**ref, "calls": [c for c in ref["calls"] if c["chunk"] in args.chunks]}
     result = compare(ref, ours, stored, orders)
-    result.update(kv_reuse=args.kv_reuse, strip_replies=args.strip_replies, seconds=round(seconds, 1),
+    result.update(kv_reuse=args.kv_reuse, strip_replies=args.strip_replies,
+                  repeat_penalty=args.repeat_penalty, seconds=round(seconds, 1),
                   params=str(params), run_dir=str(run_dir))
-    import llama_cpp
+    from run_original import _llama_build
 
-    result["same_llama_build"] = (getattr(llama_cpp, "__version__", "") ==
-                                  ref["llama_cpp_python"])
+    build = _llama_build(sys.executable)
+    result["same_llama_build"] = (build["version"] == ref["llama_cpp_python"]
+                                  and build["libs"] == ref["llama_cpp_libs_sha256"])
+    if not result["same_llama_build"]:
+        print("warning: this llama-cpp-python build is not the reference's (version or native "
+              "libraries differ): replies may differ by rounding", file=sys.stderr)
     report = args.report or work / "comparison.json"
     report.write_text(json.dumps(result, indent=1))
 
@@ -300,6 +314,8 @@ def main() -> None:
         n = row.get("reference", 0)
         ok &= all(row.get(c, 0) == n for c in ("stickrole", "prompts_identical",
                                                 "replies_identical"))
+    total = {c: sum(r.get(c, 0) for r in result["table"].values()) for c in cols}
+    print(f"{'all':24s} " + " ".join(f"{total[c]:>8d}" for c in cols))
     for d in result["first_differences"]:
         print("differs:", d)
     sys.exit(0 if ok else 1)
