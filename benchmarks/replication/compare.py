@@ -47,21 +47,27 @@ DEFAULT_REFERENCE = REPO / "tests" / "reference" / "replication_smollm2.json"
 
 class RecordingBackend:
     """A backend that passes every call to ``inner`` and records the messages, the reply and
-    its token counts, tagged with the chunk being administered (``chunk``)."""
+    its token counts, tagged with the chunk being administered (``chunk``); each call is also
+    appended to ``log`` as it is made (an interrupted run can still be compared)."""
 
-    def __init__(self, inner: Any):
+    def __init__(self, inner: Any, log: Path):
         self.inner = inner
         self.chunk = ""
         self.calls: list[dict[str, Any]] = []
+        self.log = log
+        log.write_text("")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
     def chat(self, messages, sampling, seed):
         gen = self.inner.chat(messages, sampling, seed)
-        self.calls.append({"chunk": self.chunk, "messages": [dict(m) for m in messages],
-                           "reply": gen.text, "prompt_tokens": gen.prompt_tokens,
-                           "reply_tokens": gen.completion_tokens, "finish_reason": None})
+        call = {"chunk": self.chunk, "messages": [dict(m) for m in messages], "reply": gen.text,
+                "prompt_tokens": gen.prompt_tokens, "reply_tokens": gen.completion_tokens,
+                "finish_reason": None}
+        self.calls.append(call)
+        with open(self.log, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(call, ensure_ascii=False) + "\n")
         return gen
 
     def chat_many(self, messages, sampling, seeds):
@@ -137,16 +143,15 @@ def build_params(ref: dict[str, Any], texts: dict[str, Any], data: Path, work: P
     return path
 
 
-def run_stickrole(params: Path) -> tuple[Path, list[dict[str, Any]], float]:
+def run_stickrole(params: Path, calls_log: Path) -> tuple[Path, list[dict[str, Any]], float]:
     """Generate with a recording backend; the model run directory, the calls, the seconds."""
     import stickrole_utils.generation.generate as generate_mod
     from stickrole_utils.generation import generate_model
+    from stickrole_utils.generation.backends import LlamaCppBackend
     from stickrole_utils.generation.plan import load_params
 
     cfg = load_params(params)
-    from stickrole_utils.generation.backends import LlamaCppBackend
-
-    rec = RecordingBackend(LlamaCppBackend(cfg.models[0]))
+    rec = RecordingBackend(LlamaCppBackend(cfg.models[0]), calls_log)
     administer = generate_mod.administer_unit
 
     def tagged(backend, unit, *args, **kwargs):
@@ -209,11 +214,20 @@ def _stored(run_dir: Path) -> tuple[dict, dict]:
     import pandas as pd
 
     stored: dict[tuple, str] = {}
-    for line in (run_dir / "conversations.jsonl").read_text(encoding="utf-8").splitlines():
-        rec = json.loads(line)
+    conv = run_dir / "conversations.jsonl"
+    if conv.is_file():
+        records = [json.loads(x) for x in conv.read_text(encoding="utf-8").splitlines() if x]
+    else:  # an interrupted run: the units stored so far
+        records = [json.loads(p.read_text(encoding="utf-8"))
+                   for p in sorted((run_dir / "parts").glob("*.json"))]
+    for rec in records:
         for t, msg in enumerate(rec["conversation"][1:]):
             stored[(rec["chunk"], "turn", rec["persona_index"], t)] = text_sha256(msg["content"])
-    answers = pd.read_parquet(run_dir / "answers.parquet")
+    table = run_dir / "answers.parquet"
+    parts = sorted((run_dir / "parts").glob("*.parquet")) if not table.is_file() else []
+    answers = (pd.read_parquet(table) if table.is_file() else
+               pd.concat([pd.read_parquet(p) for p in parts]) if parts else
+               pd.DataFrame(columns=["chunk", "persona_index", "item", "raw", "option_order"]))
     orders = {}
     for r in answers.itertuples():
         key = (r.chunk, "item", int(r.persona_index), int(r.item))
@@ -263,10 +277,7 @@ def main() -> None:
         run_dir = work / "outputs" / "replication" / "smollm2"
         seconds = float("nan")
     else:
-        run_dir, raw_calls, seconds = run_stickrole(params)
-        with open(calls_path, "w", encoding="utf-8") as fh:
-            for c in raw_calls:
-                fh.write(json.dumps(c, ensure_ascii=False) + "\n")
+        run_dir, raw_calls, seconds = run_stickrole(params, calls_path)
 
     people = json.loads((data / "personas/real_world_people/personas.json").read_text())
     people = people[: args.n_personas or ref["protocol"]["n_personas"]]
