@@ -433,7 +433,7 @@ def _(ws, d):
     return ["generate", str(d / "p.yaml")]
 
 
-@case("paths", "run GGUF path is a directory", ["p.yaml", "models[0].model", "m.gguf",
+@case("paths", "run GGUF path is a directory", ["p.yaml", "models[0] (l).model", "m.gguf",
                                                  "is a directory"], "outs")
 def _(ws, d):
     (d / "m.gguf").mkdir()
@@ -497,7 +497,7 @@ def _(ws, d):
 # ---- 6. run validates everything before any model or notebook starts --------------------------
 
 @case("run up front", "run with a file that is not GGUF",
-      ["p.yaml", "models[0].model (l)", "fake.gguf", "not a GGUF file", "PK"], "outs")
+      ["p.yaml", "models[0] (l).model", "fake.gguf", "not a GGUF file", "PK"], "outs")
 def _(ws, d):
     _write(d / "fake.gguf", b"PK\x03\x04 not a model")
     _write(d / "p.yaml", f"version: 1\nrun: earlier\noutput_dir: {ws / 'outs'}\nmodels:\n"
@@ -506,7 +506,7 @@ def _(ws, d):
 
 
 @case("run up front", "generate with a file that is not GGUF",
-      ["p.yaml", "models[1].model (l)", "fake.gguf", "not a GGUF file"], "outs")
+      ["p.yaml", "models[1] (l).model", "fake.gguf", "not a GGUF file"], "outs")
 def _(ws, d):
     _write(d / "fake.gguf", b"PK\x03\x04 not a model")
     _write(d / "p.yaml", f"version: 1\nrun: earlier\noutput_dir: {ws / 'outs'}\nmodels:\n"
@@ -569,7 +569,7 @@ report_case("metrics.json wrong type", "m1/metrics.json",
                         "stress": {}, "cfi": {}, "srmr": {}, "rmsea": {}}),
             ["pairwise_rank_order['a']['b']", "'x'"])
 report_case("run_summary.json wrong type", "run_summary.json", json.dumps({"results": "none"}),
-            ["'results'", "'none'"])
+            ["run_summary.json", "results: Input should be a valid list", "'none'"])
 
 
 # ---- the tests --------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ from stickrole_utils.design.prompts import Prompts, alternate_roles, with_person
 from stickrole_utils.generation import generate_model, plan_units
 from stickrole_utils.generation.administer import (
     _interlocutor_text,
-    administer_unit,
     _persona_text,
+    administer_unit,
     simulate_conversation,
 )
 from stickrole_utils.generation.backends import LlamaCppBackend

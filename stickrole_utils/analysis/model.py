@@ -43,7 +43,7 @@ from .downstream import (
     value_behaviour_summary,
 )
 from .metrics import Metrics
-from .reliability import cronbach_alpha
+from .reliability import cronbach_alpha, mean_alpha
 from .scoring import item_matrix, substitute_unparsed, value_scores
 from .stability import ipsative, ipsative_summary, rank_order, rank_order_summary
 from .stats import percentile_bootstrap
@@ -241,7 +241,7 @@ def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
             m[k][c] = means[k]
         m["cfa_failures"] += failures
         m["cronbach_alpha_per_value"][c] = {k: float(a) for k, a in v["alpha"].items()}
-        m["cronbach_alpha"][c] = _nanmean_dict(v["alpha"]) if v["alpha"] else float("nan")
+        m["cronbach_alpha"][c] = mean_alpha(v["alpha"])
         if tables:
             coords = st.coords.assign(chunk=c)
             struct_rows.append(coords[["chunk", "item", "value", "x", "y"]])

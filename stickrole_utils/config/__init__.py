@@ -7,7 +7,13 @@ from .chunks import (
     CHUNK_PRESETS,
     expand_chunk,
 )
-from .experiment import (
+from .generation import (
+    ChunkSpec,
+    GenerationConfig,
+    PromptTemplates,
+    SamplingConfig,
+)
+from .grid import (
     GRID_KEYS,
     ComparisonSettings,
     ExperimentSettings,
@@ -15,26 +21,17 @@ from .experiment import (
     point_generation,
     point_label,
 )
-from .generation import (
-    ChunkSpec,
-    GenerationConfig,
-    PromptTemplates,
-    SamplingConfig,
-)
 from .leaderboard import (
     LeaderboardSettings,
 )
 from .run import (
-    AUTO_N_PARALLEL,
     ExecutionSettings,
     ModelEntry,
     ReportSettings,
     RunConfig,
-    auto_n_parallel,
     expand_grid,
     load_run_config,
     parse_run_config,
-    resolve_kv_reuse,
     run_spec,
 )
 
@@ -53,8 +50,6 @@ __all__ = [
     "PromptTemplates",
     "GenerationConfig",
     "LeaderboardSettings",
-    "AUTO_N_PARALLEL",
-    "auto_n_parallel",
     "ModelEntry",
     "ReportSettings",
     "ExecutionSettings",
@@ -63,5 +58,4 @@ __all__ = [
     "parse_run_config",
     "expand_grid",
     "run_spec",
-    "resolve_kv_reuse",
 ]

@@ -9,14 +9,13 @@ The leaderboard's nine chunks are presets (docs/method.md, "Protocol").
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import CHUNK_PRESETS, ChunkSpec, expand_chunk
 from ..errors import ConfigError, DataError, ParseError, shown
-from ..io import read_text_utf8
+from ..io import read_jsonl
 from .instruments import INSTRUMENTS
 from .populations import Persona, derangement, read_persona_file
 
@@ -102,15 +101,8 @@ def read_corpus(path: str | Path, field: str = "content") -> list[str]:
     """
     path = Path(path)
     texts = []
-    for lineno, line in enumerate(read_text_utf8(path, "corpus", ParseError).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"{path}:{lineno}: malformed JSON line ({exc.msg} at column "
-                             f"{exc.colno})") from None
-        if not isinstance(obj, dict) or field not in obj:
+    for lineno, obj in enumerate(read_jsonl(path, "corpus", ParseError), 1):
+        if field not in obj:
             raise ParseError(f"{path}:{lineno}: expected a JSON object with field {field!r}")
         if not isinstance(obj[field], str):
             raise ParseError(f"{path}:{lineno}: field {field!r} must be text; got "
@@ -203,7 +195,7 @@ def describe_context(chunk: ChunkSpec, contexts: list[ChunkContext],
     >>> rec = describe_context(ChunkSpec(label="c", context="topic", opener="Hi"),
     ...                        [ChunkContext("Hi", None)] * 2, 3)
     >>> rec["n_messages"], rec["openers"], rec["opener_sha256"][:12], rec["interlocutor"]
-    (3, 1, '5bfea9a4ebc1', 'human')
+    (3, 1, 'a6b4aa2312f4', 'human')
     """
     openers = [c.opener for c in contexts if c.opener is not None]
     talk = chunk.context != "none" and bool(openers)

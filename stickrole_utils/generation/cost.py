@@ -15,9 +15,9 @@ length, SVS dialogue, prompt wording), and generated tokens are upper bounds:
 * an item in ``logprob`` mode: none (one forward pass scores the letters).
 
 Evaluated tokens assume the prefix shared with the same speaker's previous prompt is not
-computed again (llama_cpp keeps each speaker's history in a KV sequence of its own; llama-server
-and vLLM cache prompts too); the dummy
-baseline evaluates nothing. See ``docs/method.md``, Protocol, for what a unit asks.
+computed again (an in-process model keeps each speaker's history in a KV sequence of its own;
+llama-server and vLLM cache prompts too); a backend that computes no prompts (the dummy
+baseline) evaluates nothing. See ``docs/method.md``, Protocol, for what a unit asks.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ import numpy as np
 from ..config import ModelEntry, RunConfig, SamplingConfig
 from ..design.prompts import Prompts
 from .administer import Unit, administer_unit
-from .backends.base import ANSWER_MODES, Generation, estimate_prompt_tokens
+from .backends.base import (
+    BackendBase,
+    Generation,
+    backend_class,
+    estimate_prompt_tokens,
+    model_options,
+)
 from .manifest import ManifestUsage
 from .plan import model_run_dir, plan_units, preflight
 from .store import RunStore, read_manifest
@@ -49,7 +55,7 @@ __all__ = [
     "format_plan_total",
 ]
 
-#: Reply budget of a chat call that sets no ``max_tokens`` (llama_cpp's default).
+#: Reply budget of a chat call that sets no ``max_tokens`` (the in-process backend's default).
 DEFAULT_MAX_TOKENS = 256
 _OPTION_LINE = re.compile(r"^\(([A-Za-z])\) ", re.MULTILINE)
 _CALIBRATE = "no throughput measured yet; run a short calibration (e.g. n_personas: 2)"
@@ -146,18 +152,15 @@ def _common_prefix(a: str, b: str) -> int:
     return lo
 
 
-class CostEstimator:
+class CostEstimator(BackendBase):
     """A stand-in model that counts tokenizer-free estimates of the prompts it is given.
 
     Every chat reply is as long as its budget (``max_tokens``, :data:`DEFAULT_MAX_TOKENS`
     where unset); a question listing lettered options is answered ``(A)`` (after filler of the
     same budget in a reasoning reply). Evaluated tokens leave out the share of a prompt's
     characters that repeat the start of the same speaker's previous prompt and reply (a cached
-    prefix, kept per speaker as llama_cpp does).
+    prefix, kept per speaker as the in-process backend does).
     """
-
-    system_role_supported = True
-    modes = ANSWER_MODES
 
     def __init__(self) -> None:
         self.prompt_tokens = 0
@@ -169,8 +172,8 @@ class CostEstimator:
         self._histories: dict[str, str] = {}
 
     def speak_as(self, speaker: str) -> None:
-        """Each speaker continues its own cached history (llama_cpp keeps one KV sequence per
-        speaker; vLLM's prefix cache keeps every prefix)."""
+        """Each speaker continues its own cached history (the in-process backend keeps one KV
+        sequence per speaker; vLLM's prefix cache keeps every prefix)."""
         self._histories[self._speaker] = self._cached
         self._speaker = speaker
         self._cached = self._histories.get(speaker, "")
@@ -247,8 +250,9 @@ def plan_model(cfg: RunConfig, entry: ModelEntry,
     prompts = Prompts.for_generation(cfg.generation)
     run_dir = model_run_dir(cfg, entry)
     store = RunStore(run_dir)
+    cls = backend_class(entry.backend)
     plan = ModelPlan(model=entry.name, backend=entry.backend, mode=mode,
-                     n_ctx=entry.n_ctx if entry.backend == "llama_cpp" else None,
+                     n_ctx=cls.context_window(model_options(entry)),
                      tokens_per_second=_measured(run_dir))
     by_chunk: dict[str, ChunkCost] = {}
     for unit in plan_units(cfg, entry.name):
@@ -256,7 +260,7 @@ def plan_model(cfg: RunConfig, entry: ModelEntry,
         if key not in cache:
             cache[key] = estimate_unit(unit, cfg, mode, _placement(cfg), prompts)
         cost = cache[key]
-        if entry.backend == "dummy":
+        if not cls.evaluates_prompts:
             cost = UnitCost(cost.prompt_tokens, 0, cost.generated_tokens, cost.longest_prompt,
                             cost.turns)
         done = store.is_done((entry.name, *key[1:]))

@@ -28,8 +28,9 @@ class ManifestUsage(BaseModel):
     """Model work of a run (``usage``), summed over every session that ran units of it (a resumed
     run adds to what the earlier sessions recorded; ``--force`` starts from zero).
 
-    Token counts come from the backend: llama_cpp counts its own evaluation, openai takes the
-    server's reply ``usage``, dummy and scripted estimate (characters / 4) and evaluate nothing.
+    Token counts come from the backend (its ``usage()``): an in-process model counts its own
+    evaluation, a served one takes the server's reply ``usage``, the dummy baseline estimates
+    (characters / 4) and evaluates nothing.
     """
 
     model_config = ConfigDict(extra="allow")

@@ -19,12 +19,13 @@ from ..errors import ConfigError, StickroleError
 from ..io import check_out_dir
 from ..layout import RunLayout
 from .administer import Unit
-from .backends import backend_class, check_model_ref, mode_problem
+from .backends import backend_class, mode_problem, resolve_model
 from .permutations import unit_permutations
 from .store import RunStore
 
 __all__ = [
     "load_params",
+    "resolve_models",
     "check_run_config",
     "preflight",
     "resolved_chunks",
@@ -103,8 +104,7 @@ def check_run_config(cfg: RunConfig) -> None:
     src = cfg.source or "params"
     try:
         for i, m in enumerate(cfg.models):
-            if m.backend == "llama_cpp":
-                check_model_ref(m.model or "", where=f"models[{i}].model ({m.name})")
+            resolve_model(m, _base_dir(cfg), where=f"models[{i}] ({m.name})")
             problem = mode_problem(m.backend, m.mode or cfg.generation.mode)
             if problem:
                 modes = " or ".join(backend_class(m.backend).modes)
@@ -190,6 +190,26 @@ def load_params(path: str | Path) -> RunConfig:
     ConfigError
         One line naming the file, the key, what was given and what is allowed.
     """
-    cfg = load_run_config(path)
+    cfg = resolve_models(load_run_config(path))
     check_run_config(cfg)
     return cfg
+
+
+def resolve_models(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with every model entry's options complete (validated by its backend's options
+    model, defaults explicit, file paths absolute: :func:`~.backends.resolve_model`), so that
+    the run specification written for a grid point names every option.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the params file, the model and the option at fault.
+    """
+    src = cfg.source or "params"
+    models = []
+    for i, m in enumerate(cfg.models):
+        try:
+            models.append(resolve_model(m, _base_dir(cfg), where=f"models[{i}] ({m.name})"))
+        except StickroleError as exc:
+            raise type(exc)(f"{src}: {exc}") from None
+    return cfg.model_copy(update={"models": models})

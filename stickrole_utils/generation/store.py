@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from ..io import atomic_replace, atomic_write_text, read_json
+from ..io import atomic_replace, atomic_write_text, read_json, read_jsonl
 from ..layout import ModelFiles
 from ..schema import ROW_KEY, UNIT_KEY
 from .administer import ROW_COLUMNS
@@ -165,20 +165,7 @@ class RunStore:
         """
         if not self.conversations_path.is_file():
             return []
-        out = []
-        text = self.conversations_path.read_text(encoding="utf-8")
-        for lineno, line in enumerate(text.splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataError(f"{self.conversations_path}:{lineno}: malformed JSON line "
-                                f"({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise DataError(f"{self.conversations_path}:{lineno}: expected a JSON object")
-            out.append(record)
-        return out
+        return read_jsonl(self.conversations_path, "conversations")
 
     # -- manifest --------------------------------------------------------------------------
 
