@@ -32,6 +32,7 @@ from .answers import validate_answers
 from .bootstrap import persona_resampler, rank_order_statistic
 from .cfa import fit_magnifying_glass
 from .columns import cardinal_of
+from .custom import compute_custom_metrics
 from .downstream import (
     behaviour_scores,
     chunk_attribute,
@@ -325,6 +326,10 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
         metrics["notes"] += dm.pop("notes")
         metrics.update(dm)
         frames.update(dframes)
+    custom = compute_custom_metrics(frames.get("scores", pd.DataFrame()), answers)
+    if custom:
+        metrics.update(custom)
+        metrics["custom_metrics"] = list(custom)
     metrics["settings"] = settings.model_dump()
     metrics["stickrole_version"] = __version__
     return ModelAnalysis(model=model, metrics=Metrics.model_validate(metrics), **frames)

@@ -14,16 +14,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from .base import Strict
 
 __all__ = ["ChunkSpec", "CHUNK_PRESETS", "expand_chunk"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class ChunkSpec(_Strict):
+class ChunkSpec(Strict):
     """One context chunk: what precedes the questionnaire for every persona.
 
     In a params file a chunk is a preset name (:data:`CHUNK_PRESETS`: ``chunk_no_conv``,

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from .base import Strict
 from .chunks import ChunkSpec, expand_chunk
 
 __all__ = ["ChunkSpec", "SamplingConfig", "PromptTemplates", "GenerationConfig"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class SamplingConfig(_Strict):
+class SamplingConfig(Strict):
     """Sampling parameters of one kind of model call. ``None`` means the backend's default."""
 
     temperature: float = Field(default=0.7, ge=0)
@@ -41,7 +39,7 @@ class SamplingConfig(_Strict):
     """Repetition penalty (1.0 = none)."""
 
 
-class PromptTemplates(_Strict):
+class PromptTemplates(Strict):
     """Wording of everything stickrole says to a model (defaults in ``prompts.DEFAULT_PROMPTS``).
 
     Placeholders in braces are filled by ``str.format``; a missing field uses the default.
@@ -86,7 +84,7 @@ class PromptTemplates(_Strict):
     describe some people. ..."}``) instead of the item bank's (an empty text: no instructions)."""
 
 
-class GenerationConfig(_Strict):
+class GenerationConfig(Strict):
     """What every model is asked: population, chunks, instrument wording, answer mode, sampling."""
 
     population: str = "real_world_people"

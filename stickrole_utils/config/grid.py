@@ -15,8 +15,9 @@ from __future__ import annotations
 import itertools
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from .base import Strict
 from .generation import ChunkSpec, GenerationConfig
 
 __all__ = [
@@ -36,11 +37,8 @@ GRID_KEYS: tuple[str, ...] = tuple(k for k in GenerationConfig.model_fields
                                    if k not in _NOT_GRIDDABLE)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class ComparisonSettings(_Strict):
+class ComparisonSettings(Strict):
     """How models are compared across seeds (``comparisons.csv``)."""
 
     fdr: Literal["bh", "bh_with_diagonal"] = "bh"
@@ -49,7 +47,7 @@ class ComparisonSettings(_Strict):
     matrix with its diagonal (n extra tests with p = 1, a model against itself)."""
 
 
-class ExperimentSettings(_Strict):
+class ExperimentSettings(Strict):
     """A grid of generation settings; each point is a run under the experiment's directory."""
 
     grid: dict[str, list[Any]] = Field(min_length=1)

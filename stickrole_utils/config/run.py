@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -27,6 +26,7 @@ from pydantic import (
 from ..errors import ConfigError, format_validation_error
 from ..io import read_yaml
 from .analysis import AnalysisSettings
+from .base import Strict
 from .generation import GenerationConfig
 from .grid import ExperimentSettings, grid_points, point_generation, point_label
 from .leaderboard import LeaderboardSettings
@@ -45,11 +45,8 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class ModelEntry(_Strict):
+class ModelEntry(Strict):
     """One model to run: its name, its backend, and the backend's options.
 
     A params file writes a model entry flat (``{name: m, backend: <name>, model: x.gguf,
@@ -118,14 +115,14 @@ class ModelEntry(_Strict):
         return value
 
 
-class ReportSettings(_Strict):
+class ReportSettings(Strict):
     """Options of the HTML report."""
 
     title: str = "stickrole value-stability report"
     """Title shown on the report pages."""
 
 
-class ExecutionSettings(_Strict):
+class ExecutionSettings(Strict):
     """How ``stickrole run`` executes the stage notebooks (one kernel per model and stage)."""
 
     stall_timeout_s: float = Field(default=120.0, gt=0)
@@ -146,7 +143,7 @@ class ExecutionSettings(_Strict):
     or its kernel failed to start."""
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     """A whole experiment: models, generation protocol, analysis and report settings."""
 
     version: Literal[1]

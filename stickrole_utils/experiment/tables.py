@@ -52,7 +52,8 @@ def _num(x: Any) -> float:
 
 def metric_values(metrics: Metrics) -> dict[str, float]:
     """The experiment's metrics of one model at one grid point (NaN where undefined; keys of
-    sections a model lacks, e.g. downstream tasks, are absent).
+    sections a model lacks, e.g. downstream tasks, are absent); metrics of your own
+    (``custom_metrics``) too: ``<name>``, or ``<name>:<key>`` for each entry of a mapping.
 
     >>> m = Metrics.parse({"chunks": [], "pairwise_rank_order": {}, "stress": {}, "cfi": {},
     ...     "srmr": {}, "rmsea": {}, "rank_order": 0.5, "downstream_rank_order": {"bag": 0.2},
@@ -67,6 +68,12 @@ def metric_values(metrics: Metrics) -> dict[str, float]:
     for task, per_value in (metrics.value_behaviour_correlation or {}).items():
         for value, r in per_value.items():
             out[f"value_behaviour_correlation:{task}:{value}"] = _num(r)
+    for name in metrics.get("custom_metrics") or []:  # metrics of your own (analysis.custom)
+        value = metrics.get(name)
+        if isinstance(value, Mapping):
+            out.update({f"{name}:{k}": _num(v) for k, v in value.items()})
+        elif value is not None:
+            out[name] = _num(value)
     return out
 
 

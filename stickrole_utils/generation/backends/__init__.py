@@ -69,6 +69,24 @@ from .templates import (
     labelled_prompt,
 )
 
+
+def _load_plugins() -> None:
+    """Import the backends other packages declare (entry point group ``stickrole.backends``):
+    their modules register themselves on import (``docs/extending.md``, A backend)."""
+    from importlib.metadata import entry_points
+
+    from ...errors import ConfigError
+
+    for ep in entry_points(group="stickrole.backends"):
+        try:
+            ep.load()
+        except Exception as exc:  # noqa: BLE001 - one line naming the plugin, not a traceback
+            raise ConfigError(f"backend plugin {ep.name!r} ({ep.value}) failed to load: "
+                              f"{type(exc).__name__}: {exc}") from None
+
+
+_load_plugins()
+
 __all__ = [
     "ANSWER_MODES",
     "Generation",

@@ -157,7 +157,7 @@ class BackendOptions(BaseModel):
     mode, n_parallel, gpus). A backend subclasses it with a docstring per field; an unknown key
     is an error naming the keys allowed."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     #: Option fields holding a file path, relative to the params file unless absolute.
     path_fields: ClassVar[tuple[str, ...]] = ()
