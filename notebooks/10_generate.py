@@ -49,12 +49,10 @@ model_dir
 # Items per chunk and questionnaire, and how many answers could not be parsed (score NaN).
 
 # %%
-import pandas as pd
-
-from stickrole_utils.layout import RunLayout
+from stickrole_utils.generation.store import read_run_answers
 from stickrole_utils.report import manifest_table, read_manifest, unparsed_table
 
-answers = pd.read_parquet(RunLayout(cfg.run_dir).answers(model))
+answers = read_run_answers(model_dir)
 unparsed_table(answers)
 
 # %% [markdown]

@@ -24,12 +24,12 @@ params_path: str = "../params/demo.yaml"  # params YAML of the run (relative to 
 model: str = "dummy"  # model name, as listed under `models:` in the params file
 
 # %%
-from stickrole_utils.generation import load_params
+from stickrole_utils.config import load_run_config
 from stickrole_utils.layout import RunLayout
 from stickrole_utils.pipeline import check_parameters
 
 check_parameters("analyze", params_path=params_path, model=model)
-cfg = load_params(params_path)
+cfg = load_run_config(params_path)  # the settings alone: analysing needs no model file
 layout = RunLayout(cfg.run_dir)
 cfg.analysis
 

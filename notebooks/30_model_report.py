@@ -57,12 +57,12 @@ plots.circle_plot(analysis.structure, stress=metrics["stress"], chunks=metrics["
 
 # %% [markdown]
 # ## Confirmatory factor analysis per chunk
-# The four "magnifying glass" models (one per higher-order value); CFI ↑, SRMR ↓, RMSEA ↓ and
-# their mean over the four models. Failed fits are marked in red and left out of the mean here
-# (the leaderboard columns score them with the rule in `metrics.json` → `settings.cfa_failure`).
+# The four "magnifying glass" models (one per higher-order value); CFI ↑, SRMR ↓, RMSEA ↓, and
+# two means over the four models: of the converged fits only, and the leaderboard's (failed fits
+# scored by the rule in `metrics.json` → `settings.cfa_failure`). Failed fits are marked in red.
 
 # %%
-style_cfa_table(cfa_table(analysis.cfa, chunks=metrics["chunks"]))
+style_cfa_table(cfa_table(analysis.cfa, chunks=metrics["chunks"], metrics=metrics))
 
 # %% [markdown]
 # ## Rank-order stability between chunks
@@ -103,6 +103,17 @@ show_table(model_unparsed_table(model_dir, metrics))
 
 # %%
 display(Markdown("\n".join(f"- {n}" for n in metrics.get("notes", [])) or "No notes."))
+
+# %% [markdown]
+# ## What each chunk heard
+# The context of each chunk as generation resolved it from the params: the kind of context, its
+# topic, how many messages were simulated after the opener, who the interlocutor was, the start
+# of the opener (or the corpus file) and the sha256 of the openers the personas heard.
+
+# %%
+from stickrole_utils.report import context_table, read_manifest, show_table
+
+show_table(context_table(read_manifest(model_dir)))
 
 # %% [markdown]
 # ## Run manifest

@@ -26,15 +26,13 @@ title: str = ""  # report title shown above the table
 # %matplotlib inline
 from pathlib import Path
 
-import pandas as pd
 from IPython.display import Markdown, display
 
-from stickrole_utils.layout import RunLayout
 from stickrole_utils.pipeline import check_parameters
+from stickrole_utils.records import read_leaderboard
 
 check_parameters("leaderboard", run_dir=run_dir, title=title)
-layout = RunLayout(run_dir)
-table = pd.read_csv(layout.leaderboard_csv)
+table = read_leaderboard(run_dir)
 display(Markdown(f"## {title}" if title else f"## Run `{Path(run_dir).name}`"))
 
 # %%
@@ -63,7 +61,8 @@ plots.leaderboard_bar(table, column="RO Stability")
 # columns would reorder them (minimal rank change, MRC, after Zhang & Hardt 2024)?
 
 # %%
-from stickrole_utils.report import ranking_table, read_ranking, show_table
+from stickrole_utils.records import read_ranking
+from stickrole_utils.report import ranking_table, show_table
 
 show_table(ranking_table(read_ranking(run_dir)))
 
@@ -72,4 +71,6 @@ show_table(ranking_table(read_ranking(run_dir)))
 # The columns the Cardinal and Ordinal scores are computed from (higher is better).
 
 # %%
-pd.read_csv(layout.leaderboard_columns_csv, index_col=0).round(3)
+from stickrole_utils.records import read_leaderboard_columns
+
+read_leaderboard_columns(run_dir).round(3)

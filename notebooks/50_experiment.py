@@ -31,46 +31,60 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
+from stickrole_utils.experiment import pairwise_table, summarise
 from stickrole_utils.layout import RunLayout
-from stickrole_utils.leaderboard.experiment import pairwise_table, summarise
 from stickrole_utils.pipeline import check_parameters
+from stickrole_utils.records import read_experiment
+from stickrole_utils.report import experiment_figures as figs
 
 check_parameters("experiment", run_dir=run_dir, title=title)
+pd.set_option("display.max_colwidth", None)  # measures in words, not cut
 layout = RunLayout(run_dir)
-table = pd.read_csv(layout.experiment_csv)
-comparisons = pd.read_csv(layout.comparisons_csv)
+table, comparisons = read_experiment(run_dir)
 summary = summarise(table)
 pairwise = pairwise_table(layout)
-display(Markdown(f"## {title}" if title else f"## Experiment `{Path(run_dir).name}`"))
+display(Markdown((f"## {title}" if title else f"## Experiment `{Path(run_dir).name}`")
+                 + "\n\n" + figs.describe_grid(table)))
 
 # %% [markdown]
-# ## Rank-order stability
+# ## Rank-order stability (paper Figs 4 and 6)
 # Mean ± SE over seeds per model and conversation length; dashed and dotted lines: human
-# rank-order stability over two (ages 10 → 12) and eight years (ages 20 → 28).
+# rank-order stability over two (ages 10 → 12) and eight years (ages 20 → 28). "n/a" marks a
+# mean that no seed could compute. A grid key other than seed and conversation length has
+# panels of its own.
 
 # %%
-from stickrole_utils.report import experiment as figs
-
 figs.experiment_bars(summary, "rank_order")
+
+# %% [markdown]
+# Against the length of the simulated conversation (Fig 6).
 
 # %%
 figs.metric_by_length(summary, "rank_order")
 
 # %% [markdown]
-# ## Ipsative stability
+# ## Ipsative stability (paper Figs 5 and 7)
+# Mean ± SE over seeds of each persona's value hierarchy correlated between contexts; the
+# lines are human ipsative stability over the same spans.
 
 # %%
 figs.experiment_bars(summary, "ipsative")
 
 # %% [markdown]
-# ## Downstream behaviour
+# Against the length of the simulated conversation (Fig 7).
+
+# %%
+figs.metric_by_length(summary, "ipsative")
+
+# %% [markdown]
+# ## Downstream behaviour (paper Fig 8)
 # Rank-order stability of the behaviour between contexts, per task (Mean ± SE over seeds).
 
 # %%
 figs.downstream_bars(summary)
 
 # %% [markdown]
-# ### Value expression and behaviour
+# ### Value expression and behaviour (paper Fig 9)
 # Spearman r over personas between a value's centered PVQ score and the behaviour in the same
 # context, mean over contexts and the task's keys (Mean ± SE over seeds).
 
@@ -78,20 +92,23 @@ figs.downstream_bars(summary)
 figs.value_behaviour_bars(summary)
 
 # %% [markdown]
-# ## Pairwise rank-order stability over contexts
-# Each model's chunk x chunk rank-order stability (mean over the ten values, then over seeds).
+# ## Pairwise rank-order stability over contexts (paper Fig 10)
+# Each model's chunk x chunk rank-order stability (mean over the ten values, then over seeds),
+# chunks in the params' order; blue is negative, white 0, red positive (scale -1 to 1).
 
 # %%
 figs.pairwise_heatmaps(pairwise)
 
 # %% [markdown]
 # ## Means over seeds
+# Mean ± SE over seeds (number of seeds with a value); the per-seed values are in
+# `experiment.csv`.
 
 # %%
-summary.round(3)
+figs.means_table(summary)
 
 # %% [markdown]
-# ## Model comparisons
+# ## Model comparisons (paper S1-S6 Figs)
 # `p_fdr`: Benjamini-Hochberg over the model pairs of each metric and setting. The
 # significance matrices mark in black the pairs whose difference is significant
 # (`p_fdr` < 0.05).

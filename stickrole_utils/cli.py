@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .errors import ConfigError, DataError, StickroleError, format_validation_error, one_line, shown
+from .errors import ConfigError, StickroleError, format_validation_error, one_line, shown
 from .io import check_out_dir, check_out_file, read_yaml
 
 __all__ = ["main", "build_parser", "settings_from_args", "leaderboard_settings_from_args"]
@@ -140,26 +140,18 @@ def _cmd_leaderboard(args) -> int:
 
 
 def _cmd_import(args) -> int:
-    import os
-    import uuid
-
     from .analysis.original import import_original
+    from .io import atomic_replace
 
     out = check_out_file(args.out)
     if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
         log.warning("--out %s: suffix %r is neither .csv nor .parquet; writing parquet", out,
                     out.suffix)
-    table = import_original(args.result_dirs, model=args.model)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp-{uuid.uuid4().hex}-{out.name}")
-    try:
-        if out.suffix.lower() == ".csv":
-            table.to_csv(tmp, index=False)
-        else:
-            table.to_parquet(tmp, index=False)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    table = import_original(args.result_dirs, model=args.model, mode=args.mode)
+    if out.suffix.lower() == ".csv":
+        atomic_replace(out, lambda tmp: table.to_csv(tmp, index=False))
+    else:
+        atomic_replace(out, lambda tmp: table.to_parquet(tmp, index=False))
     log.info("%d answers from %d model(s), %d chunk(s)", len(table), table["model"].nunique(),
              table["chunk"].nunique())
     print(out)
@@ -182,30 +174,44 @@ def _cmd_generate(args) -> int:
 def _cmd_plan(args) -> int:
     from .config import expand_grid, point_label
     from .generation import load_params
-    from .generation.cost import format_plan, plan_run
+    from .generation.cost import format_plan, format_plan_total, plan_run
 
     cfg = load_params(args.params)
     entries = [cfg.model(args.model)] if args.model else list(cfg.models)
     points = expand_grid(cfg)
+    planned = []
     for point, point_cfg in points:
         if point:
             print(f"# grid point {point_label(point)} ({len(points)} points)")
-        print(format_plan(point_cfg, plan_run(point_cfg, entries)), end="")
+        plans = plan_run(point_cfg, [point_cfg.model(e.name) for e in entries])
+        planned.append((point_label(point), plans))
+        print(format_plan(point_cfg, plans), end="")
+    if cfg.experiment is not None:
+        print(f"# {cfg.run}: all grid points")
+        print(format_plan_total(planned), end="")
     return 0
 
 
 def _cmd_run(args) -> int:
     from .generation import load_params, preflight
     from .pipeline import run_experiment
+    from .pipeline.run import RunInterrupted
 
     # everything a run needs is checked before any model loads or notebook starts: the params
     # (schema, names, files), and per model what `generate` checks before it loads the model
     cfg = load_params(args.params)
     entries = [cfg.model(m) for m in args.model] if args.model else list(cfg.models)
     preflight(cfg, entries, force=args.force)
-    summary = run_experiment(args.params, force=args.force, kernel_name=args.kernel,
-                             models=args.model or None, engine=args.engine,
-                             address=args.address)
+    try:
+        summary = run_experiment(args.params, force=args.force, kernel_name=args.kernel,
+                                 models=args.model or None, engine=args.engine,
+                                 address=args.address)
+    except RunInterrupted as stop:
+        print(stop.summary.to_text())
+        print(stop.summary.index_html)
+        print(f"stickrole run: interrupted: {len(stop.stopped)} stage(s) stopped; run the same "
+              "command again to resume", file=sys.stderr)
+        return 130
     print(summary.to_text())
     print(summary.index_html)
     return 0 if summary.ok else 1
@@ -213,9 +219,9 @@ def _cmd_run(args) -> int:
 
 def _check_run_dir(run_dir: Path) -> None:
     """What ``report`` reads from a run directory, read once before any notebook starts."""
-    from .io import read_json
     from .layout import ModelFiles, RunLayout
     from .leaderboard import load_metrics
+    from .records import read_leaderboard, read_run_config, read_run_summary
 
     layout = RunLayout(run_dir)
     if not run_dir.is_dir():
@@ -224,18 +230,9 @@ def _check_run_dir(run_dir: Path) -> None:
     files = [ModelFiles(d).metrics for d in layout.analysed_model_dirs()]
     if files:
         load_metrics(files)
-    for path, key, kind in ((layout.run_config, "report", dict),
-                            (layout.run_summary, "results", list)):
-        name = path.name
-        if not path.is_file():
-            continue
-        data = read_json(path, name)
-        if not isinstance(data, dict):
-            raise DataError(f"{path}: expected a JSON object; got {type(data).__name__}")
-        value = data.get(key) if kind is list else data.get(key) or {}
-        if not isinstance(value, kind):
-            raise DataError(f"{path}: {key!r} must be a JSON "
-                            f"{'object' if kind is dict else 'list'}; got {shown(value)}")
+    read_run_config(run_dir)
+    read_run_summary(run_dir)
+    read_leaderboard(run_dir)
 
 
 def _cmd_report(args) -> int:
@@ -265,7 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernel", default="stickrole", help="Jupyter kernel for the notebooks "
                    "(default: stickrole, registered by `make env`)")
     p.add_argument("--address", help="join the Ray cluster whose head is at ADDR (host:port); "
-                   "default: start a local Ray instance (localhost only, no dashboard)")
+                   "default: RAY_ADDRESS if set, else start a local Ray instance of this run's "
+                   "own (localhost only, no dashboard; a cluster found on the machine is never "
+                   "joined); `local` forces a local instance")
     p.add_argument("--engine", choices=["ray", "local"], default=None,
                    help="ray: every stage a Ray task; local: one after the other in this "
                    "process (default: execution.engine of the params, ray)")
@@ -292,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("result_dirs", nargs="+", type=Path)
     p.add_argument("--out", required=True, type=Path, help="answers table (.parquet or .csv)")
     p.add_argument("--model", help="model name (default: the results' engine)")
+    p.add_argument("--mode", choices=["auto", "cot", "direct"], default="auto",
+                   help="how the stored replies were asked for, to re-read them with the "
+                   "original's rule (an unparsable one was stored as a random option: imported "
+                   "as unparsed); auto: cot when most replies hold 'Answer:'")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("leaderboard", help="metrics.json files or run dirs -> DIR/leaderboard.csv")
@@ -370,7 +373,8 @@ def _runner_log_handler() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 a stage failed, 2 a user error).
+    """Run the command line; returns the exit code (0 ok, 1 a stage failed, 2 a user error,
+    130 interrupted by Ctrl-C).
 
     Every user error ends as one line on stderr, ``stickrole COMMAND: error: MESSAGE``.
     """

@@ -22,12 +22,12 @@ from .errors import ConfigError, DataError, StickroleError
 __all__ = [
     "read_text_utf8",
     "read_json",
+    "read_jsonl",
     "read_yaml",
     "check_out_dir",
     "check_out_file",
     "atomic_replace",
     "atomic_write_text",
-    "atomic_write_bytes",
     "sha256_file",
 ]
 
@@ -92,6 +92,31 @@ def read_json(path: str | Path, what: str = "JSON file",
                     f"{exc.msg}") from None
     except RecursionError:
         raise error(f"{path}: invalid JSON: nested too deeply") from None
+
+
+def read_jsonl(path: str | Path, what: str = "JSON lines file",
+               error: type[StickroleError] = DataError) -> list[dict[str, Any]]:
+    """The JSON objects of a UTF-8 JSON-lines file, one per non-blank line, in file order.
+
+    Raises
+    ------
+    StickroleError
+        As :func:`read_text_utf8`, or ``"<path>:<line>: malformed JSON line (...)"`` /
+        ``"<path>:<line>: expected a JSON object"`` on one line.
+    """
+    out = []
+    for lineno, line in enumerate(read_text_utf8(path, what, error).splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{path}:{lineno}: malformed JSON line ({exc.msg} at column "
+                        f"{exc.colno})") from None
+        if not isinstance(record, dict):
+            raise error(f"{path}:{lineno}: expected a JSON object")
+        out.append(record)
+    return out
 
 
 def read_yaml(path: str | Path, what: str = "YAML file",
@@ -187,11 +212,6 @@ def atomic_replace(path: str | Path, write) -> Path:
 def atomic_write_text(path: str | Path, text: str) -> Path:
     """Write UTF-8 text to ``path`` atomically (see :func:`atomic_replace`)."""
     return atomic_replace(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write bytes to ``path`` atomically (see :func:`atomic_replace`)."""
-    return atomic_replace(path, lambda tmp: tmp.write_bytes(data))
 
 
 def sha256_file(path: str | Path) -> str:

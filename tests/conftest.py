@@ -27,13 +27,48 @@ def original_data() -> Path:
 KERNEL = "stickrole"
 
 
+#: A file of this name in a model's run directory makes a test kernel's generating process
+#: exit abruptly (``os._exit``) right after the next unit is stored, once (the file is removed
+#: first): the tests of lost processes use it. Production code knows nothing of it.
+DIE_ONCE_FILE = "die-once.test"
+
+#: The test kernels' launcher: ipykernel, with the die-once fault (:data:`DIE_ONCE_FILE`) put
+#: into the run store of the process.
+TEST_KERNEL = f"""\
+import os
+from pathlib import Path
+
+from stickrole_utils.generation import store
+
+_write_unit = store.RunStore.write_unit
+
+
+def _write_unit_then_maybe_die(self, *args, **kwargs):
+    _write_unit(self, *args, **kwargs)
+    marker = Path(self.run_dir) / {DIE_ONCE_FILE!r}
+    if marker.is_file():
+        marker.unlink()
+        os._exit(3)
+
+
+store.RunStore.write_unit = _write_unit_then_maybe_die
+from ipykernel import kernelapp  # noqa: E402
+
+kernelapp.launch_new_instance()
+"""
+
+
 def register_test_kernel(root: Path, name: str = KERNEL) -> Path:
-    """A kernelspec for this interpreter under ``root`` (put ``root`` first on JUPYTER_PATH)."""
+    """A kernelspec for this interpreter under ``root`` (put ``root`` first on JUPYTER_PATH);
+    its kernels run :data:`TEST_KERNEL`."""
     spec = root / "kernels" / name
     spec.mkdir(parents=True, exist_ok=True)
+    script = root / "test_kernel.py"
+    script.write_text(TEST_KERNEL)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": f"{name} (tests)", "language": "python"}))
+        "argv": [sys.executable, str(script), "-f", "{connection_file}"],
+        "display_name": f"{name} (tests)", "language": "python",
+        "env": {"PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}}))
     return root
 
 

@@ -13,6 +13,7 @@ from stickrole_utils.config import ModelEntry, SamplingConfig
 from stickrole_utils.errors import BackendError, ConfigError
 from stickrole_utils.generation import load_params
 from stickrole_utils.generation.backends import (
+    BackendBase,
     ContextOverflowError,
     DummyBackend,
     Generation,
@@ -145,7 +146,9 @@ def test_registry_names_and_declared_modes():
                                           r"llama_cpp, openai$"):
         make_backend(entry)
     with pytest.raises(ValueError, match="already registered"):
-        register_backend("dummy")(type("Other", (), {}))
+        register_backend("dummy")(type("Other", (BackendBase,), {}))
+    with pytest.raises(TypeError, match="must subclass BackendBase"):
+        register_backend("other")(type("Plain", (), {}))
 
 
 def test_scripted_backend_replies_and_records():

@@ -433,7 +433,7 @@ def _(ws, d):
     return ["generate", str(d / "p.yaml")]
 
 
-@case("paths", "run GGUF path is a directory", ["p.yaml", "models[0].model", "m.gguf",
+@case("paths", "run GGUF path is a directory", ["p.yaml", "models[0] (l).model", "m.gguf",
                                                  "is a directory"], "outs")
 def _(ws, d):
     (d / "m.gguf").mkdir()
@@ -497,7 +497,7 @@ def _(ws, d):
 # ---- 6. run validates everything before any model or notebook starts --------------------------
 
 @case("run up front", "run with a file that is not GGUF",
-      ["p.yaml", "models[0].model (l)", "fake.gguf", "not a GGUF file", "PK"], "outs")
+      ["p.yaml", "models[0] (l).model", "fake.gguf", "not a GGUF file", "PK"], "outs")
 def _(ws, d):
     _write(d / "fake.gguf", b"PK\x03\x04 not a model")
     _write(d / "p.yaml", f"version: 1\nrun: earlier\noutput_dir: {ws / 'outs'}\nmodels:\n"
@@ -506,7 +506,7 @@ def _(ws, d):
 
 
 @case("run up front", "generate with a file that is not GGUF",
-      ["p.yaml", "models[1].model (l)", "fake.gguf", "not a GGUF file"], "outs")
+      ["p.yaml", "models[1] (l).model", "fake.gguf", "not a GGUF file"], "outs")
 def _(ws, d):
     _write(d / "fake.gguf", b"PK\x03\x04 not a model")
     _write(d / "p.yaml", f"version: 1\nrun: earlier\noutput_dir: {ws / 'outs'}\nmodels:\n"
@@ -523,6 +523,31 @@ params_case("run up front", "run with a corpus line of the wrong type",
             "  chunks: [{{label: c, context: corpus, corpus: {d}/corpus.jsonl}}]\n",
             ["corpus.jsonl:2", "'content'", "[1]"], command="run",
             files={"corpus.jsonl": '{"content": "a"}\n{"content": [1]}\n{"content": "c"}\n'})
+
+
+# paths named in params that do not exist: one line, whether or not this run reads them
+@case("missing path", "data_path that is not a directory", ["p.yaml", "data_path", "nowhere"],
+      "outs")
+def _(ws, d):
+    _write(d / "p.yaml", f"data_path: {d / 'nowhere'}\n" + _params(ws))
+    return ["generate", str(d / "p.yaml")]
+
+
+params_case("missing path", "interlocutors_file of a chunk with a human interlocutor",
+            "  chunks: [{{label: c, context: topic, topic: joke, "
+            "interlocutors_file: {d}/nobody.json}}]\n",
+            ["generation.chunks[0] (c).interlocutors_file", "nobody.json", "not found"])
+params_case("missing path", "corpus of a chunk without conversation",
+            "  chunks: [{{label: c, corpus: {d}/none.jsonl}}]\n",
+            ["generation.chunks[0] (c).corpus", "none.jsonl", "not found"], command="run")
+params_case("missing path", "prompts_file", "  prompts_file: {d}/prompts.yaml\n",
+            ["prompts.yaml"], command="run")
+params_case("missing path", "a prompts file lacking a text", "  prompts_file: {d}/pr.yaml\n",
+            ["pr.yaml", "missing field(s) query_cot"],
+            files={"pr.yaml": "persona: 'Be {name}'\nhuman_interlocutor: h\n"
+                   "persona_interlocutor: p\nknows_persona: k\nquery_direct: d\n"
+                   "answer_prefix: 'A: ('\nsvs_most: m\nsvs_rate_chosen: r\nsvs_least: l\n"
+                   "svs_rest: s\ndescriptions: {}\nopeners: {}\n"})
 
 
 @case("run up front", "run --model unknown", ["p.yaml", "no model named 'nope'"], "outs")
@@ -544,7 +569,7 @@ report_case("metrics.json wrong type", "m1/metrics.json",
                         "stress": {}, "cfi": {}, "srmr": {}, "rmsea": {}}),
             ["pairwise_rank_order['a']['b']", "'x'"])
 report_case("run_summary.json wrong type", "run_summary.json", json.dumps({"results": "none"}),
-            ["'results'", "'none'"])
+            ["run_summary.json", "results: Input should be a valid list", "'none'"])
 
 
 # ---- the tests --------------------------------------------------------------------------------

@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stickrole_utils.config import AUTO_N_PARALLEL, RunConfig, auto_n_parallel, load_run_config
+from stickrole_utils.config import RunConfig, load_run_config
 from stickrole_utils.errors import ConfigError
 from stickrole_utils.generation import load_params
+from stickrole_utils.generation.backends import AUTO_N_PARALLEL, auto_n_parallel
 
 BASE = {
     "version": 1,
@@ -53,7 +54,7 @@ def test_valid_params_resolve_paths(tmp_path):
         ({**BASE, "models": [{"name": "m", "backend": "llama_cpp", "model": "nope.gguf"}]},
          ["GGUF file not found", "nope.gguf"]),
         ({**BASE, "models": [{"name": "m", "backend": "gpt"}]},
-         ["models.0.backend", "'llama_cpp', 'openai' or 'dummy'"]),
+         ["models[0] (m): backend", "unknown backend 'gpt'", "registered: dummy, llama_cpp"]),
         ({k: v for k, v in BASE.items() if k != "version"}, ["version", "missing"]),
         (_with(chunks=["chunk_0"]), ["corpus", "data_path is not set"]),
         ({**_with(mode="logprob"), "models": [{"name": "s", "backend": "openai",
@@ -61,13 +62,13 @@ def test_valid_params_resolve_paths(tmp_path):
          ["models[0] (s)", "not logprob"]),
         (_with(population="original:real_world_people"), ["needs data_path"]),
         ({**BASE, "models": [{"name": "m", "backend": "dummy", "template": "plain"}]},
-         ["models.0.template", "'chat' or 'labelled'", "'plain'"]),
+         ["models[0] (m): template", "'chat' or 'labelled'", "'plain'"]),
         ({**BASE, "models": [{"name": "s", "backend": "openai", "template": "labelled",
                               "base_url": "http://127.0.0.1:1/v1", "model": "m"}]},
-         ["models.0", "template labelled needs backend llama_cpp"]),
+         ["models[0] (s): template: unknown key", "allowed keys here", "base_url"]),
         ({**BASE, "models": [{"name": "m", "backend": "dummy", "template": "labelled",
                               "chat_format": "chatml"}]},
-         ["models.0", "ignores chat_format 'chatml'", "template: chat"]),
+         ["models[0] (m): chat_format: unknown key", "seed, template"]),
         ({**BASE, "models": [{"name": "d", "backend": "dummy", "n_parallel": 0}]},
          ["models.0.n_parallel", "from 1 to 64, or auto", "given: 0"]),
         ({**BASE, "models": [{"name": "d", "backend": "dummy", "n_parallel": "many"}]},

@@ -147,7 +147,7 @@ def test_interrupted_batched_run_resumes_without_loss_or_duplicates(tmp_path, ba
 @pytest.mark.parametrize(("mode", "expected", "unified"), [("logprob", 1, False),
                                                            ("cot", None, False)])
 def test_n_parallel_auto_on_a_cpu(mode, expected, unified):
-    from stickrole_utils.config import AUTO_N_PARALLEL
+    from stickrole_utils.generation.backends import AUTO_N_PARALLEL
 
     b = LlamaCppBackend(ModelEntry(**{**ENTRY, "n_parallel": "auto", "mode": mode}))
     try:

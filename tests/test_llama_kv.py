@@ -32,7 +32,7 @@ def _fake_backend(n_ctx=100):
     lib = _FakeKV()
     llm = SimpleNamespace(input_ids=np.zeros(n_ctx, dtype=np.int64), n_tokens=0,
                           _ctx=SimpleNamespace(memory=None), _requires_eval=False)
-    backend = SimpleNamespace(_lib=lib, llm=llm, entry=SimpleNamespace(n_ctx=n_ctx))
+    backend = SimpleNamespace(_lib=lib, llm=llm, opts=SimpleNamespace(n_ctx=n_ctx))
 
     def evaluate(tokens):  # what create_completion does to sequence 0: keep the common prefix
         keep = 0

@@ -19,6 +19,7 @@ from stickrole_utils.generation import generate_model, plan_units
 from stickrole_utils.generation.administer import (
     _interlocutor_text,
     _persona_text,
+    administer_unit,
     simulate_conversation,
 )
 from stickrole_utils.generation.backends import LlamaCppBackend
@@ -87,18 +88,21 @@ def test_conversation_evaluates_the_context_once_per_speaker(tmp_path, pair):
                                      unit.context, "system", ("c", unit.persona.id, "pvq40"))
         runs.append((conv, backend.usage() - u0))
     (conv, used_k), (conv_s, used_s) = runs
-    assert len(conv) == 4
-    # the same prompts give the same greedy replies (a reused prefix's KV values equal a
-    # re-evaluation's up to float rounding; measured: identical)
-    assert conv == conv_s
+    assert len(conv) == len(conv_s) == 4
+    # the first turn is the same computation in both (a fresh cache, the same prompt): the same
+    # reply on any CPU. Later turns may differ in near-ties: persona turn 2 reuses the KV of
+    # reply 1 as it was decoded, token by token, where one shared sequence evaluates those
+    # tokens as part of its prompt, and the two round differently (kv_reuse, README)
+    assert conv[:2] == conv_s[:2]
     p = [len(_turn_tokens(kept, cfg, unit, conv, i)) for i in range(3)]
-    assert used_k.prompt_tokens == used_s.prompt_tokens == sum(p)
+    p_s = [len(_turn_tokens(shared, cfg, unit, conv_s, i)) for i in range(3)]
+    assert used_k.prompt_tokens == sum(p) and used_s.prompt_tokens == sum(p_s)
     # one shared sequence: every turn re-evaluates its whole prompt but the chat template's
     # first tokens (the speakers' prompts differ from their system message on)
-    assert used_s.evaluated_tokens >= sum(p) - 2 * 8
+    assert used_s.evaluated_tokens >= sum(p_s) - 2 * 8
     # a sequence per speaker: persona turn 2 evaluates only what follows its turn-0 history
     assert used_k.evaluated_tokens <= p[0] + p[1] + (p[2] - p[0])
-    print(f"\ncontext evaluations with n_messages 3: {used_s.evaluated_tokens / p[0]:.2f} "
+    print(f"\ncontext evaluations with n_messages 3: {used_s.evaluated_tokens / p_s[0]:.2f} "
           f"(one sequence), {used_k.evaluated_tokens / p[0]:.2f} (one per speaker)")
     # an item after the conversation, asked as the persona, continues the persona's history:
     # its prompt starts with persona turn 2's prompt, which is not evaluated again
@@ -150,14 +154,56 @@ def test_manifest_usage_shows_the_saving(tmp_path, pair):
         cfg2 = _cfg(tmp_path, run="one_sequence")
         out2 = generate_model(cfg2, cfg2.models[0], progress=False, backend=shared)
         usage2 = read_json(out2 / "manifest.json")["usage"]
-        pd.testing.assert_frame_equal(read_run_answers(out2).drop(columns="model"),
-                                      df.drop(columns="model"))
+        df2 = read_run_answers(out2)
     finally:
         shared.close()
-    assert usage["prompt_tokens"] == usage2["prompt_tokens"]
-    assert usage["evaluated_tokens"] < usage2["evaluated_tokens"]
+    # the same items of the same units (the replies may differ in near-ties: kv_reuse, README)
+    key = ["chunk", "persona", "questionnaire", "item", "option_order"]
+    pd.testing.assert_frame_equal(df2[key], df[key])
+    # each speaker's history saves at least one evaluation of the context per unit (persona
+    # turn 2 and the items reuse the persona's history instead of re-evaluating the context)
+    unit = plan_units(cfg, "smollm2")[0]
+    context = len(kept.tokens([{"role": "user", "content": unit.context.opener}]))
+    assert usage["evaluated_tokens"] + 2 * context <= usage2["evaluated_tokens"]
     print(f"\nevaluated tokens, n_messages 3 + 2 items per unit: {usage2['evaluated_tokens']} "
           f"(one sequence) -> {usage['evaluated_tokens']} (one per speaker)")
+
+
+def test_kv_reuse_server_replies_are_those_of_llama_cpp_pythons_server(tmp_path):
+    # kv_reuse: server keeps one KV sequence and lets llama-cpp-python reuse it as its
+    # OpenAI-compatible server does (one Llama object, the longest common prefix with the
+    # previous call's prompt and reply): the same calls in the same order give the server's
+    # replies bit for bit, on any CPU, since the computation is the same. The server is stood
+    # for by what it runs per request: Llama.create_chat_completion on one Llama object.
+    import llama_cpp
+
+    backend = LlamaCppBackend(ModelEntry(**ENTRY, kv_reuse="server"))
+    server = llama_cpp.Llama(model_path=str(backend.path), n_ctx=ENTRY["n_ctx"],
+                             n_batch=ENTRY["n_batch"], n_ubatch=ENTRY["n_batch"],
+                             n_threads=ENTRY["n_threads"], verbose=False)
+    try:
+        assert backend.info()["kv_reuse"] == "server" and backend.info()["speaker_slots"] == 0
+        cfg = _cfg(tmp_path, run="server")
+        prompts = Prompts.from_config(cfg.generation.prompts)
+        calls = []
+        chat = backend.chat
+
+        def recording(messages, sampling, seed):
+            gen = chat(messages, sampling, seed)
+            calls.append((messages, sampling.max_tokens, gen.text))
+            return gen
+
+        backend.chat = recording
+        unit = plan_units(cfg, "smollm2")[0]
+        administer_unit(backend, unit, cfg.generation, prompts, "direct", "system")
+        assert len(calls) == 3 + 2  # three turns, then two items after the conversation
+        for messages, max_tokens, text in calls:
+            out = server.create_chat_completion(messages=messages, temperature=0.0,
+                                                max_tokens=max_tokens)
+            assert out["choices"][0]["message"]["content"] == text
+    finally:
+        server.close()
+        backend.close()
 
 
 def test_interrupted_run_with_speakers_and_n_parallel_resumes_exactly(tmp_path):

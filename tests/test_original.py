@@ -24,8 +24,9 @@ def write_result(dirpath, subject, n_items, seed, engine="phi-4", scale=(1, 6)):
     answers, generations = [], []
     for _ in POP:
         scores = rng.integers(scale[0], scale[1] + 1, n_items).tolist()
-        answers.append({subject: [["ABCDEFGHI"[s % 9], s] for s in scores]})
-        generations.append({subject: [f"Answer: ({'ABCDEFGHI'[s % 9]})" for s in scores]})
+        answers.append({subject: [["ABCDEFGHI"[s - scale[0]], s] for s in scores]})
+        generations.append({subject: [f"Answer: ({'ABCDEFGHI'[s - scale[0]]})"
+                                      for s in scores]})
     params = {"engine": engine, "permute_options_seed": "leaderboard_x", "data_dir": "data/d"}
     data = {"args": params, "params": params, "metrics": {}, "per_simulated_participant_metrics": [],
             "simulated_population": POP, "pop_metrics": {}, "answers": answers,
@@ -42,6 +43,31 @@ def model_dir(tmp_path):
     write_result(root / "chunk_chess_0_2025_03_01_11_00_00", "pvq_auto", 40, 1)
     write_result(root / "chunk_svs_no_conv_2025_03_01_12_00_00", "svs", 57, 2, scale=(-1, 7))
     return root
+
+
+def test_random_fills_of_unparsed_replies_are_imported_as_unparsed(tmp_path):
+    # the original stores a uniformly random option as a normal answer when a reply does not
+    # parse (no "Answer:", two of them, no "(X)" after it): those are imported unparsed
+    d = tmp_path / "m" / "chunk_0_2025"
+    data = write_result(d, "pvq_auto", 40, 3)
+    replies = data["generations"][0]["pvq_auto"]
+    replies[0] = "I would say (B) but I am not sure."          # no Answer: tag
+    replies[1] = "Answer: (A). Final Answer: (C)"             # two tags
+    replies[2] = "Answer: B"                                   # no (X) after it
+    replies[3] = "Thinking... (F) no. Answer: (D) or maybe (A)"  # reads (A): first in order
+    data["answers"][0]["pvq_auto"][3] = ["A", 1]
+    (d / "results.json").write_text(json.dumps(data))
+    table = import_original([d])
+    first = table[table.persona == "Ada Lovelace"].sort_values("item").head(5)
+    assert first["parsed"].tolist() == [False, False, False, True, True]
+    assert first["parse_reason"].tolist()[:4] == ["no_answer_tag", "several_answer_tags",
+                                                  "no_letter", "first_paren"]
+    assert first["score"].isna().tolist() == [True, True, True, False, False]
+    stored = [float(s) for _, s in data["answers"][0]["pvq_auto"][:3]]
+    assert first["original_score"].tolist()[:3] == stored
+    assert table["parsed"].sum() == len(table) - 3
+    # direct replies are read whole
+    assert import_original([d], mode="direct")["parsed"].sum() == len(table) - 1
 
 
 def test_chunk_label_cuts_timestamp():

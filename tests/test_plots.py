@@ -59,7 +59,7 @@ def test_rank_order_heatmap_keeps_chunk_order_and_annotates():
     annots = [t.get_text() for t in ax.texts]
     assert annots[:2] == ["1.00", "-0.20"]  # row "c": c-c, c-b (c-a is NaN)
     assert annots.count("n/a") == 2
-    assert ax.collections[0].get_clim() == (0, 1)
+    assert ax.collections[0].get_clim() == (-1, 1)  # diverging: a negative r is not a 0
 
 
 def test_persona_order_plot_orders_by_no_conv(scores):
@@ -89,12 +89,18 @@ def test_ipsative_plot_title_has_mean():
     assert fig.axes[0].get_title() == "Ipsative stability (mean 0.500)"
 
 
-def test_cfa_table_marks_failures_and_means_converged_only():
-    table = cfa_table(_cfa(), chunks=CHUNKS)
+def test_cfa_table_marks_failures_and_shows_both_means_under_their_names():
+    metrics = {"cfi": {c: 0.675 for c in CHUNKS}, "srmr": {c: 0.3 for c in CHUNKS},
+               "rmsea": {c: 0.3 for c in CHUNKS}, "settings": {"cfa_failure": "original"}}
+    table = cfa_table(_cfa(), chunks=CHUNKS, metrics=metrics)
     assert list(table.columns) == ["CFI ↑", "SRMR ↓", "RMSEA ↓", "status"]
     assert table.loc[("chunk_0", "openness_to_change"), "status"] == "FAILED: did not converge"
-    assert table.loc[("chunk_0", "mean"), "status"] == "1 of 4 failed"
-    assert table.loc[("chunk_0", "mean"), "CFI ↑"] == pytest.approx(0.9)
+    assert table.loc[("chunk_0", "mean of converged"), "status"] == "1 of 4 failed"
+    assert table.loc[("chunk_0", "mean of converged"), "CFI ↑"] == pytest.approx(0.9)
+    # the leaderboard's number is metrics.json's, not recomputed here
+    assert table.loc[("chunk_0", "mean (leaderboard)"), "CFI ↑"] == 0.675
+    assert "original" in table.loc[("chunk_0", "mean (leaderboard)"), "status"]
+    assert ("chunk_0", "mean (leaderboard)") not in cfa_table(_cfa(), chunks=CHUNKS).index
     assert table.loc[("chunk_chess_0", "openness_to_change"), "status"].startswith("improper")
     html = style_cfa_table(table).to_html()
     assert "#f8d7da" in html and "n/a" in html

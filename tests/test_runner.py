@@ -92,7 +92,8 @@ def test_summary_ok_and_text():
     assert s.ok and "generate" in s.to_text()
     s.results.append(StageResult("m", "report", "skipped", "analyze failed"))
     assert not s.ok
-    assert list(s.table().columns) == ["model", "stage", "status", "seconds", "reason", "notebook"]
+    assert list(s.table().columns) == ["model", "stage", "status", "seconds", "reason", "notebook",
+                                       "work_seconds", "work_finished"]
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@ from stickrole_utils.generation.backends import (
     USER_LABEL,
     cut_reply,
     labelled_prompt,
+    model_options,
 )
 from stickrole_utils.generation.store import read_run_answers
 
@@ -61,15 +62,15 @@ def test_other_roles_are_refused_and_replies_end_at_the_next_label():
         f" {USER_LABEL}: inline mention is kept")
 
 
-def test_the_template_is_a_model_entry_field():
-    assert ModelEntry(name="m", backend="dummy").template == "chat"
-    assert ModelEntry(name="m", backend="dummy", template="labelled").template == "labelled"
-    assert ModelEntry(name="m", backend="llama_cpp", model="x.gguf",
-                      template="labelled").template == "labelled"
-    # the default is left out of dumps (a chat model's run identity predates the field); a
-    # labelled entry round-trips
-    assert "template" not in ModelEntry(name="m", backend="dummy").model_dump(mode="json")
+def test_the_template_is_an_option_of_the_backends_that_render_prompts():
+    assert model_options(ModelEntry(name="m", backend="dummy")).template == "chat"
+    assert model_options(ModelEntry(name="m", backend="dummy",
+                                    template="labelled")).template == "labelled"
+    assert model_options(ModelEntry(name="m", backend="llama_cpp", model="x.gguf",
+                                    template="labelled")).template == "labelled"
+    # an entry is written flat and reads back the same
     lab = ModelEntry(name="m", backend="dummy", template="labelled")
+    assert lab.model_dump(mode="json")["template"] == "labelled"
     assert ModelEntry.model_validate(lab.model_dump(mode="json")) == lab
 
 

@@ -30,6 +30,11 @@ from .columns import (
     column_names,
     model_columns,
 )
+from .custom import (
+    compute_custom_metrics,
+    register_metric,
+    registered_metrics,
+)
 from .downstream import (
     DOWNSTREAM_RO_COLUMNS,
     VALUE_BEHAVIOUR_COLUMNS,
@@ -112,6 +117,9 @@ from .structure import (
 )
 
 __all__ = [
+    "register_metric",
+    "registered_metrics",
+    "compute_custom_metrics",
     "read_answers",
     "validate_answers",
     "check_unique_rows",

@@ -32,6 +32,7 @@ from .answers import validate_answers
 from .bootstrap import persona_resampler, rank_order_statistic
 from .cfa import fit_magnifying_glass
 from .columns import cardinal_of
+from .custom import compute_custom_metrics
 from .downstream import (
     behaviour_scores,
     chunk_attribute,
@@ -43,7 +44,7 @@ from .downstream import (
     value_behaviour_summary,
 )
 from .metrics import Metrics
-from .reliability import cronbach_alpha
+from .reliability import cronbach_alpha, mean_alpha
 from .scoring import item_matrix, substitute_unparsed, value_scores
 from .stability import ipsative, ipsative_summary, rank_order, rank_order_summary
 from .stats import percentile_bootstrap
@@ -241,7 +242,7 @@ def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
             m[k][c] = means[k]
         m["cfa_failures"] += failures
         m["cronbach_alpha_per_value"][c] = {k: float(a) for k, a in v["alpha"].items()}
-        m["cronbach_alpha"][c] = _nanmean_dict(v["alpha"]) if v["alpha"] else float("nan")
+        m["cronbach_alpha"][c] = mean_alpha(v["alpha"])
         if tables:
             coords = st.coords.assign(chunk=c)
             struct_rows.append(coords[["chunk", "item", "value", "x", "y"]])
@@ -325,6 +326,10 @@ def analyze_model(answers: pd.DataFrame, settings: AnalysisSettings | None = Non
         metrics["notes"] += dm.pop("notes")
         metrics.update(dm)
         frames.update(dframes)
+    custom = compute_custom_metrics(frames.get("scores", pd.DataFrame()), answers)
+    if custom:
+        metrics.update(custom)
+        metrics["custom_metrics"] = list(custom)
     metrics["settings"] = settings.model_dump()
     metrics["stickrole_version"] = __version__
     return ModelAnalysis(model=model, metrics=Metrics.model_validate(metrics), **frames)

@@ -30,13 +30,18 @@ import numpy as np
 import pandas as pd
 
 from ..design.instruments import get_instrument
-from ..errors import DataError, shown
+from ..design.prompts import letters as option_letters
+from ..errors import ConfigError, DataError, shown
+from ..generation.parsing import parse_answer_original
 from ..io import read_json
 from ..schema import ANSWER_COLUMNS
 from .answers import concat_answers, validate_answers
 
-__all__ = ["SUBJECTS", "chunk_label", "campaign_chunk", "find_result_files",
-           "read_original_results", "import_original"]
+__all__ = ["SUBJECTS", "REPLY_MODES", "chunk_label", "campaign_chunk", "find_result_files",
+           "reply_mode", "read_original_results", "import_original"]
+
+#: How the original's stored replies are re-read (``import-original --mode``).
+REPLY_MODES: tuple[str, ...] = ("auto", "cot", "direct")
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +175,35 @@ def _score(pair, file: Path, where: str) -> tuple[str | None, float]:
         raise DataError(f"{file}: {where}: score {shown(score)} is out of range") from None
 
 
+def reply_mode(texts: Sequence[str]) -> str:
+    """The answer mode the original ran with, judged from its stored replies: ``cot`` when at
+    least half of the non-empty replies hold ``Answer:`` (its chain-of-thought instruction asks
+    for it), else ``direct`` (a short "(X)" reply). results.json does not record the mode.
+
+    >>> reply_mode(["Let me think... Answer: (B)", "Answer: (A)", "(C)"]), reply_mode(["(B)"])
+    ('cot', 'direct')
+    """
+    said = [t for t in texts if t.strip()]
+    return "cot" if said and 2 * sum("Answer:" in t for t in said) >= len(said) else "direct"
+
+
+def _reparse(text: str, letter: str, score: float, n_options: int,
+             mode: str) -> tuple[float, bool, str]:
+    """(score, parsed, reason) of one stored answer, read again with the original's rule: the
+    original stores a uniformly random letter as a normal answer when a reply does not parse;
+    such an answer becomes unparsed (score NaN)."""
+    if not text:
+        return score, not np.isnan(score), "reply_not_stored"
+    parsed = parse_answer_original(text, option_letters(n_options), mode)
+    if parsed.letter is None:
+        return np.nan, False, parsed.reason
+    if letter and parsed.letter != letter:
+        return score, True, "differs_from_stored"
+    return score, True, parsed.reason
+
+
 def read_original_results(file: str | Path, *, model: str | None = None,
-                          chunk: str | None = None) -> pd.DataFrame:
+                          chunk: str | None = None, mode: str = "auto") -> pd.DataFrame:
     """One original ``results.json`` -> answers-table rows.
 
     Parameters
@@ -182,6 +214,10 @@ def read_original_results(file: str | Path, *, model: str | None = None,
     chunk : str, optional
         Chunk label; default :func:`chunk_label` of the parent directory's name, or
         :func:`campaign_chunk` for a ``theme_...`` directory of the paper's campaigns.
+    mode : {"auto", "cot", "direct"}
+        How the stored replies are read again with the original's rule
+        (:func:`~stickrole_utils.generation.parsing.parse_answer_original`); ``auto``:
+        :func:`reply_mode` of the file's replies.
 
     Returns
     -------
@@ -189,7 +225,13 @@ def read_original_results(file: str | Path, *, model: str | None = None,
         Contract columns plus ``letter``, ``raw`` (the reply text when stored), ``seed``
         (the permutation seed string), ``source`` (the file), ``topic`` (the conversation
         theme, empty when none) and ``replicate`` (``seed_<s>`` in the campaign layout, else
-        empty).
+        empty); ``parsed``, ``parse_reason`` and ``original_score``: where a stored reply does
+        not parse under the original's own rule, the original recorded a uniformly random
+        option as if it were the answer; such an item is imported unparsed (``score`` NaN,
+        ``parsed`` false), its random option kept in ``letter`` and ``original_score``, so
+        ``unparsed: random`` / ``drop`` apply to it and the unparsed rate is reported. A reply
+        that parses to another letter than the stored one keeps the stored answer
+        (``parse_reason`` ``differs_from_stored``, counted in a warning).
 
     Raises
     ------
@@ -217,6 +259,12 @@ def read_original_results(file: str | Path, *, model: str | None = None,
         raise DataError(f"{file}: 'answers' has {len(answers)} personas but 'simulated_population' "
                         f"has {len(population)}")
     seed = str(params.get("permute_options_seed", ""))
+    if mode not in REPLY_MODES:
+        raise ConfigError(f"reply mode must be one of {', '.join(REPLY_MODES)}; got {mode!r}")
+    if mode == "auto":
+        mode = reply_mode([t for g in generations if isinstance(g, dict)
+                           for texts in g.values() if isinstance(texts, list)
+                           for t in texts if isinstance(t, str)])
     rows = []
     for i, (person, per_subject) in enumerate(zip(population, answers, strict=True)):
         name, gender = _persona(person, i, file)
@@ -243,16 +291,26 @@ def read_original_results(file: str | Path, *, model: str | None = None,
             for k, pair in enumerate(items):
                 letter, score = _score(pair, file, f"{where}[{k}]")
                 text = texts[k] if k < len(texts) and texts[k] is not None else ""
-                rows.append((model, label, name, gender, q, k + 1, score,
+                kept, parsed, reason = _reparse(str(text), letter or "", score,
+                                                inst.scale_max - inst.scale_min + 1, mode)
+                rows.append((model, label, name, gender, q, k + 1, kept,
                              "" if letter is None else letter, str(text), seed, str(file),
-                             topic, replicate))
-    cols = list(ANSWER_COLUMNS) + ["letter", "raw", "seed", "source", "topic", "replicate"]
-    return pd.DataFrame(rows, columns=cols)
+                             topic, replicate, parsed, reason, score))
+    cols = list(ANSWER_COLUMNS) + ["letter", "raw", "seed", "source", "topic", "replicate",
+                                   "parsed", "parse_reason", "original_score"]
+    out = pd.DataFrame(rows, columns=cols)
+    differs = int((out["parse_reason"] == "differs_from_stored").sum())
+    if differs:
+        log.warning("%s: %d stored answer(s) differ from what their reply reads as under the "
+                    "original's rule (mode %s); kept as stored", file, differs, mode)
+    return out
 
 
-def import_original(paths: Sequence[str | Path], *, model: str | None = None) -> pd.DataFrame:
+def import_original(paths: Sequence[str | Path], *, model: str | None = None,
+                    mode: str = "auto") -> pd.DataFrame:
     """``stickrole import-original``: result directories (or results.json files) -> one answers
-    table, validated against the contract.
+    table, validated against the contract; the original's random fills of unparsed replies are
+    imported as unparsed (:func:`read_original_results`, ``mode``).
 
     Raises
     ------
@@ -266,7 +324,7 @@ def import_original(paths: Sequence[str | Path], *, model: str | None = None) ->
     seen: dict[tuple[str, str], Path] = {}
     for p in paths:
         for f in find_result_files(p):
-            df = read_original_results(f, model=model)
+            df = read_original_results(f, model=model, mode=mode)
             if not len(df):
                 continue
             df = validate_answers(df, source=str(f))  # its messages name this file

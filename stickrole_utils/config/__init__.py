@@ -3,13 +3,9 @@
 from .analysis import (
     AnalysisSettings,
 )
-from .experiment import (
-    GRID_KEYS,
-    ComparisonSettings,
-    ExperimentSettings,
-    grid_points,
-    point_generation,
-    point_label,
+from .chunks import (
+    CHUNK_PRESETS,
+    expand_chunk,
 )
 from .generation import (
     ChunkSpec,
@@ -17,23 +13,32 @@ from .generation import (
     PromptTemplates,
     SamplingConfig,
 )
+from .grid import (
+    GRID_KEYS,
+    ComparisonSettings,
+    ExperimentSettings,
+    grid_points,
+    point_generation,
+    point_label,
+)
 from .leaderboard import (
     LeaderboardSettings,
 )
 from .run import (
-    AUTO_N_PARALLEL,
     ExecutionSettings,
     ModelEntry,
     ReportSettings,
     RunConfig,
-    auto_n_parallel,
     expand_grid,
     load_run_config,
     parse_run_config,
+    run_spec,
 )
 
 __all__ = [
     "AnalysisSettings",
+    "CHUNK_PRESETS",
+    "expand_chunk",
     "GRID_KEYS",
     "ComparisonSettings",
     "ExperimentSettings",
@@ -45,8 +50,6 @@ __all__ = [
     "PromptTemplates",
     "GenerationConfig",
     "LeaderboardSettings",
-    "AUTO_N_PARALLEL",
-    "auto_n_parallel",
     "ModelEntry",
     "ReportSettings",
     "ExecutionSettings",
@@ -54,4 +57,5 @@ __all__ = [
     "load_run_config",
     "parse_run_config",
     "expand_grid",
+    "run_spec",
 ]

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from .base import Strict
 
 __all__ = ["AnalysisSettings"]
 
 
-class AnalysisSettings(BaseModel):
+class AnalysisSettings(Strict):
     """Options of the analysis stage (``analysis:`` section of a params file)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     @model_validator(mode="before")
     @classmethod

@@ -6,78 +6,18 @@ Every model has ``extra="forbid"``: an unknown key is an error, not a warning.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from .base import Strict
+from .chunks import ChunkSpec, expand_chunk
 
 __all__ = ["ChunkSpec", "SamplingConfig", "PromptTemplates", "GenerationConfig"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class ChunkSpec(_Strict):
-    """One context chunk: what precedes the questionnaire for every persona.
-
-    A chunk is either a built-in preset name (``contexts.CHUNK_PRESETS``: ``chunk_no_conv``,
-    ``chunk_0`` .. ``chunk_4``, ``chunk_chess_0``, ``chunk_grammar_1``, ``chunk_svs_no_conv``,
-    ``chunk_joke``, ``chunk_poem``, ``chunk_history``) or a mapping with these fields.
-    """
-
-    label: str
-    """Chunk label written to the answers table's ``chunk`` column (e.g. ``chunk_0``)."""
-
-    preset: str | None = None
-    """Start from this built-in preset and override the fields given here."""
-
-    questionnaire: str = "pvq40"
-    """Instrument asked after the conversation: ``pvq40``, ``svs57``, ``religion``,
-    ``tolkien_donation``, ``tolkien_bag``."""
-
-    context: Literal["none", "corpus", "topic"] = "none"
-    """``none``: no conversation; ``corpus``: persona i's conversation opens with text i of a
-    JSONL corpus; ``topic``: every conversation opens with the same topic opener."""
-
-    corpus: str | None = None
-    """JSONL file (one object per line) for ``context: corpus``; relative paths are looked up in
-    ``data_path`` first, then next to the params file."""
-
-    corpus_field: str = "content"
-    """Field of each JSONL object holding the opening text."""
-
-    topic: str | None = None
-    """Built-in topic opener for ``context: topic`` (``chess``, ``grammar``, ``joke``, ``poem``,
-    ``history``); or use ``opener`` for your own text."""
-
-    opener: str | None = None
-    """Literal opening text for ``context: topic`` (overrides ``topic``)."""
-
-    interlocutor: Literal["human", "persona"] = "human"
-    """Who the model simulates as the other speaker: a generic human using a chatbot, or another
-    persona of the population (a seeded derangement: nobody talks to themself)."""
-
-    interlocutors_file: str | None = None
-    """Original-format interlocutors.json (list in population order) instead of the derangement;
-    relative paths are looked up in ``data_path`` first."""
-
-    interlocutor_seed: int = 0
-    """Seed of the interlocutor derangement (0 is a valid seed)."""
-
-    seed: str | None = None
-    """Option-permutation seed string; ``None``: ``"leaderboard_" + label without "chunk_"``
-    (the original's convention, e.g. ``leaderboard_chess_0``)."""
-
-    @property
-    def permutation_seed(self) -> str:
-        """The seed string used for option permutations."""
-        if self.seed is not None:
-            return self.seed
-        stem = self.label[len("chunk_"):] if self.label.startswith("chunk_") else self.label
-        return f"leaderboard_{stem}"
-
-
-class SamplingConfig(_Strict):
+class SamplingConfig(Strict):
     """Sampling parameters of one kind of model call. ``None`` means the backend's default."""
 
     temperature: float = Field(default=0.7, ge=0)
@@ -99,7 +39,7 @@ class SamplingConfig(_Strict):
     """Repetition penalty (1.0 = none)."""
 
 
-class PromptTemplates(_Strict):
+class PromptTemplates(Strict):
     """Wording of everything stickrole says to a model (defaults in ``prompts.DEFAULT_PROMPTS``).
 
     Placeholders in braces are filled by ``str.format``; a missing field uses the default.
@@ -127,12 +67,25 @@ class PromptTemplates(_Strict):
     answer_prefix: str | None = None
     """Start of the assistant turn after which ``logprob`` mode reads the letter distribution."""
 
+    svs_most: str | None = None
+    """SVS dialogue: asks for the letter of the most important value of a list."""
+
+    svs_rate_chosen: str | None = None
+    """SVS dialogue: asks to rate the value just chosen (``{value}``)."""
+
+    svs_least: str | None = None
+    """SVS dialogue: asks for the letter of the value most opposed to the persona's values."""
+
+    svs_rest: str | None = None
+    """SVS dialogue: leads the ratings of the list's other values."""
+
     descriptions: dict[str, str] | None = None
-    """Questionnaire instructions by questionnaire name (e.g. ``{pvq40: "Here we briefly
-    describe some people. ..."}``) instead of the item bank's (an empty text: no instructions)."""
+    """Questionnaire instructions by questionnaire name (e.g. ``{pvq40: "Read each portrait
+    and say how much that person is like you."}``) instead of the item bank's (an empty text: no
+    instructions)."""
 
 
-class GenerationConfig(_Strict):
+class GenerationConfig(Strict):
     """What every model is asked: population, chunks, instrument wording, answer mode, sampling."""
 
     population: str = "real_world_people"
@@ -146,9 +99,11 @@ class GenerationConfig(_Strict):
     n_personas: int | None = Field(default=None, ge=1)
     """Use only the first n personas of the population (``None``: all)."""
 
-    chunks: list[str | ChunkSpec] = Field(default_factory=lambda: ["chunk_no_conv"],
-                                                min_length=1)
-    """Chunks to run, in order: preset names or chunk mappings (see ``ChunkSpec``)."""
+    chunks: list[ChunkSpec] = Field(
+        default_factory=lambda: [ChunkSpec.model_validate(expand_chunk("chunk_no_conv"))],
+        min_length=1)
+    """Chunks to run, in order: preset names or chunk mappings (see ``ChunkSpec``), each
+    expanded into a complete spec when the params are read (``config.chunks.expand_chunk``)."""
 
     items: dict[str, list[int]] | None = None
     """Ask only these item numbers per questionnaire (e.g. ``{pvq40: [1, 2, 3]}``); ``None``: all.
@@ -213,6 +168,40 @@ class GenerationConfig(_Strict):
 
     prompts: PromptTemplates = PromptTemplates()
     """Overrides of the prompt wording."""
+
+    prompts_file: str | None = None
+    """A YAML file giving every text said to a model: each key of ``prompts`` plus ``openers``
+    (topic -> opening text of ``context: topic`` chunks), e.g. the original's texts for an exact
+    replication, which stickrole does not carry (docs/replication.md). Every
+    key must be there (``descriptions`` and ``openers`` may be empty mappings); fields set in
+    ``prompts`` override the file's. Relative to the params file."""
+
+    strip_replies: bool = True
+    """Strip the white space around each simulated conversation reply (stickrole); ``False``
+    keeps a reply exactly as generated, as the original does. An empty reply is a single space
+    either way."""
+
+    @field_validator("chunks", mode="before")
+    @classmethod
+    def _expand(cls, chunks: Any) -> Any:
+        if not isinstance(chunks, list):
+            return chunks
+        out = []
+        for i, chunk in enumerate(chunks):
+            try:
+                out.append(expand_chunk(chunk))
+            except ValueError as exc:
+                raise ValueError(f"chunk {i}: {exc}") from None
+        return out
+
+    @field_validator("chunks")
+    @classmethod
+    def _unique_labels(cls, chunks: list[ChunkSpec]) -> list[ChunkSpec]:
+        labels = [c.label for c in chunks]
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        if dup:
+            raise ValueError(f"chunk labels must be unique; repeated: {', '.join(dup)}")
+        return chunks
 
     @field_validator("n_messages")
     @classmethod

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from .base import Strict
 
 __all__ = ["LeaderboardSettings"]
 
 
-class LeaderboardSettings(BaseModel):
+class LeaderboardSettings(Strict):
     """How the models' metrics are combined into ``leaderboard.csv`` and ``ranking.json``.
 
     The defaults reproduce the public leaderboard (docs/method.md, "Leaderboard (Cardinal and
     Ordinal)"). The values used are written into ``ranking.json``.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     ties: Literal["loss", "half"] = "loss"
     """Ordinal win rate: ``loss`` counts a tie as a loss for both models (the leaderboard's

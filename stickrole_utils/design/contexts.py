@@ -8,13 +8,14 @@ The leaderboard's nine chunks are presets (docs/method.md, "Protocol").
 
 from __future__ import annotations
 
-import json
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import ChunkSpec
+from ..config import CHUNK_PRESETS, ChunkSpec, expand_chunk
 from ..errors import ConfigError, DataError, ParseError, shown
-from ..io import read_text_utf8
+from ..io import read_jsonl
 from .instruments import INSTRUMENTS
 from .populations import Persona, derangement, read_persona_file
 
@@ -26,6 +27,7 @@ __all__ = [
     "read_corpus",
     "chunk_contexts",
     "find_data_file",
+    "describe_context",
 ]
 
 #: Conversation openers by topic (chess is the move itself; the rest are worded for stickrole).
@@ -39,50 +41,26 @@ TOPIC_OPENERS: dict[str, str] = {
     "history": "Why does the battle of Hastings matter? Please answer in two sentences.",
 }
 
-_REDDIT = "contexts/leaderboard_reddit_chunks/chunk_{k}.jsonl"
-
-#: Built-in chunks: the leaderboard's nine (docs/method.md, "Protocol") and the paper's other topic chunks.
-CHUNK_PRESETS: dict[str, ChunkSpec] = {
-    "chunk_no_conv": ChunkSpec(label="chunk_no_conv"),
-    **{f"chunk_{k}": ChunkSpec(label=f"chunk_{k}", context="corpus", corpus=_REDDIT.format(k=k))
-       for k in range(5)},
-    "chunk_chess_0": ChunkSpec(label="chunk_chess_0", context="topic", topic="chess",
-                               interlocutor="persona", interlocutor_seed=0),
-    "chunk_grammar_1": ChunkSpec(label="chunk_grammar_1", context="topic", topic="grammar",
-                                 interlocutor="persona", interlocutor_seed=1),
-    "chunk_svs_no_conv": ChunkSpec(label="chunk_svs_no_conv", questionnaire="svs57"),
-    **{f"chunk_{t}": ChunkSpec(label=f"chunk_{t}", context="topic", topic=t)
-       for t in ("joke", "poem", "history", "chess", "grammar")},
-}
-
-
-def resolve_chunk(spec: str | ChunkSpec, where: str = "generation.chunks") -> ChunkSpec:
-    """A chunk preset name or spec -> a complete, checked :class:`ChunkSpec`.
+def resolve_chunk(spec: str | ChunkSpec, where: str = "generation.chunks",
+                  openers: Mapping[str, str] | None = None) -> ChunkSpec:
+    """A chunk preset name or spec -> a complete, checked :class:`ChunkSpec` (presets expanded by
+    :func:`~stickrole_utils.config.expand_chunk`, as a validated config already holds them).
 
     Raises
     ------
     ConfigError
-        Unknown preset, unknown questionnaire, missing corpus or topic.
+        Unknown preset, unknown questionnaire, missing corpus or topic (a topic is known when
+        :data:`TOPIC_OPENERS` or ``openers``, a prompts file's, has it).
 
     Examples
     --------
     >>> resolve_chunk("chunk_chess_0").permutation_seed
     'leaderboard_chess_0'
     """
-    if isinstance(spec, str):
-        if spec not in CHUNK_PRESETS:
-            raise ConfigError(f"{where}: unknown chunk {spec!r}; presets: "
-                              f"{', '.join(CHUNK_PRESETS)} (or give a mapping with label, "
-                              "context, ...)")
-        return CHUNK_PRESETS[spec]
-    if spec.preset is not None:
-        if spec.preset not in CHUNK_PRESETS:
-            raise ConfigError(f"{where}.preset: unknown chunk preset {spec.preset!r}; presets: "
-                              f"{', '.join(CHUNK_PRESETS)}")
-        base = CHUNK_PRESETS[spec.preset].model_dump()
-        base.update(spec.model_dump(exclude_unset=True))
-        base["preset"] = None
-        spec = ChunkSpec.model_validate(base)
+    try:
+        spec = ChunkSpec.model_validate(expand_chunk(spec))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {str(exc).splitlines()[-1].strip()}") from None
     if spec.questionnaire not in INSTRUMENTS:
         raise ConfigError(f"{where} {spec.label}: unknown questionnaire {spec.questionnaire!r}; "
                           f"allowed: {', '.join(INSTRUMENTS)}")
@@ -90,9 +68,10 @@ def resolve_chunk(spec: str | ChunkSpec, where: str = "generation.chunks") -> Ch
         raise ConfigError(f"{where} {spec.label}: context corpus needs 'corpus' (a JSONL path)")
     if spec.context == "topic" and not (spec.opener or spec.topic):
         raise ConfigError(f"{where} {spec.label}: context topic needs 'topic' or 'opener'")
-    if spec.context == "topic" and not spec.opener and spec.topic not in TOPIC_OPENERS:
+    topics = {**TOPIC_OPENERS, **(openers or {})}
+    if spec.context == "topic" and not spec.opener and spec.topic not in topics:
         raise ConfigError(f"{where} {spec.label}: unknown topic {spec.topic!r}; topics: "
-                          f"{', '.join(TOPIC_OPENERS)} (or give 'opener' text)")
+                          f"{', '.join(topics)} (or give 'opener' text)")
     return spec
 
 
@@ -122,15 +101,8 @@ def read_corpus(path: str | Path, field: str = "content") -> list[str]:
     """
     path = Path(path)
     texts = []
-    for lineno, line in enumerate(read_text_utf8(path, "corpus", ParseError).splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ParseError(f"{path}:{lineno}: malformed JSON line ({exc.msg} at column "
-                             f"{exc.colno})") from None
-        if not isinstance(obj, dict) or field not in obj:
+    for lineno, obj in enumerate(read_jsonl(path, "corpus", ParseError), 1):
+        if field not in obj:
             raise ParseError(f"{path}:{lineno}: expected a JSON object with field {field!r}")
         if not isinstance(obj[field], str):
             raise ParseError(f"{path}:{lineno}: field {field!r} must be text; got "
@@ -150,7 +122,8 @@ class ChunkContext:
 
 def chunk_contexts(chunk: ChunkSpec, personas: list[Persona],
                    data_path: str | Path | None = None,
-                   base_dir: str | Path | None = None) -> list[ChunkContext]:
+                   base_dir: str | Path | None = None,
+                   openers: Mapping[str, str] | None = None) -> list[ChunkContext]:
     """Per-persona openers and interlocutors of a chunk, in population order.
 
     Parameters
@@ -161,6 +134,8 @@ def chunk_contexts(chunk: ChunkSpec, personas: list[Persona],
         The population (persona i gets corpus text i and interlocutor i).
     data_path, base_dir : path, optional
         Where relative corpus/interlocutor paths are looked up.
+    openers : mapping, optional
+        Opening texts by topic replacing the built-in ones (a prompts file's ``openers``).
 
     Raises
     ------
@@ -178,7 +153,7 @@ def chunk_contexts(chunk: ChunkSpec, personas: list[Persona],
                             "text i, so the corpus needs at least one text per persona")
         openers: list[str] = texts[:n]
     else:
-        opener = chunk.opener or TOPIC_OPENERS[chunk.topic or ""]
+        opener = chunk.opener or {**TOPIC_OPENERS, **(openers or {})}[chunk.topic or ""]
         openers = [opener] * n
     if chunk.interlocutor == "human":
         partners: list[Persona | None] = [None] * n
@@ -192,3 +167,58 @@ def chunk_contexts(chunk: ChunkSpec, personas: list[Persona],
         order = derangement(n, chunk.interlocutor_seed)
         partners = [personas[j] for j in order]
     return [ChunkContext(o, p) for o, p in zip(openers, partners, strict=True)]
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def describe_context(chunk: ChunkSpec, contexts: list[ChunkContext],
+                     n_messages: int) -> dict[str, object]:
+    """What a chunk's units hear before the questionnaire, as a record for the manifest.
+
+    Returns
+    -------
+    dict
+        ``questionnaire``; ``context`` (``none``, ``corpus``, ``topic``); ``topic``;
+        ``n_messages`` (simulated messages after the opener, 0 without a conversation);
+        ``openers`` (distinct opening texts), ``opener_sha256`` (sha256 of the opening texts in
+        population order, one per line; empty without a conversation), ``opener_start`` (the
+        first 60 characters of the first opener); ``corpus`` and ``corpus_sha256`` (the file
+        and its bytes' sha256, corpus chunks); ``interlocutor`` (``human``, ``persona``, or
+        ``file`` with ``interlocutors_file``), ``interlocutor_seed``, ``interlocutors``
+        (distinct interlocutors).
+
+    Examples
+    --------
+    >>> from stickrole_utils.config import ChunkSpec
+    >>> rec = describe_context(ChunkSpec(label="c", context="topic", opener="Hi"),
+    ...                        [ChunkContext("Hi", None)] * 2, 3)
+    >>> rec["n_messages"], rec["openers"], rec["opener_sha256"][:12], rec["interlocutor"]
+    (3, 1, 'a6b4aa2312f4', 'human')
+    """
+    openers = [c.opener for c in contexts if c.opener is not None]
+    talk = chunk.context != "none" and bool(openers)
+    if chunk.interlocutor == "human" or not talk:
+        who = "human" if talk else ""
+    else:
+        who = "file" if chunk.interlocutors_file else "persona"
+    record: dict[str, object] = {
+        "questionnaire": chunk.questionnaire,
+        "context": chunk.context,
+        "topic": chunk.topic or "",
+        "n_messages": n_messages if talk else 0,
+        "openers": len(set(openers)),
+        "opener_sha256": _sha256("\n".join(openers)) if talk else "",
+        "opener_start": openers[0][:60] if talk else "",
+        "interlocutor": who,
+        "interlocutor_seed": chunk.interlocutor_seed if who == "persona" else None,
+        "interlocutors_file": chunk.interlocutors_file if who == "file" else None,
+        "interlocutors": len({c.interlocutor.id for c in contexts if c.interlocutor}),
+    }
+    if chunk.context == "corpus" and chunk.corpus:
+        path = Path(chunk.corpus)
+        record["corpus"] = str(path)
+        record["corpus_sha256"] = (hashlib.sha256(path.read_bytes()).hexdigest()
+                                   if path.is_file() else "")
+    return record

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 
-from ..config import PromptTemplates
+from ..config import GenerationConfig, PromptTemplates
 from ..errors import ConfigError, shown
+from ..io import read_yaml
 
 __all__ = [
+    "PROMPTS_FILE_KEYS",
+    "read_prompts_file",
     "Prompts",
     "DEFAULT_PROMPTS",
     "letters",
@@ -48,18 +52,32 @@ class Prompts:
     svs_rest: str
     descriptions: dict[str, str] = field(default_factory=dict)
     """Questionnaire instructions by questionnaire name, replacing the item bank's."""
+    openers: dict[str, str] = field(default_factory=dict)
+    """Opening texts by topic, replacing the built-in ones (``contexts.TOPIC_OPENERS``)."""
 
     def description(self, questionnaire: str, default: str) -> str:
         """The instructions said before a ``questionnaire`` item (``default``: the bank's)."""
         return self.descriptions.get(questionnaire, default)
 
     @classmethod
-    def from_config(cls, overrides: PromptTemplates | None = None) -> Prompts:
+    def for_generation(cls, gen: GenerationConfig) -> Prompts:
+        """The texts of a run: defaults, then ``gen.prompts_file``'s texts, then the fields set
+        in ``gen.prompts`` (:func:`read_prompts_file` checks the file)."""
+        if gen.prompts_file is None:
+            return cls.from_config(gen.prompts)
+        texts, openers = read_prompts_file(gen.prompts_file)
+        merged = {**texts.model_dump(), **gen.prompts.model_dump(exclude_none=True)}
+        return cls.from_config(PromptTemplates.model_validate(merged), openers=openers)
+
+    @classmethod
+    def from_config(cls, overrides: PromptTemplates | None = None,
+                    openers: dict[str, str] | None = None) -> Prompts:
         """Defaults with the non-None fields of ``overrides`` replaced; placeholders checked."""
         values = {f.name: getattr(DEFAULT_PROMPTS, f.name) for f in fields(cls)}
         if overrides is not None:
             values.update({k: v for k, v in overrides.model_dump().items() if v is not None})
         values["descriptions"] = dict(values["descriptions"])
+        values["openers"] = dict(openers or {})
         out = cls(**values)
         allowed = {"persona": {"description", "name"}, "human_interlocutor": {"knows"},
                    "persona_interlocutor": {"description", "knows", "name"},
@@ -96,6 +114,52 @@ DEFAULT_PROMPTS = Prompts(
                "if none does, the one that matters least to you, so that you can rate it next."),
     svs_rest="Now rate each of the remaining values.",
 )
+
+
+#: The keys of a prompts file (``generation.prompts_file``): every field of
+#: ``config.PromptTemplates``, plus ``openers``.
+PROMPTS_FILE_KEYS: tuple[str, ...] = (*PromptTemplates.model_fields, "openers")
+
+
+def read_prompts_file(path: str | Path) -> tuple[PromptTemplates, dict[str, str]]:
+    """The texts of a prompts file (``generation.prompts_file``) and its topic openers.
+
+    The file is a YAML mapping with every key of :data:`PROMPTS_FILE_KEYS`: the texts of
+    :class:`~stickrole_utils.config.PromptTemplates` (strings), ``descriptions``
+    (questionnaire -> instructions) and ``openers`` (topic -> opening text), both mappings that may
+    be empty. Nothing falls back on stickrole's own wording, so a replication cannot mix the
+    two unnoticed.
+
+    Raises
+    ------
+    ConfigError
+        Missing or unreadable file, a missing or unknown key, a value of the wrong type: one
+        line naming the file and the key.
+    """
+    path = Path(path)
+    data = read_yaml(path, "prompts file", ConfigError)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a prompts file is a mapping of the keys "
+                          f"{', '.join(PROMPTS_FILE_KEYS)}; got {type(data).__name__}")
+    missing = [k for k in PROMPTS_FILE_KEYS if k not in data]
+    if missing:
+        raise ConfigError(f"{path}: missing field(s) {', '.join(missing)}; a prompts file gives "
+                          f"every text ({', '.join(PROMPTS_FILE_KEYS)})")
+    unknown = sorted(set(data) - set(PROMPTS_FILE_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown field(s) {', '.join(map(str, unknown))}; allowed: "
+                          f"{', '.join(PROMPTS_FILE_KEYS)}")
+    for key in PROMPTS_FILE_KEYS:
+        value = data[key]
+        if key in ("descriptions", "openers"):
+            if not isinstance(value, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                raise ConfigError(f"{path}: {key}: expected a mapping of names to texts; got "
+                                  f"{shown(value)}")
+        elif not isinstance(value, str):
+            raise ConfigError(f"{path}: {key}: expected a text; got {shown(value)}")
+    texts = PromptTemplates.model_validate({k: data[k] for k in PromptTemplates.model_fields})
+    return texts, dict(data["openers"])
 
 
 def letters(n: int) -> list[str]:

@@ -110,14 +110,6 @@ def _interlocutor_text(prompts: Prompts, persona: Persona, partner: Persona | No
                                                name=partner.name)
 
 
-def _speak_as(backend: Backend, speaker: str) -> None:
-    """Tell a backend that keeps a KV history per speaker (llama_cpp) who speaks next; the
-    others ignore it."""
-    speak_as = getattr(backend, "speak_as", None)
-    if callable(speak_as):
-        speak_as(speaker)
-
-
 def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationConfig,
                           persona: Persona, context: ChunkContext, placement: str,
                           seed_parts: tuple) -> list[str]:
@@ -126,7 +118,8 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
     Even turns: the model as the persona, with the history's roles set so the last turn is the
     user's. Odd turns: the model as the interlocutor, roles flipped, led by the interlocutor's
     role text (an empty user turn is inserted when the history would start with the assistant).
-    An empty reply is kept as a single space, as in the original. Each turn tells the backend
+    A reply is stripped of surrounding white space unless ``gen.strip_replies`` is off (the
+    original keeps it as generated); an empty one is kept as a single space, as in the original. Each turn tells the backend
     its speaker (``speak_as``), so a llama.cpp model keeps each speaker's history in a KV
     sequence of its own and evaluates the context once per speaker.
     """
@@ -138,11 +131,12 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
                                      gen.interlocutor_knows_persona)
     for i in range(gen.n_messages):
         setting = persona_txt if i % 2 == 0 else partner_txt
-        _speak_as(backend, "persona" if i % 2 == 0 else "interlocutor")
+        backend.speak_as("persona" if i % 2 == 0 else "interlocutor")
         msgs = with_persona(setting, alternate_roles(conv, last="user"), placement,
                             gen.persona_turn)
         reply = backend.chat(msgs, gen.conversation, call_seed(gen.seed, *seed_parts, "turn", i))
-        conv.append(reply.text.strip() or " ")
+        text = reply.text.strip() if gen.strip_replies else reply.text
+        conv.append(text or " ")
     return conv
 
 
@@ -196,14 +190,10 @@ def _ask_many(backend: Backend, msgs: list[list[Message]], lets: list[list[str]]
               prompts: Prompts, sampling: SamplingConfig, seeds: list[int],
               rule: str) -> list[_Answer]:
     """Independent questions: in ``logprob`` mode scored together; otherwise through the
-    backend's ``chat_many`` (several requests in flight) where it has one, else one by one."""
+    backend's ``chat_many`` (several requests in flight where it can, else one by one)."""
     if mode == "logprob":
         return _ask_logprob(backend, msgs, lets, prompts, seeds)
-    many = getattr(backend, "chat_many", None)
-    if callable(many) and len(msgs) > 1:
-        replies = many(msgs, sampling, seeds)
-    else:
-        replies = [backend.chat(m, sampling, s) for m, s in zip(msgs, seeds, strict=True)]
+    replies = backend.chat_many(msgs, sampling, seeds)
     return [_parsed(r.text, ls, mode, rule) for r, ls in zip(replies, lets, strict=True)]
 
 
@@ -255,9 +245,7 @@ def _independent_items(backend: Backend, unit: Unit, conv_msgs: list[Message], g
     # scores them as parallel sequences, chat_many keeps n_parallel of them in flight and
     # starts the next as soon as one finishes (continuous batching: no group waits for its
     # longest reply); with 1, item by item (the progress bar moves per item)
-    parallel = mode == "logprob" or callable(getattr(backend, "chat_many", None))
-    group = len(asked) if parallel and int(getattr(backend, "n_parallel", 1)) > 1 else 1
-    group = max(1, group)
+    group = max(1, len(asked) if backend.n_parallel > 1 else 1)
     for g in range(0, len(asked), group):
         chunk = asked[g:g + group]
         answers = _ask_many(backend, [a[2] for a in chunk], [letters(len(a[1])) for a in chunk],
@@ -399,7 +387,7 @@ def administer_unit(backend: Backend, unit: Unit, gen: GenerationConfig, prompts
             {"speaker": "context" if i == 0 else ("persona" if i % 2 == 1 else "interlocutor"),
              "content": t} for i, t in enumerate(conv)]
         conv_msgs = alternate_roles(conv, last="assistant") if conv else []
-        _speak_as(backend, "persona")  # the items continue the persona's history
+        backend.speak_as("persona")  # the items continue the persona's history
         if unit.bank.name == "svs57" and gen.svs_dialogue:
             rows, transcript = _svs_dialogue(backend, unit, conv_msgs, gen, prompts, mode,
                                              placement, seed_parts, on_item)

@@ -15,9 +15,9 @@ length, SVS dialogue, prompt wording), and generated tokens are upper bounds:
 * an item in ``logprob`` mode: none (one forward pass scores the letters).
 
 Evaluated tokens assume the prefix shared with the same speaker's previous prompt is not
-computed again (llama_cpp keeps each speaker's history in a KV sequence of its own; llama-server
-and vLLM cache prompts too); the dummy
-baseline evaluates nothing. See ``docs/method.md``, Protocol, for what a unit asks.
+computed again (an in-process model keeps each speaker's history in a KV sequence of its own;
+llama-server and vLLM cache prompts too); a backend that computes no prompts (the dummy
+baseline) evaluates nothing. See ``docs/method.md``, Protocol, for what a unit asks.
 """
 
 from __future__ import annotations
@@ -31,7 +31,13 @@ import numpy as np
 from ..config import ModelEntry, RunConfig, SamplingConfig
 from ..design.prompts import Prompts
 from .administer import Unit, administer_unit
-from .backends.base import ANSWER_MODES, Generation, estimate_prompt_tokens
+from .backends.base import (
+    BackendBase,
+    Generation,
+    backend_class,
+    estimate_prompt_tokens,
+    model_options,
+)
 from .manifest import ManifestUsage
 from .plan import model_run_dir, plan_units, preflight
 from .store import RunStore, read_manifest
@@ -46,9 +52,10 @@ __all__ = [
     "plan_run",
     "format_duration",
     "format_plan",
+    "format_plan_total",
 ]
 
-#: Reply budget of a chat call that sets no ``max_tokens`` (llama_cpp's default).
+#: Reply budget of a chat call that sets no ``max_tokens`` (the in-process backend's default).
 DEFAULT_MAX_TOKENS = 256
 _OPTION_LINE = re.compile(r"^\(([A-Za-z])\) ", re.MULTILINE)
 _CALIBRATE = "no throughput measured yet; run a short calibration (e.g. n_personas: 2)"
@@ -62,6 +69,8 @@ class UnitCost:
     evaluated_tokens: int
     generated_tokens: int
     longest_prompt: int
+    turns: int = 0
+    """Simulated conversation turns (after the opener)."""
 
     @property
     def work(self) -> int:
@@ -77,6 +86,8 @@ class ChunkCost:
     units: int = 0
     done: int = 0
     items: int = 0
+    turns: int = 0
+    """Simulated conversation turns (model calls as persona or interlocutor)."""
     prompt_tokens: int = 0
     evaluated_tokens: int = 0
     generated_tokens: int = 0
@@ -88,6 +99,7 @@ class ChunkCost:
         self.units += 1
         self.done += int(done)
         self.items += n_items
+        self.turns += cost.turns
         self.prompt_tokens += cost.prompt_tokens
         self.evaluated_tokens += cost.evaluated_tokens
         self.generated_tokens += cost.generated_tokens
@@ -111,7 +123,7 @@ class ModelPlan:
     def total(self) -> ChunkCost:
         out = ChunkCost("total")
         for c in self.chunks:
-            for name in ("units", "done", "items", "prompt_tokens", "evaluated_tokens",
+            for name in ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
                          "generated_tokens", "remaining_work"):
                 setattr(out, name, getattr(out, name) + getattr(c, name))
             out.longest_prompt = max(out.longest_prompt, c.longest_prompt)
@@ -140,18 +152,15 @@ def _common_prefix(a: str, b: str) -> int:
     return lo
 
 
-class CostEstimator:
+class CostEstimator(BackendBase):
     """A stand-in model that counts tokenizer-free estimates of the prompts it is given.
 
     Every chat reply is as long as its budget (``max_tokens``, :data:`DEFAULT_MAX_TOKENS`
     where unset); a question listing lettered options is answered ``(A)`` (after filler of the
     same budget in a reasoning reply). Evaluated tokens leave out the share of a prompt's
     characters that repeat the start of the same speaker's previous prompt and reply (a cached
-    prefix, kept per speaker as llama_cpp does).
+    prefix, kept per speaker as the in-process backend does).
     """
-
-    system_role_supported = True
-    modes = ANSWER_MODES
 
     def __init__(self) -> None:
         self.prompt_tokens = 0
@@ -163,8 +172,8 @@ class CostEstimator:
         self._histories: dict[str, str] = {}
 
     def speak_as(self, speaker: str) -> None:
-        """Each speaker continues its own cached history (llama_cpp keeps one KV sequence per
-        speaker; vLLM's prefix cache keeps every prefix)."""
+        """Each speaker continues its own cached history (the in-process backend keeps one KV
+        sequence per speaker; vLLM's prefix cache keeps every prefix)."""
         self._histories[self._speaker] = self._cached
         self._speaker = speaker
         self._cached = self._histories.get(speaker, "")
@@ -213,9 +222,10 @@ def estimate_unit(unit: Unit, cfg: RunConfig, mode: str, placement: str,
     """Estimated tokens of one unit, from the prompts administering it builds."""
     model = CostEstimator()
     gen = cfg.generation.model_copy(update={"on_context_overflow": "skip"})
-    administer_unit(model, unit, gen, prompts, mode, placement)
+    result = administer_unit(model, unit, gen, prompts, mode, placement)
+    turns = max(0, len(result.conversation["conversation"]) - 1)
     return UnitCost(model.prompt_tokens, model.evaluated_tokens, model.generated_tokens,
-                    model.longest_prompt)
+                    model.longest_prompt, turns)
 
 
 def _placement(cfg: RunConfig) -> str:
@@ -237,11 +247,12 @@ def plan_model(cfg: RunConfig, entry: ModelEntry,
     """
     cache = {} if cache is None else cache
     mode = entry.mode or cfg.generation.mode
-    prompts = Prompts.from_config(cfg.generation.prompts)
+    prompts = Prompts.for_generation(cfg.generation)
     run_dir = model_run_dir(cfg, entry)
     store = RunStore(run_dir)
+    cls = backend_class(entry.backend)
     plan = ModelPlan(model=entry.name, backend=entry.backend, mode=mode,
-                     n_ctx=entry.n_ctx if entry.backend == "llama_cpp" else None,
+                     n_ctx=cls.context_window(model_options(entry)),
                      tokens_per_second=_measured(run_dir))
     by_chunk: dict[str, ChunkCost] = {}
     for unit in plan_units(cfg, entry.name):
@@ -249,8 +260,9 @@ def plan_model(cfg: RunConfig, entry: ModelEntry,
         if key not in cache:
             cache[key] = estimate_unit(unit, cfg, mode, _placement(cfg), prompts)
         cost = cache[key]
-        if entry.backend == "dummy":
-            cost = UnitCost(cost.prompt_tokens, 0, cost.generated_tokens, cost.longest_prompt)
+        if not cls.evaluates_prompts:
+            cost = UnitCost(cost.prompt_tokens, 0, cost.generated_tokens, cost.longest_prompt,
+                            cost.turns)
         done = store.is_done((entry.name, *key[1:]))
         by_chunk.setdefault(unit.chunk.label, ChunkCost(unit.chunk.label)).add(
             cost, len(unit.items), done)
@@ -288,13 +300,14 @@ def format_duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f}d"
 
 
-_HEAD = ("chunk", "units", "done", "items", "prompt tok", "evaluated tok", "generated tok",
-         "longest prompt", "ETA")
+_HEAD = ("chunk", "units", "done", "items", "turns", "prompt tok", "evaluated tok",
+         "generated tok", "longest prompt", "ETA")
 
 
 def _row(plan: ModelPlan, c: ChunkCost) -> list[str]:
     eta = plan.eta_seconds(c)
-    return [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.prompt_tokens:,}",
+    return [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.turns:,}",
+            f"{c.prompt_tokens:,}",
             f"{c.evaluated_tokens:,}", f"{c.generated_tokens:,}", f"{c.longest_prompt:,}",
             "-" if eta is None else format_duration(eta)]
 
@@ -331,3 +344,33 @@ def format_plan(cfg: RunConfig, plans: list[ModelPlan]) -> str:
                          f"{plan.n_ctx}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def format_plan_total(points: list[tuple[str, list[ModelPlan]]]) -> str:
+    """The total over the grid points of an experiment (``points``: each point's label and
+    plans): units, items, turns and tokens per model, and for all models together."""
+    totals: dict[str, ChunkCost] = {}
+    for _, plans in points:
+        for plan in plans:
+            t = plan.total
+            acc = totals.setdefault(plan.model, ChunkCost(plan.model))
+            for name in ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
+                         "generated_tokens", "remaining_work"):
+                setattr(acc, name, getattr(acc, name) + getattr(t, name))
+            acc.longest_prompt = max(acc.longest_prompt, t.longest_prompt)
+    everything = ChunkCost("all models")
+    for acc in totals.values():
+        for name in ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
+                     "generated_tokens", "remaining_work"):
+            setattr(everything, name, getattr(everything, name) + getattr(acc, name))
+        everything.longest_prompt = max(everything.longest_prompt, acc.longest_prompt)
+    head = ["model", *_HEAD[1:-1]]
+
+    def row(c: ChunkCost) -> list[str]:
+        return [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.turns:,}",
+                f"{c.prompt_tokens:,}", f"{c.evaluated_tokens:,}", f"{c.generated_tokens:,}",
+                f"{c.longest_prompt:,}"]
+
+    lines = [f"total over {len(points)} grid points"]
+    lines += _table([head, *(row(c) for c in totals.values()), row(everything)])
+    return "\n".join(lines) + "\n"

@@ -22,10 +22,18 @@ from typing import Any
 
 from .. import __version__
 from ..config import GenerationConfig, ModelEntry, RunConfig
+from ..design.contexts import describe_context
 from ..design.prompts import Prompts
 from ..errors import BackendError, ConfigError
 from .administer import Unit, UnitResult, administer_unit
-from .backends import Backend, TokenUsage, backend_usage, make_backend
+from .backends import (
+    Backend,
+    TokenUsage,
+    backend_class,
+    backend_usage,
+    make_backend,
+    model_options,
+)
 from .manifest import Manifest, ManifestStats, ManifestUsage
 from .plan import load_params, model_run_dir, plan_units, preflight
 from .store import RunStore, git_commit, identity_hash
@@ -36,11 +44,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger(__name__)
-
-#: ModelEntry fields that do not change outputs (left out of the run identity).
-_OPERATIONAL = {"n_threads", "timeout_s", "max_retries", "allow_cpu", "api_key_env", "gpus",
-                "tensor_split", "main_gpu"}
-
 
 def _placement(gen: GenerationConfig, backend: Backend, entry: ModelEntry) -> str:
     if gen.system_role == "user":
@@ -56,13 +59,14 @@ def _placement(gen: GenerationConfig, backend: Backend, entry: ModelEntry) -> st
 def _identity(cfg: RunConfig, entry: ModelEntry, info: dict[str, Any], placement: str,
               mode: str) -> dict[str, Any]:
     gen = cfg.generation.model_dump(mode="json", exclude={"chunks"})
-    backend_id = {k: info.get(k) for k in ("backend", "gguf_sha256", "chat_format",
-                                           "chat_template_sha256", "llama_cpp_python", "offload",
-                                           "base_url", "model")
+    backend_id = {k: info.get(k) for k in backend_class(entry.backend).identity_keys
                   if k in info}
+    opts = model_options(entry)
+    model = {**entry.model_dump(mode="json", exclude={"options", "gpus"}),
+             **opts.model_dump(mode="json", exclude=set(opts.operational))}
     return {
         "generation": gen,
-        "model": entry.model_dump(mode="json", exclude=_OPERATIONAL),
+        "model": model,
         "backend": backend_id,
         "persona_placement": placement,
         "mode": mode,
@@ -70,30 +74,8 @@ def _identity(cfg: RunConfig, entry: ModelEntry, info: dict[str, Any], placement
     }
 
 
-def _for_backend(entry: ModelEntry, mode: str) -> ModelEntry:
-    """The entry a backend is built from: ``n_parallel: auto`` depends on the answer mode, which
-    the backend reads from ``entry.mode`` (the run identity keeps the entry as given)."""
-    if entry.n_parallel == "auto" and entry.mode is None:
-        return entry.model_copy(update={"mode": mode})
-    return entry
-
-
 def _executor(executor: dict[str, Any]) -> dict[str, Any]:
     return {**executor, "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
-
-
-#: Test-only fault hook: a file of this name in a model's run directory makes the generating
-#: process exit abruptly (``os._exit``) right after the next unit is stored, once (the file is
-#: removed first). The pipeline tests use it to check that a lost process is retried and that
-#: resuming neither loses nor duplicates answers; no run creates this file.
-DIE_ONCE_FILE = "die-once.test"
-
-
-def _die_once_for_tests(run_dir: Path) -> None:
-    marker = Path(run_dir) / DIE_ONCE_FILE
-    if marker.is_file():
-        marker.unlink()
-        os._exit(3)
 
 
 def _progress(total: int, desc: str, mode: bool | str) -> Any:
@@ -134,15 +116,14 @@ def _side_by_side(backend: Backend, todo: list[Unit], gen: GenerationConfig, pro
                   landed: Callable[[Unit, UnitResult], None]) -> None:
     """Up to ``backend.units_in_flight`` units administered at once, each in a thread of its own
     that sees the model through ``backend.unit_view``; this thread serves the model's batch
-    engine where it has one (llama_cpp; a served model batches on its server) and stores each
+    engine where it has one (an in-process model; a served model batches on its server) and stores each
     unit as soon as it is finished, in whatever order they finish: a unit is stored whole or
     not at all. When a unit fails, no further unit starts, those in flight finish and are
     stored, then the first error is raised (a failed engine fails them all at once)."""
-    engine = getattr(backend, "engine", None)
+    engine = backend.engine
     if engine is not None:
         engine.reset()
-    if mode == "logprob" and callable(getattr(backend, "letter_token_ids", None)):
-        backend.letter_token_ids("A")  # the vocabulary scan once, before the threads start
+    backend.prepare(mode)  # e.g. a vocabulary scan, once, before the threads start
     width = min(int(backend.units_in_flight), len(todo))
     lock = threading.Lock()
 
@@ -155,9 +136,8 @@ def _side_by_side(backend: Backend, todo: list[Unit], gen: GenerationConfig, pro
         try:
             return administer_unit(view, unit, gen, prompts, mode, placement, on_item=on_item)
         finally:
-            close = getattr(view, "close", None)
-            if callable(close) and view is not backend:
-                close()
+            if view is not backend:
+                view.close()
 
     queue = list(enumerate(todo))[::-1]
     error: BaseException | None = None
@@ -230,12 +210,17 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
     gen = cfg.generation
     units = plan_units(cfg, entry.name)  # validates population, chunks, items before loading
     chunk_specs = {u.chunk.label: u.chunk.model_dump(mode="json") for u in units}
+    chunk_contexts = {label: describe_context(
+        next(u.chunk for u in units if u.chunk.label == label),
+        [u.context for u in units if u.chunk.label == label], gen.n_messages)
+        for label in chunk_specs}
     store = RunStore(model_run_dir(cfg, entry))
     mode = entry.mode or gen.mode
-    prompts = Prompts.from_config(gen.prompts)
+    prompts = Prompts.for_generation(gen)
     own_backend = backend is None
     t0 = time.perf_counter()
-    backend = backend or make_backend(_for_backend(entry, mode))
+    backend = backend or make_backend(
+        backend_class(entry.backend).for_run(entry, mode, gen.parsing))
     try:
         info = backend.info()
         placement = _placement(gen, backend, entry)
@@ -261,6 +246,7 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
             backend_info=info,
             chunk_specs={**old_chunks, **chunk_specs},
             chunk_order=list(dict.fromkeys([*old.get("chunk_order", []), *chunk_specs])),
+            chunk_contexts={**old.get("chunk_contexts", {}), **chunk_contexts},
             python=sys.version.split()[0],
             platform=platform.platform(),
             status="running",
@@ -284,11 +270,9 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
             manifest = manifest.model_copy(update={"usage": _added(
                 usage, backend_usage(backend) - u0, time.perf_counter() - started)})
             store.write_manifest(manifest)
-            _die_once_for_tests(store.run_dir)
 
         try:
-            run = (_side_by_side if int(getattr(backend, "units_in_flight", 1)) > 1
-                   else _one_by_one)
+            run = _side_by_side if backend.units_in_flight > 1 else _one_by_one
             run(backend, todo, gen, prompts, mode, placement, bar, landed)
         finally:
             bar.close()
@@ -299,10 +283,12 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         unparsed = int((~answers["parsed"]).sum()) if n else 0
         skipped = (len(answers.loc[answers["error"] != "", ["chunk", "persona", "questionnaire"]]
                        .drop_duplicates()) if n else 0)
+        turns = sum(max(0, len(r.get("conversation") or []) - 1)
+                    for r in store.read_conversations())
         stats = ManifestStats(
             units=len(units), units_run_now=len(todo), items=n, unparsed=unparsed,
             unparsed_rate=unparsed / n if n else float("nan"),
-            units_skipped_overflow=int(skipped),
+            units_skipped_overflow=int(skipped), conversation_turns=turns,
             seconds_this_session=round(time.perf_counter() - t0, 2))
         store.write_manifest(manifest.model_copy(update={"status": "complete", "stats": stats,
                                                          "usage": usage}))

@@ -28,8 +28,9 @@ class ManifestUsage(BaseModel):
     """Model work of a run (``usage``), summed over every session that ran units of it (a resumed
     run adds to what the earlier sessions recorded; ``--force`` starts from zero).
 
-    Token counts come from the backend: llama_cpp counts its own evaluation, openai takes the
-    server's reply ``usage``, dummy and scripted estimate (characters / 4) and evaluate nothing.
+    Token counts come from the backend (its ``usage()``): an in-process model counts its own
+    evaluation, a served one takes the server's reply ``usage``, the dummy baseline estimates
+    (characters / 4) and evaluates nothing.
     """
 
     model_config = ConfigDict(extra="allow")
@@ -67,6 +68,8 @@ class ManifestStats(BaseModel):
     """``unparsed / items`` (NaN when there are no rows)."""
     units_skipped_overflow: int
     """Units skipped because a prompt did not fit the context (``on_context_overflow: skip``)."""
+    conversation_turns: int = 0
+    """Simulated conversation turns (after the openers) in the stored conversations."""
     seconds_this_session: float
     """Wall time of this session."""
 
@@ -94,6 +97,10 @@ class Manifest(BaseModel):
     """Chunk label -> the complete chunk spec it was generated with."""
     chunk_order: list[str]
     """Chunk labels in run order (orders the consolidated answers)."""
+    chunk_contexts: dict[str, dict[str, Any]] = {}
+    """Chunk label -> what its units heard before the questionnaire, as resolved for the run
+    (:func:`~stickrole_utils.design.describe_context`): context kind, topic, simulated
+    messages, sha256 of the opening texts (and of a corpus file), interlocutor."""
     python: str
     platform: str
     status: Literal["running", "complete"]

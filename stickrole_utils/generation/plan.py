@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..config import ChunkSpec, GenerationConfig, ModelEntry, RunConfig, load_run_config
-from ..design.contexts import chunk_contexts, find_data_file, resolve_chunk
+from ..design.contexts import chunk_contexts, resolve_chunk
 from ..design.instruments import get_instrument
 from ..design.itembank import ItemBank, load_itembank
 from ..design.populations import Persona, load_population
@@ -19,12 +19,13 @@ from ..errors import ConfigError, StickroleError
 from ..io import check_out_dir
 from ..layout import RunLayout
 from .administer import Unit
-from .backends import backend_class, check_model_ref, mode_problem
+from .backends import backend_class, mode_problem, resolve_model
 from .permutations import unit_permutations
 from .store import RunStore
 
 __all__ = [
     "load_params",
+    "resolve_models",
     "check_run_config",
     "preflight",
     "resolved_chunks",
@@ -37,14 +38,29 @@ def _base_dir(cfg: RunConfig) -> Path | None:
     return Path(cfg.source).resolve().parent if cfg.source else None
 
 
-def resolved_chunks(cfg: RunConfig) -> list[ChunkSpec]:
-    """The params' chunks as complete specs (presets expanded), labels checked unique."""
-    out = [resolve_chunk(c, f"generation.chunks[{i}]") for i, c in enumerate(cfg.generation.chunks)]
-    labels = [c.label for c in out]
-    dup = sorted({x for x in labels if labels.count(x) > 1})
-    if dup:
-        raise ConfigError(f"generation.chunks: labels must be unique; repeated: {', '.join(dup)}")
-    return out
+def resolved_chunks(cfg: RunConfig, prompts: Prompts | None = None) -> list[ChunkSpec]:
+    """The params' chunks (complete specs since the config was validated), each checked:
+    questionnaire, context, topic (``prompts``' openers count as topics)."""
+    openers = (prompts or Prompts.for_generation(cfg.generation)).openers
+    return [resolve_chunk(c, f"generation.chunks[{i}]", openers)
+            for i, c in enumerate(cfg.generation.chunks)]
+
+
+def _check_files(cfg: RunConfig) -> None:
+    """Every file or directory the params name exists, whether or not this run reads it (a typo
+    must not pass silently): ``data_path`` and each chunk's ``corpus`` and
+    ``interlocutors_file`` (made absolute when the params were read)."""
+    if cfg.data_path is not None and not Path(cfg.data_path).is_dir():
+        raise ConfigError(f"data_path: {cfg.data_path} is not a directory; point it to the "
+                          "original's data directory (value_stability_data)")
+    for i, c in enumerate(cfg.generation.chunks):
+        for key in ("corpus", "interlocutors_file"):
+            path = getattr(c, key)
+            if path is not None and not Path(path).is_file():
+                hint = "" if cfg.data_path else " (data_path is not set; relative paths are " \
+                    "looked up there first, then next to the params file)"
+                raise ConfigError(f"generation.chunks[{i}] ({c.label}).{key}: file {path} not "
+                                  f"found{hint}")
 
 
 def _population(cfg: RunConfig) -> list[Persona]:
@@ -88,23 +104,18 @@ def check_run_config(cfg: RunConfig) -> None:
     src = cfg.source or "params"
     try:
         for i, m in enumerate(cfg.models):
-            if m.backend == "llama_cpp":
-                check_model_ref(m.model or "", where=f"models[{i}].model ({m.name})")
+            resolve_model(m, _base_dir(cfg), where=f"models[{i}] ({m.name})")
             problem = mode_problem(m.backend, m.mode or cfg.generation.mode)
             if problem:
                 modes = " or ".join(backend_class(m.backend).modes)
                 raise ConfigError(f"models[{i}] ({m.name}): {problem}; set mode: {modes} on it")
-        chunks = resolved_chunks(cfg)
+        _check_files(cfg)
+        prompts = Prompts.for_generation(cfg.generation)
+        chunks = resolved_chunks(cfg, prompts)
         people = _population(cfg)
         _banks(cfg, chunks)
         for c in chunks:
             _items(cfg.generation, c.questionnaire)
-            if c.context == "corpus":
-                find_data_file(c.corpus or "", cfg.data_path, _base_dir(cfg),
-                               f"chunk {c.label}: corpus")
-            if c.interlocutors_file:
-                find_data_file(c.interlocutors_file, cfg.data_path, _base_dir(cfg),
-                               f"chunk {c.label}: interlocutors_file")
             if c.interlocutor == "persona" and c.context != "none" and len(people) < 2:
                 raise ConfigError(f"chunk {c.label}: a persona interlocutor needs at least 2 "
                                   "personas")
@@ -116,7 +127,6 @@ def check_run_config(cfg: RunConfig) -> None:
                                   "an interlocutors_file")
         for q in (cfg.generation.items or {}):
             get_instrument(q)
-        Prompts.from_config(cfg.generation.prompts)
     except StickroleError as exc:
         msg = str(exc)
         raise ConfigError(msg if msg.startswith(src) else f"{src}: {msg}") from None
@@ -150,12 +160,13 @@ def preflight(cfg: RunConfig, entries: list[ModelEntry], force: bool = False) ->
 def plan_units(cfg: RunConfig, model: str) -> list[Unit]:
     """Every (chunk, persona) unit of one model, in run order (chunk by chunk)."""
     gen = cfg.generation
-    chunks = resolved_chunks(cfg)
+    prompts = Prompts.for_generation(gen)
+    chunks = resolved_chunks(cfg, prompts)
     people = _population(cfg)
     banks = _banks(cfg, chunks)
     units = []
     for chunk in chunks:
-        contexts = chunk_contexts(chunk, people, cfg.data_path, _base_dir(cfg))
+        contexts = chunk_contexts(chunk, people, cfg.data_path, _base_dir(cfg), prompts.openers)
         items = _items(gen, chunk.questionnaire)
         for idx, (persona, ctx) in enumerate(zip(people, contexts, strict=True)):
             perms = unit_permutations(gen, chunk, persona, idx, len(people), chunk.questionnaire)
@@ -179,6 +190,26 @@ def load_params(path: str | Path) -> RunConfig:
     ConfigError
         One line naming the file, the key, what was given and what is allowed.
     """
-    cfg = load_run_config(path)
+    cfg = resolve_models(load_run_config(path))
     check_run_config(cfg)
     return cfg
+
+
+def resolve_models(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with every model entry's options complete (validated by its backend's options
+    model, defaults explicit, file paths absolute: :func:`~.backends.resolve_model`), so that
+    the run specification written for a grid point names every option.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the params file, the model and the option at fault.
+    """
+    src = cfg.source or "params"
+    models = []
+    for i, m in enumerate(cfg.models):
+        try:
+            models.append(resolve_model(m, _base_dir(cfg), where=f"models[{i}] ({m.name})"))
+        except StickroleError as exc:
+            raise type(exc)(f"{src}: {exc}") from None
+    return cfg.model_copy(update={"models": models})

@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import ConfigError, DataError
-from ..io import atomic_replace, atomic_write_text, read_json
+from ..io import atomic_replace, atomic_write_text, read_json, read_jsonl
 from ..layout import ModelFiles
 from ..schema import ROW_KEY, UNIT_KEY
 from .administer import ROW_COLUMNS
@@ -153,6 +153,19 @@ class RunStore:
         lines = [json.dumps(r, ensure_ascii=False) for r in records]
         atomic_write_text(self.conversations_path, "\n".join(lines) + ("\n" if lines else ""))
         return self.answers_path
+
+    def read_conversations(self) -> list[dict[str, Any]]:
+        """The conversation records of ``conversations.jsonl`` (written by
+        :meth:`consolidate`), in file order; [] before the first consolidation.
+
+        Raises
+        ------
+        DataError
+            A line that is not a JSON object (file and line named).
+        """
+        if not self.conversations_path.is_file():
+            return []
+        return read_jsonl(self.conversations_path, "conversations")
 
     # -- manifest --------------------------------------------------------------------------
 

@@ -1,17 +1,5 @@
 """Stage 3, the leaderboard: per-chunk columns of all models, Cardinal and Ordinal scores, ranking sensitivity."""
 
-from .experiment import (
-    COMPARISONS_COLUMNS,
-    EXPERIMENT_COLUMNS,
-    PAIRWISE_COLUMNS,
-    collect_experiment,
-    compare_over_seeds,
-    experiment_table,
-    metric_values,
-    pairwise_table,
-    summarise,
-    write_experiment,
-)
 from .sensitivity import (
     MIN_MODELS,
     benchbench_diversity,
@@ -39,16 +27,6 @@ from .table import (
 )
 
 __all__ = [
-    "EXPERIMENT_COLUMNS",
-    "COMPARISONS_COLUMNS",
-    "metric_values",
-    "experiment_table",
-    "collect_experiment",
-    "summarise",
-    "PAIRWISE_COLUMNS",
-    "pairwise_table",
-    "compare_over_seeds",
-    "write_experiment",
     "tolerant_rankdata",
     "rank_change",
     "kendall_w",

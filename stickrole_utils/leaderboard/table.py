@@ -25,6 +25,7 @@ from ..analysis.metrics import PER_CHUNK_KEYS, Metrics, as_metrics, read_metrics
 from ..design.chunks import order_chunks
 from ..errors import DataError
 from ..io import atomic_write_text
+from ..records import LEADERBOARD_COLUMNS
 from .sensitivity import ranking_robustness
 
 __all__ = [
@@ -43,17 +44,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The contract columns of leaderboard.csv, in order (extras follow).
-LEADERBOARD_COLUMNS: tuple[str, ...] = (
-    "Model",  # str
-    "Ordinal (Win rate)",  # float in [0, 1]: mean over the columns of the win rate
-    "Cardinal (Score)",  # float: mean of the per-chunk columns (NaN skipped)
-    "RO Stability",  # float: mean of the RO-{c1}-{c2} columns (NaN skipped)
-    "Stress",  # float: mean over chunks of the raw Stress (lower is better)
-    "CFI",  # float: mean over chunks of CFI (mean of the 4 CFA models per chunk)
-    "SRMR",  # float: mean over chunks of SRMR (lower is better)
-    "RMSEA",  # float: mean over chunks of RMSEA (lower is better)
-)
 
 Ties = Literal["loss", "half"]
 

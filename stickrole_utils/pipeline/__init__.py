@@ -8,6 +8,7 @@ pull in the analysis, leaderboard and report stages (scipy.stats, matplotlib: ~2
 are imported on first use (PEP 562), not with the package.
 """
 
+from ..lazy import lazy_getattr
 from .execute import (
     DEFAULT_KERNEL,
     DEFAULT_STALL_TIMEOUT,
@@ -29,17 +30,10 @@ from .stages import (
 from .stamps import file_digest, inputs_digest, is_current, write_stamp
 
 _LAZY = {"build_report": ".rebuild", "RunSummary": ".run", "StageResult": ".run",
-         "run_experiment": ".run"}
+         "run_experiment": ".run", "write_grid_points": ".run"}
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 __all__ = [
     "DEFAULT_KERNEL",
@@ -63,5 +57,6 @@ __all__ = [
     "notebooks_dir",
     "run_experiment",
     "stall_reason",
+    "write_grid_points",
     "write_stamp",
 ]

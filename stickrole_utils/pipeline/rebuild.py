@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DataError
-from ..io import read_json
 from ..layout import ModelFiles, RunLayout
 from ..leaderboard.table import load_metrics
+from ..records import read_run_config
 from ..report import notebook_to_html, write_index
 from .execute import DEFAULT_KERNEL, check_kernel, execute_stage
 
@@ -63,8 +63,8 @@ def build_report(run_dir: str | Path, *, kernel_name: str | None = None) -> Path
             notebook_to_html(nb, layout.model_page(mdir.name), title=f"{model}")
         except Exception as exc:  # noqa: BLE001 - other pages are still built
             failures.append(f"{model}: {getattr(exc, 'ename', type(exc).__name__)} (see {nb})")
-    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
-    title = (cfg.get("report") or {}).get("title") or ""
+    cfg = read_run_config(layout.run_dir)
+    title = cfg.report.title if cfg is not None else ""
     if layout.leaderboard_csv.is_file():
         nb = layout.executed_notebook(None, "leaderboard")
         try:
@@ -89,8 +89,8 @@ def _build_experiment_report(layout: RunLayout, kernel_name: str) -> Path:
             build_report(point, kernel_name=kernel_name)
         except DataError as exc:
             failures.append(f"{point.name}: {exc}")
-    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
-    title = (cfg.get("report") or {}).get("title") or ""
+    cfg = read_run_config(layout.run_dir)
+    title = cfg.report.title if cfg is not None else ""
     nb = layout.executed_notebook(None, "experiment")
     try:
         execute_stage("experiment", nb, {"run_dir": str(layout.run_dir), "title": title},

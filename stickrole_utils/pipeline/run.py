@@ -26,6 +26,12 @@ submitted at once (their stages run side by side as resources allow); in process
   shows the error.
 - One log line (logger ``stickrole_utils.pipeline``, level INFO) per model and stage with the
   elapsed time; the generation progress bar (the kernel's stderr) is passed through to stderr.
+- Ctrl-C (SIGINT) stops the whole run, every grid point: Ray tasks are cancelled (their workers
+  and kernels killed), in process the running stage's kernel is killed; no further stage
+  starts. Units of generation are stored atomically, so a stopped generation keeps its whole
+  units and a rerun resumes after them. The summary (``run_summary.json``, every grid
+  point's too) marks what did not finish ``stopped`` and is then raised with
+  :class:`RunInterrupted` (a ``KeyboardInterrupt``).
 
 :func:`~.rebuild.build_report` re-renders the pages of a run directory (``stickrole report``)
 from what the stages wrote; it never writes data.
@@ -35,30 +41,32 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
 import pandas as pd
 
-from ..config import expand_grid
-from ..design import find_data_file
+from ..config import expand_grid, run_spec
 from ..errors import ConfigError, DataError
+from ..experiment import collect_experiment, write_experiment
 from ..generation import load_params
 from ..io import atomic_write_text
 from ..layout import RunLayout
-from ..leaderboard.experiment import collect_experiment, write_experiment
 from ..leaderboard.table import load_metrics, write_leaderboard
+from ..records import write_run_config, write_run_summary
 from ..report import write_index
 from .execute import DEFAULT_KERNEL, check_kernel
 from .on_ray import RayOptions, connect, run_models_on_ray
 from .stages import MODEL_STAGES, NOTEBOOK_FILES, notebooks_dir
-from .units import StageResult, StageSpec, run_stage
+from .units import INTERRUPTED, NOT_STARTED, StageResult, StageSpec, run_in_turn, run_stage
 
-__all__ = ["StageResult", "RunSummary", "run_experiment"]
+__all__ = ["StageResult", "RunInterrupted", "RunSummary", "run_experiment", "write_grid_points"]
 
 log = logging.getLogger("stickrole_utils.pipeline")
 
@@ -70,6 +78,11 @@ class RunSummary:
     run_dir: Path
     results: list[StageResult] = field(default_factory=list)
     index_html: Path | None = None
+    worked: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
+    """(model, stage) -> (seconds, finished) of the run that did the stage's work, from its
+    stamp (:func:`_worked`): an ``up to date`` stage keeps the time it took when it ran."""
+    interrupted: bool = False
+    """Ctrl-C stopped the run (the stages it stopped have status ``stopped``)."""
 
     @property
     def ok(self) -> bool:
@@ -77,24 +90,63 @@ class RunSummary:
         return all(r.status in ("ok", "up to date") for r in self.results)
 
     def table(self) -> pd.DataFrame:
-        """Columns ``model, stage, status, seconds, reason, notebook``."""
-        return pd.DataFrame(
-            [{"model": r.model, "stage": r.stage, "status": r.status,
-              "seconds": round(r.seconds, 1), "reason": r.reason,
-              "notebook": str(r.notebook) if r.notebook else ""} for r in self.results],
-            columns=["model", "stage", "status", "seconds", "reason", "notebook"],
-        )
+        """Columns ``model, stage, status, seconds, reason, notebook, work_seconds,
+        work_finished``: ``seconds`` is this run's time (0 for an ``up to date`` stage),
+        ``work_seconds`` and ``work_finished`` those of the run that did the stage's work
+        (this one, or the earlier one an ``up to date`` stage's stamp records)."""
+        rows = []
+        for r in self.results:
+            secs, finished = self.worked.get((r.model, r.stage), (None, ""))
+            if secs is None and r.status != "up to date":
+                secs = r.seconds
+            rows.append({"model": r.model, "stage": r.stage, "status": r.status,
+                         "seconds": round(r.seconds, 1), "reason": r.reason,
+                         "notebook": str(r.notebook) if r.notebook else "",
+                         "work_seconds": None if secs is None else round(secs, 1),
+                         "work_finished": finished})
+        return pd.DataFrame(rows, columns=["model", "stage", "status", "seconds", "reason",
+                                           "notebook", "work_seconds", "work_finished"])
 
     def to_text(self) -> str:
         """The summary table as plain text (for the terminal)."""
         if not self.results:
             return "(no stages run)"
-        return self.table().to_string(index=False, max_colwidth=90)
+        return self.table().iloc[:, :6].to_string(index=False, max_colwidth=90)
 
     def to_json(self) -> dict:
-        return {"run_dir": str(self.run_dir), "ok": self.ok,
+        return {"run_dir": str(self.run_dir), "ok": self.ok, "interrupted": self.interrupted,
                 "index_html": str(self.index_html) if self.index_html else None,
                 "results": self.table().to_dict(orient="records")}
+
+
+def _worked(results: Sequence[StageResult], layout: RunLayout
+            ) -> dict[tuple[str, str], tuple[float, str]]:
+    """(model, stage) -> (seconds, finished) that the stamp of each stage that succeeded now or
+    is up to date recorded when the stage did its work (absent where no stamp can be read)."""
+    out = {}
+    for r in results:
+        if r.status not in ("ok", "up to date"):
+            continue
+        stamp = layout.stamp(None if r.model == "(all models)" else r.model, r.stage)
+        try:
+            data = json.loads(stamp.read_text())
+            out[(r.model, r.stage)] = (float(data["seconds"]), str(data.get("finished", "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`run_experiment`; ``summary`` (also in ``run_summary.json``) says
+    what finished and what was ``stopped``. Running the same command again resumes."""
+
+    def __init__(self, summary: RunSummary):
+        super().__init__(f"interrupted: {summary.run_dir}")
+        self.summary = summary
+
+    @property
+    def stopped(self) -> list[StageResult]:
+        return [r for r in self.summary.results if r.status == "stopped"]
 
 
 def _model_stages(cfg, entry, layout: RunLayout, params_path: Path, nb_src: Path,
@@ -180,8 +232,10 @@ def run_experiment(
         Default ``execution.engine`` of the params: ``ray`` runs every stage as a Ray task
         (:mod:`.on_ray`), ``local`` one after the other in this process.
     address : str, optional
-        Ray: the address of an existing cluster's head to join (default: start a local
-        instance, or use the one this process is already connected to).
+        Ray: the address (``host:port``) of an existing cluster's head to join; default: the
+        ``RAY_ADDRESS`` environment variable if set, else a new local instance (or the one this
+        process is already connected to). ``local`` forces a local instance. A cluster found on
+        the machine (Ray's address file) is never joined by itself.
 
     Returns
     -------
@@ -193,7 +247,10 @@ def run_experiment(
     Raises
     ------
     ConfigError
-        Invalid params, unknown model name, missing kernel or notebooks (nothing has run then).
+        Invalid params, unknown model name, missing kernel or notebooks, an unreachable Ray
+        address (nothing has run then).
+    RunInterrupted
+        Ctrl-C (SIGINT) stopped the run; its ``summary`` has been written.
     """
     params_path = Path(params_path).resolve()
     cfg = load_params(params_path)
@@ -207,11 +264,13 @@ def run_experiment(
     check_kernel(kernel_name)
     engine = engine or cfg.execution.engine
     if engine == "ray":
-        connect(address)
+        address = connect(address)
     run = _Invocation(entries, nb_src, kernel_name, force, engine, address)
-    if cfg.experiment is not None:
-        return _run_grid(cfg, params_path, run)
-    return _run_one(cfg, params_path, run)
+    summary = (_run_grid(cfg, params_path, run) if cfg.experiment is not None
+               else _run_one(cfg, params_path, run))
+    if summary.interrupted:
+        raise RunInterrupted(summary)
+    return summary
 
 
 @dataclass
@@ -224,6 +283,8 @@ class _Invocation:
     force: bool
     engine: str = "local"
     address: str | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    """Set by Ctrl-C: no stage starts any more, running ones are stopped."""
 
 
 def _board_stages(cfg, layout: RunLayout, nb_src: Path, entries: list,
@@ -241,39 +302,40 @@ def _run_in_process(cfg, plans: list, build_board, layout: RunLayout, run: _Invo
     results: list[StageResult] = []
     n_steps = sum(len(specs) for _, specs in plans) + 2
     step = 0
+
+    def label() -> str:
+        nonlocal step
+        step += 1
+        return f"{prefix}[{step}/{n_steps}]"
+
     analysed: list[str] = []
     for entry, specs in plans:
-        failed_at: str | None = None
-        for spec in specs:
-            step += 1
-            label = f"{prefix}[{step}/{n_steps}]"
-            if failed_at is not None:
-                results.append(StageResult(entry.name, spec.stage, "skipped",
-                                           f"{failed_at} failed"))
-                log.info("%s %-11s %-11s skipped (%s failed)", label, spec.stage, entry.name,
-                         failed_at)
-                continue
-            result = run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
-                               notebook_dir=run.nb_src, label=label, execution=cfg.execution)
-            results.append(result)
-            if result.status == "failed":
-                failed_at = spec.stage
-            elif spec.stage == "analyze":
-                analysed.append(entry.name)
-    failed_at = None if analysed else "no model was analysed"
-    for spec in build_board(analysed):
-        step += 1
-        label = f"{prefix}[{step}/{n_steps}]"
-        if failed_at is not None:
-            results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
-            log.info("%s %-11s %-11s skipped (%s)", label, spec.stage, "(all models)", failed_at)
-            continue
-        result = run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
-                           notebook_dir=run.nb_src, label=label, execution=cfg.execution)
-        results.append(result)
-        if result.status == "failed":
-            failed_at = f"{spec.stage} failed"
+        chain = run_in_turn(specs, lambda spec, lab, name=entry.name: _run_stopping(
+            spec, layout, run, cfg, lab, name), entry.name, stop=run.stop, labels=label)
+        results.extend(chain)
+        if any(r.stage == "analyze" and r.status in ("ok", "up to date") for r in chain):
+            analysed.append(entry.name)
+    results.extend(run_in_turn(
+        build_board(analysed), lambda spec, lab: _run_stopping(spec, layout, run, cfg, lab,
+                                                               "(all models)"),
+        "(all models)", blocked=None if analysed else "no model was analysed", stop=run.stop,
+        labels=label))
     return results
+
+
+def _run_stopping(spec: StageSpec, layout: RunLayout, run: _Invocation, cfg, label: str,
+                  model: str) -> StageResult:
+    """:func:`run_stage` in this process; Ctrl-C while it runs stops it (its kernel killed,
+    :func:`~.units.run_stage`), sets ``run.stop`` and returns it as ``stopped``."""
+    t0 = time.perf_counter()
+    try:
+        return run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
+                         notebook_dir=run.nb_src, label=label, execution=cfg.execution)
+    except KeyboardInterrupt:
+        run.stop.set()
+        dt = time.perf_counter() - t0
+        log.warning("%s %-11s %-11s stopped after %.1f s (Ctrl-C)", label, spec.stage, model, dt)
+        return StageResult(model, spec.stage, "stopped", INTERRUPTED, spec.notebook, dt)
 
 
 def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunSummary:
@@ -281,48 +343,78 @@ def _run_one(cfg, params_path: Path, run: _Invocation, prefix: str = "") -> RunS
     entries, nb_src, kernel_name, force = run.entries, run.nb_src, run.kernel_name, run.force
     layout = RunLayout(cfg.run_dir)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
+    write_run_config(layout.run_dir, cfg)
     summary = RunSummary(run_dir=layout.run_dir)
     t_run = time.perf_counter()
 
     plans = [(e, _model_stages(cfg, e, layout, params_path, nb_src, force)) for e in entries]
     build_board = partial(_board_stages, cfg, layout, nb_src, entries)
-    if run.engine == "ray":
+    if run.stop.is_set():  # Ctrl-C before this grid point started
+        summary.results.extend(_stopped(plans, build_board([])))
+    elif run.engine == "ray":
         opts = RayOptions(kernel_name, force, nb_src, cfg.execution, run.address)
         model_results, board_results = run_models_on_ray(plans, build_board, layout, opts,
-                                                         prefix)
+                                                         prefix, stop=run.stop)
         summary.results.extend([*model_results, *board_results])
     else:
         summary.results.extend(_run_in_process(cfg, plans, build_board, layout, run, prefix))
+    summary.worked = _worked(summary.results, layout)
+    summary.interrupted = run.stop.is_set()
     summary.index_html = write_index(layout.run_dir, stages=summary.table(),
                                      title=cfg.report.title)
-    atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
+    write_run_summary(layout.run_dir, summary.to_json())
     failed = sum(r.status in ("failed", "skipped") for r in summary.results)
+    stopped = sum(r.status == "stopped" for r in summary.results)
     log.log(logging.INFO if summary.ok else logging.WARNING,
-            "run %s finished in %.1f s: %s; report: %s", cfg.run, time.perf_counter() - t_run,
-            "all stages ok" if summary.ok else f"{failed} stage(s) failed or skipped",
+            "run %s %s in %.1f s: %s; report: %s", cfg.run,
+            "stopped (Ctrl-C)" if summary.interrupted else "finished",
+            time.perf_counter() - t_run,
+            "all stages ok" if summary.ok else
+            ", ".join(x for x in (f"{stopped} stage(s) stopped" if stopped else "",
+                                  f"{failed} stage(s) failed or skipped" if failed else "") if x),
             summary.index_html)
     return summary
 
 
+def _stopped(plans: list, board: list[StageSpec]) -> list[StageResult]:
+    """Every stage of a run that Ctrl-C kept from starting, as ``stopped``."""
+    return [*(StageResult(entry.name, spec.stage, "stopped", NOT_STARTED)
+              for entry, specs in plans for spec in specs),
+            *(StageResult("(all models)", spec.stage, "stopped", NOT_STARTED)
+              for spec in board)]
 
 
-def _pinned_chunk_files(cfg, base_dir: Path):
-    """``cfg`` with relative corpus and interlocutor files of its chunk mappings made absolute
-    (looked up as the params file's own are), so that a grid point's params file, which lives
-    elsewhere, finds them."""
-    chunks = []
-    for c in cfg.generation.chunks:
-        if not isinstance(c, str):
-            update = {}
-            for key in ("corpus", "interlocutors_file"):
-                rel = getattr(c, key)
-                if rel and not Path(rel).is_absolute():
-                    update[key] = str(find_data_file(rel, cfg.data_path, base_dir, what=key))
-            c = c.model_copy(update=update) if update else c
-        chunks.append(c)
-    return cfg.model_copy(update={"generation": cfg.generation.model_copy(
-        update={"chunks": chunks})})
+
+
+def write_grid_points(cfg) -> list[tuple[dict, Path, object]]:
+    """Write each grid point's ``params.json`` (its complete run specification,
+    :func:`~stickrole_utils.config.run_spec`) and read it back as its stages will.
+
+    Returns
+    -------
+    list of (point, params path, config read back)
+        In grid order.
+
+    Raises
+    ------
+    DataError
+        A point's ``params.json`` does not read back to the specification it was written from
+        (a point would then run something other than its params file says).
+    """
+    out = []
+    for point, point_cfg in expand_grid(cfg):
+        layout = RunLayout(point_cfg.run_dir)
+        layout.run_dir.mkdir(parents=True, exist_ok=True)
+        spec = run_spec(point_cfg)
+        atomic_write_text(layout.params, json.dumps(spec, indent=1))
+        loaded = load_params(layout.params)
+        if run_spec(loaded) != spec:
+            changed = sorted(k for k in spec if run_spec(loaded).get(k) != spec[k])
+            raise DataError(f"{layout.params}: reads back differently from the grid point's "
+                            f"specification (sections {', '.join(changed)}); this is a bug, "
+                            "please report it")
+        out.append((point, layout.params, loaded))
+    return out
 
 
 def _experiment_stages(cfg, layout: RunLayout, points: list, models: list[str],
@@ -355,17 +447,12 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
     the experiment stage and the experiment's index page."""
     layout = RunLayout(cfg.run_dir)
     layout.run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(layout.run_config, json.dumps(cfg.model_dump(mode="json"), indent=1))
+    write_run_config(layout.run_dir, cfg)
     summary = RunSummary(run_dir=layout.run_dir)
     t_run = time.perf_counter()
-    points = expand_grid(_pinned_chunk_files(cfg, params_path.parent))
-    prepared = []
-    for i, (_, point_cfg) in enumerate(points, start=1):
-        point = RunLayout(point_cfg.run_dir)
-        point.run_dir.mkdir(parents=True, exist_ok=True)
-        dump = point_cfg.model_dump(mode="json", exclude={"source"})
-        atomic_write_text(point.params, json.dumps(dump, indent=1))
-        prepared.append((i, load_params(point.params), point.params))
+    points = expand_grid(cfg)
+    prepared = [(i, loaded, path) for i, (_, path, loaded) in
+                enumerate(write_grid_points(cfg), start=1)]
 
     def run_point(item: tuple) -> tuple:
         i, loaded, path = item
@@ -377,32 +464,55 @@ def _run_grid(cfg, params_path: Path, run: _Invocation) -> RunSummary:
         # stages side by side on the cluster's GPUs instead of leaving them idle while one
         # point finishes (benchmarks/plan_cluster.py: a paper-sized grid on 8 GPUs 16.7 d in
         # turn vs 5.9 d at once). In process (engine local) the points run in turn.
-        with ThreadPoolExecutor(max_workers=min(len(prepared), 32)) as pool:
-            done = list(pool.map(run_point, prepared))
+        done = _run_points_side_by_side(run_point, prepared, run.stop)
     else:
         done = [run_point(item) for item in prepared]
     for loaded, sub in done:
         for r in sub.results:
+            worked = sub.worked.get((r.model, r.stage))
             r.model = f"{loaded.run}/{r.model}"
+            if worked is not None:
+                summary.worked[(r.model, r.stage)] = worked
         summary.results.extend(sub.results)
     models = [m.name for m in cfg.models]
-    failed_at = None
-    for spec in _experiment_stages(cfg, layout, points, models, run.nb_src):
-        if failed_at is not None:
-            summary.results.append(StageResult("(all models)", spec.stage, "skipped", failed_at))
-            continue
-        result = run_stage(spec, layout, kernel_name=run.kernel_name, force=run.force,
-                           notebook_dir=run.nb_src, label=f"[{spec.stage}]",
-                            execution=cfg.execution)
-        summary.results.append(result)
-        if result.status == "failed":
-            failed_at = f"{spec.stage} failed"
+    own = run_in_turn(  # the experiment's stages (stamped in its directory)
+        _experiment_stages(cfg, layout, points, models, run.nb_src),
+        lambda spec, _: _run_stopping(spec, layout, run, cfg, f"[{spec.stage}]",
+                                      "(all models)"), "(all models)", stop=run.stop)
+    summary.results.extend(own)
+    summary.worked.update(_worked(own, layout))
+    summary.interrupted = run.stop.is_set()
     summary.index_html = write_index(layout.run_dir, stages=summary.table(),
                                      title=cfg.report.title)
-    atomic_write_text(layout.run_summary, json.dumps(summary.to_json(), indent=1))
+    write_run_summary(layout.run_dir, summary.to_json())
     log.log(logging.INFO if summary.ok else logging.WARNING,
-            "experiment %s (%d grid points) finished in %.1f s: %s; report: %s", cfg.run,
-            len(points), time.perf_counter() - t_run,
-            "all stages ok" if summary.ok else "some stages failed or were skipped",
+            "experiment %s (%d grid points) %s in %.1f s: %s; report: %s", cfg.run,
+            len(points), "stopped (Ctrl-C)" if summary.interrupted else "finished",
+            time.perf_counter() - t_run,
+            "all stages ok" if summary.ok else
+            "stages were stopped" if summary.interrupted else
+            "some stages failed or were skipped",
             summary.index_html)
     return summary
+
+
+def _run_points_side_by_side(run_point, prepared: list, stop: threading.Event) -> list:
+    """``run_point`` of every grid point, each in a thread of its own; Ctrl-C (which reaches
+    this, the main thread) sets ``stop``, which each point's thread sees within a second: it
+    cancels its tasks and returns its summary, which this waits for."""
+    pool = ThreadPoolExecutor(max_workers=min(len(prepared), 32),
+                              thread_name_prefix="grid-point")
+    try:
+        futures = [pool.submit(run_point, item) for item in prepared]
+        pending = set(futures)
+        while pending:
+            try:
+                _, pending = wait_futures(pending, timeout=0.5)
+            except KeyboardInterrupt:
+                if stop.is_set():
+                    raise  # a second Ctrl-C: leave now, without a summary
+                log.warning("Ctrl-C: stopping every grid point (Ctrl-C again to leave now)")
+                stop.set()
+    finally:
+        pool.shutdown(wait=False)
+    return [f.result() for f in futures]

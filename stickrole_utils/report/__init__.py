@@ -7,9 +7,11 @@ The experiment figures (matplotlib) and the explorer (ipywidgets) are imported o
 kernel each, and should not pay ~1.5 s for plotting libraries they do not use.
 """
 
+from ..lazy import lazy_getattr
 from .pages import notebook_to_html, write_index
 from .tables import (
     cfa_table,
+    context_table,
     links_html,
     manifest_table,
     metrics_summary,
@@ -17,27 +19,20 @@ from .tables import (
     model_unparsed_table,
     ranking_table,
     read_manifest,
-    read_ranking,
     show_table,
     sortable_table_html,
     style_cfa_table,
     unparsed_table,
 )
 
-_LAZY = {name: ".experiment" for name in (
+_LAZY = {name: ".experiment_figures" for name in (
     "HUMAN_REFERENCE", "downstream_bars", "experiment_bars", "metric_by_length",
-    "pairwise_heatmaps", "significance_matrix", "value_behaviour_bars")}
+    "pairwise_heatmaps", "significance_matrix", "value_behaviour_bars", "metric_title",
+    "task_title", "setting_label", "describe_grid")}
 _LAZY["Explorer"] = ".explorer"
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [
@@ -48,15 +43,19 @@ __all__ = [
     "downstream_bars",
     "value_behaviour_bars",
     "pairwise_heatmaps",
+    "metric_title",
+    "task_title",
+    "setting_label",
+    "describe_grid",
     "Explorer",
     "cfa_table",
     "links_html",
+    "context_table",
     "manifest_table",
     "metrics_summary",
     "model_links",
     "model_unparsed_table",
     "read_manifest",
-    "read_ranking",
     "notebook_to_html",
     "ranking_table",
     "show_table",

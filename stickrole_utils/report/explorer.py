@@ -15,7 +15,6 @@ ipywidgets.
 from __future__ import annotations
 
 import html
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,11 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analysis.answers import read_answers
 from ..analysis.model import ModelAnalysis
 from ..analysis.model_io import read_model_analysis
 from ..design.instruments import INSTRUMENTS
 from ..design.values import VALUES
 from ..errors import DataError
+from ..io import read_jsonl
 from ..layout import ModelFiles, RunLayout
 
 __all__ = [
@@ -68,19 +69,7 @@ def load_conversations(path: str | Path) -> list[dict]:
     DataError
         A line that is not a JSON object (the message names file and line).
     """
-    path = Path(path)
-    out = []
-    for no, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}: line {no} is not valid JSON ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise DataError(f"{path}: line {no} is not a JSON object")
-        out.append(rec)
-    return out
+    return read_jsonl(path, "conversations")
 
 
 def load_run(run_dir: str | Path) -> RunData:
@@ -100,7 +89,7 @@ def load_run(run_dir: str | Path) -> RunData:
         a = read_model_analysis(mdir)
         data.analyses[a.model] = a
         if files.answers.is_file():
-            data.answers[a.model] = pd.read_parquet(files.answers)
+            data.answers[a.model] = read_answers(files.answers)
         if files.conversations.is_file():
             data.conversations[a.model] = load_conversations(files.conversations)
     if not data.analyses:

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ..io import atomic_write_text
 from ..layout import RunLayout
+from ..records import read_leaderboard, read_run_config, read_run_summary
 from .tables import _TABLE_CSS, links_html, model_links, sortable_table_html
 
 __all__ = ["notebook_to_html", "write_index", "LEADERBOARD_INDEX_COLUMNS"]
@@ -96,6 +97,45 @@ def notebook_to_html(notebook: str | Path, html_path: str | Path, *, title: str 
     return atomic_write_text(html_path, body)
 
 
+def _took(row: pd.Series) -> str:
+    """The time a stage took when it did its work: this run's seconds, or for a stage that is
+    up to date now, those its last successful run recorded and when it finished."""
+    work = row.get("work_seconds")
+    if row["status"] != "up to date":
+        return f"{float(row['seconds']):.1f}"
+    if work is None or pd.isna(work):  # a summary written before work_seconds was recorded
+        return "n/a (not recorded)"
+    when = str(row.get("work_finished") or "").replace("T", " ")
+    return f"{float(work):.1f} (ran {when})" if when else f"{float(work):.1f}"
+
+
+def _stages_html(stages: pd.DataFrame, report: Path) -> str:
+    """The table of the last run's stages: status now, and the seconds each took when it did
+    its work (an up-to-date stage keeps those of the run that did it)."""
+    rows = []
+    for _, r in stages.iterrows():
+        cls = ' class="failed"' if r["status"] in ("failed", "skipped") else ""
+        nb = r.get("notebook")
+        link = (f'<a href="{html.escape(os.path.relpath(nb, report))}">'
+                f'{html.escape(Path(nb).name)}</a>' if isinstance(nb, str) and nb else "")
+        reason = r["reason"] if isinstance(r["reason"], str) else ""
+        cells = [r["model"], r["stage"], r["status"], _took(r), reason]
+        rows.append("<tr>" + "".join(f"<td{cls}>{html.escape(str(c))}</td>" for c in cells)
+                    + f"<td>{link}</td></tr>")
+    ok = bool((stages["status"].isin(["ok", "up to date"])).all())
+    fresh = stages["status"].eq("up to date")
+    note = (" A stage that is up to date was not run again: its time is that of the run that "
+            "did its work." if fresh.any() else "")
+    return ("<h2>Stages of the last run</h2>"
+            + ("<p>All stages succeeded." + note + "</p>" if ok else
+               "<p><b>Some stages failed</b>; the executed notebook of each shows the error."
+               + note + "</p>")
+            + '<table class="stickrole" id="stages"><thead><tr><th>model</th><th>stage</th>'
+              "<th>status now</th><th>seconds (when it ran)</th><th>reason</th>"
+              "<th>executed notebook</th></tr>"
+              f"</thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def write_index(run_dir: str | Path, *, stages: pd.DataFrame | None = None,
                 title: str | None = None) -> Path:
     """Write ``<run>/report/index.html`` from what is in the run directory.
@@ -104,7 +144,9 @@ def write_index(run_dir: str | Path, *, stages: pd.DataFrame | None = None,
     ----------
     run_dir : path
     stages : DataFrame, optional
-        Stage outcomes to show (columns ``model, stage, status, reason, notebook, seconds``);
+        Stage outcomes to show (columns ``model, stage, status, reason, notebook, seconds``,
+        and ``work_seconds, work_finished``: the time the stage took in the run that did its
+        work and when that run finished it, shown for a stage that is up to date now);
         default: ``<run>/run_summary.json`` if present.
     title : str, optional
         Default: ``report.title`` of ``<run>/run_config.json``, else the run directory's name.
@@ -114,20 +156,18 @@ def write_index(run_dir: str | Path, *, stages: pd.DataFrame | None = None,
     Path
         The index page.
     """
-    from ..io import read_json
-
     layout = RunLayout(run_dir)
     run_dir = layout.run_dir
     report = layout.report_dir
     report.mkdir(parents=True, exist_ok=True)
-    cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
-    title = title or (cfg.get("report") or {}).get("title") or run_dir.name
+    cfg = read_run_config(run_dir)
+    title = title or (cfg.report.title if cfg is not None else "") or run_dir.name
     if stages is None:
-        stages = (pd.DataFrame(read_json(layout.run_summary, "run summary")["results"])
-                  if layout.run_summary.is_file() else pd.DataFrame())
+        summary = read_run_summary(run_dir)
+        stages = summary.table() if summary is not None else pd.DataFrame()
 
     parts = [f"<h1>{html.escape(title)}</h1>",
-             f"<p>Run <code>{html.escape(cfg.get('run', run_dir.name))}</code> · "
+             f"<p>Run <code>{html.escape(cfg.run if cfg is not None else run_dir.name)}</code> · "
              f"directory <code>{html.escape(str(run_dir.resolve()))}</code> · "
              f"page written {time.strftime('%Y-%m-%d %H:%M')}</p>"]
     lb_page = layout.leaderboard_page
@@ -145,9 +185,8 @@ def write_index(run_dir: str | Path, *, stages: pd.DataFrame | None = None,
         page_links[f"Grid point: {label}"] = os.path.relpath(point_index, report)
     parts.append("<h2>Pages</h2>" + (links_html(page_links) if page_links
                                      else "<p>No pages yet: the report stages have not run.</p>"))
-    lb_csv = layout.leaderboard_csv
-    if lb_csv.is_file():
-        lb = pd.read_csv(lb_csv)
+    lb = read_leaderboard(run_dir)
+    if lb is not None:
         lb = lb[[c for c in LEADERBOARD_INDEX_COLUMNS if c in lb.columns]]
         links = {m: href for m, href in model_links(lb["Model"].astype(str)).items()
                  if (report / href).is_file()}
@@ -157,24 +196,7 @@ def write_index(run_dir: str | Path, *, stages: pd.DataFrame | None = None,
                         f'<a href="{lb_page.name}">leaderboard page</a>.</p>'
                         if lb_page.is_file() else ""))
     if not stages.empty:
-        rel = stages.copy()
-        rel["notebook"] = [
-            f'<a href="{html.escape(os.path.relpath(p, report))}">{html.escape(Path(p).name)}</a>'
-            if p else "" for p in rel["notebook"].fillna("")]
-        rows = []
-        for _, r in rel.iterrows():
-            cls = ' class="failed"' if r["status"] in ("failed", "skipped") else ""
-            rows.append("<tr>" + "".join(
-                f"<td{cls}>{html.escape(str(r[c]))}</td>" for c in
-                ("model", "stage", "status", "seconds", "reason")) + f"<td>{r['notebook']}</td></tr>")
-        ok = bool((stages["status"].isin(["ok", "up to date"])).all())
-        parts.append(
-            "<h2>Stages of the last run</h2>"
-            + ("<p>All stages succeeded.</p>" if ok else
-               "<p><b>Some stages failed</b>; the executed notebook of each shows the error.</p>")
-            + '<table class="stickrole" id="stages"><thead><tr><th>model</th><th>stage</th>'
-              "<th>status</th><th>seconds</th><th>reason</th><th>executed notebook</th></tr>"
-              f"</thead><tbody>{''.join(rows)}</tbody></table>")
+        parts.append(_stages_html(stages, report))
     page = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
             f"<title>{html.escape(title)}</title>{_TABLE_CSS}"
             "<style>body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1100px;"

@@ -6,7 +6,6 @@ Everything here renders what the stages wrote; nothing writes data.
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -15,17 +14,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analysis.answers import read_answers
 from ..generation.store import read_manifest as generation_read_manifest
-from ..layout import ModelFiles, RunLayout, model_dir_name
+from ..layout import ModelFiles, model_dir_name
 
 __all__ = [
     "sortable_table_html",
     "show_table",
     "links_html",
     "manifest_table",
+    "context_table",
     "model_links",
     "read_manifest",
-    "read_ranking",
     "metrics_summary",
     "unparsed_table",
     "model_unparsed_table",
@@ -172,14 +172,6 @@ def read_manifest(model_dir: str | Path) -> dict:
     return generation_read_manifest(model_dir)
 
 
-def read_ranking(run_dir: str | Path) -> dict:
-    """``<run>/ranking.json`` (diversity and sensitivity of the ranking), ``{}`` if absent."""
-    path = RunLayout(run_dir).ranking_json
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def _flatten(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
@@ -203,6 +195,40 @@ def manifest_table(manifest: Mapping[str, Any], *, max_chars: int = 160) -> pd.D
     rows = [(k, (s if len(s := str(v)) <= max_chars else s[: max_chars - 3] + "..."))
             for k, v in flat.items()]
     return pd.DataFrame(rows, columns=["key", "value"])
+
+
+def context_table(manifest: Mapping[str, Any]) -> pd.DataFrame:
+    """What each chunk's units heard before the questionnaire, from the manifest's
+    ``chunk_contexts`` (written by generation from the resolved run specification).
+
+    Returns
+    -------
+    DataFrame
+        One row per chunk, in run order: ``chunk, questionnaire, context, topic, messages``
+        (simulated after the opener), ``interlocutor``, ``opener`` (its first characters, or the
+        corpus file), ``openers sha256`` (first 12 hex digits). Empty when the manifest has no
+        such record (a run from before it was written, or imported answers).
+
+    Examples
+    --------
+    >>> context_table({"chunk_order": ["c"], "chunk_contexts": {"c": {
+    ...     "questionnaire": "pvq40", "context": "topic", "topic": "chess", "n_messages": 3,
+    ...     "interlocutor": "persona", "opener_start": "1. e4", "opener_sha256": "ab" * 32}}}
+    ...     ).iloc[0].astype(str).tolist()
+    ['c', 'pvq40', 'topic', 'chess', '3', 'persona', '1. e4', 'abababababab']
+    """
+    records = manifest.get("chunk_contexts") or {}
+    order = [c for c in manifest.get("chunk_order", []) if c in records]
+    order += [c for c in records if c not in order]
+    rows = []
+    for chunk in order:
+        r = records[chunk]
+        opener = Path(r["corpus"]).name if r.get("corpus") else r.get("opener_start", "")
+        rows.append([chunk, r.get("questionnaire", ""), r.get("context", ""), r.get("topic", ""),
+                     r.get("n_messages", 0), r.get("interlocutor", ""), opener,
+                     str(r.get("opener_sha256", ""))[:12]])
+    return pd.DataFrame(rows, columns=["chunk", "questionnaire", "context", "topic", "messages",
+                                       "interlocutor", "opener", "openers sha256"])
 
 
 def model_links(models: Iterable[str]) -> dict[str, str]:
@@ -303,25 +329,32 @@ def model_unparsed_table(model_dir: str | Path, metrics: Mapping[str, Any]) -> p
     ``n_items``."""
     path = ModelFiles(model_dir).answers
     if path.is_file():
-        return unparsed_table(pd.read_parquet(path, columns=["chunk", "questionnaire", "score"]))
+        return unparsed_table(read_answers(path))
     items, count = _count(metrics.get("n_items")), _count(metrics.get("unparsed_count"))
     return pd.DataFrame([{"chunk": "all", "questionnaire": "", "items": items, "unparsed": count,
                           "rate": _num(metrics.get("unparsed_rate"))}],
                         dtype=object).astype({"rate": float})
 
 
-def ranking_table(ranking: Mapping[str, Any]) -> pd.DataFrame:
-    """Diversity and sensitivity numbers of ``ranking.json`` as ``measure, value`` rows.
+def ranking_table(ranking: Any) -> pd.DataFrame:
+    """Diversity and sensitivity numbers of ``ranking.json`` (a
+    :class:`~stickrole_utils.records.RankingFile`, its data, or ``None`` when absent) as
+    ``measure, value`` rows.
 
     Only the keys present are listed; ``notes`` (reasons for NaN) come last as text rows.
     """
+    if ranking is None:
+        ranking = {}
+    elif not isinstance(ranking, Mapping):
+        ranking = ranking.model_dump()
     rows = [(label, ranking[key]) for key, label in _RANKING_ROWS if key in ranking]
     rows += [("note", n) for n in ranking.get("notes", [])]
     return pd.DataFrame(rows, columns=["measure", "value"])
 
 
-def cfa_table(cfa: pd.DataFrame, *, chunks: Sequence[str] | None = None) -> pd.DataFrame:
-    """CFA fit per chunk and higher-order model, with the mean of the four models per chunk.
+def cfa_table(cfa: pd.DataFrame, *, chunks: Sequence[str] | None = None,
+              metrics: Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """CFA fit per chunk and higher-order model, with two means of the four models per chunk.
 
     Parameters
     ----------
@@ -330,14 +363,19 @@ def cfa_table(cfa: pd.DataFrame, *, chunks: Sequence[str] | None = None) -> pd.D
         chunk and magnifying-glass model).
     chunks : sequence of str, optional
         Row order of the chunks.
+    metrics : mapping, optional
+        The model's ``metrics.json``: its ``cfi``, ``srmr``, ``rmsea`` per chunk are the
+        leaderboard's numbers (failed fits scored by ``settings.cfa_failure``), shown as the row
+        ``mean (leaderboard)``; this function computes no such number itself.
 
     Returns
     -------
     DataFrame
-        Index (chunk, model) where model is a higher-order group or ``mean``; columns
-        ``CFI ↑, SRMR ↓, RMSEA ↓, status``. ``status`` is ``ok``, ``improper: <note>`` or
-        ``FAILED: <note>``; the ``mean`` row averages the converged fits only (NaN if none) and
-        its status counts the failures, e.g. ``1 of 4 failed``.
+        Index (chunk, model) where model is a higher-order group, ``mean of converged`` or
+        ``mean (leaderboard)``; columns ``CFI ↑, SRMR ↓, RMSEA ↓, status``. ``status`` is
+        ``ok``, ``improper: <note>`` or ``FAILED: <note>``; ``mean of converged`` averages the
+        converged fits only (NaN if none), its status counting the failures (``1 of 4
+        failed``).
     """
     cols = {"cfi": "CFI ↑", "srmr": "SRMR ↓", "rmsea": "RMSEA ↓"}
     order = list(chunks) if chunks is not None else list(dict.fromkeys(cfa["chunk"]))
@@ -356,9 +394,15 @@ def cfa_table(cfa: pd.DataFrame, *, chunks: Sequence[str] | None = None) -> pd.D
                          **{v: r[k] for k, v in cols.items()}, "status": status})
         ok = sub[sub["converged"].astype(bool)]
         n_failed = len(sub) - len(ok)
-        rows.append({"chunk": chunk, "model": "mean",
+        rows.append({"chunk": chunk, "model": "mean of converged",
                      **{v: ok[k].mean() if len(ok) else np.nan for k, v in cols.items()},
                      "status": f"{n_failed} of {len(sub)} failed" if n_failed else "ok"})
+        if metrics is not None:
+            rule = (metrics.get("settings") or {}).get("cfa_failure", "")
+            rows.append({"chunk": chunk, "model": "mean (leaderboard)",
+                         **{v: _num((metrics.get(k) or {}).get(chunk)) for k, v in cols.items()},
+                         "status": f"failures scored by rule {rule!r}" if rule and n_failed
+                         else ""})
     out = pd.DataFrame(rows, columns=["chunk", "model", *cols.values(), "status"])
     return out.set_index(["chunk", "model"])
 
@@ -372,13 +416,13 @@ def style_cfa_table(table: pd.DataFrame):
     """
     def _row(row: pd.Series) -> list[str]:
         status = str(row["status"])
-        if status.startswith("FAILED") or (row.name[1] == "mean" and "failed" in status):
+        if status.startswith("FAILED") or (row.name[1].startswith("mean") and " failed" in status):
             css = "background-color: #f8d7da; color: #721c24"
         elif status.startswith("improper"):
             css = "background-color: #fff3cd"
         else:
             css = ""
-        if row.name[1] == "mean":
+        if row.name[1].startswith("mean"):
             css += "; font-weight: bold"
         return [css] * len(row)
 

@@ -4,6 +4,8 @@ from .base import (
     ANSWER_MODES,
     TEMPLATE_TOKENS_PER_MESSAGE,
     Backend,
+    BackendBase,
+    BackendOptions,
     ContextOverflowError,
     Generation,
     TokenUsage,
@@ -15,10 +17,13 @@ from .base import (
     estimate_tokens,
     make_backend,
     mode_problem,
+    model_options,
     register_backend,
+    resolve_model,
 )
 from .dummy import (
     DummyBackend,
+    DummyOptions,
 )
 from .embedded import (
     EMBEDDED_PACKAGES,
@@ -37,6 +42,12 @@ from .llama_cpp import (
     LlamaCppBackend,
     llama_cpp_available,
 )
+from .llama_options import (
+    AUTO_N_PARALLEL,
+    LlamaCppOptions,
+    auto_n_parallel,
+    resolve_kv_reuse,
+)
 from .llama_units import (
     UnitView,
     generate_batched,
@@ -44,6 +55,7 @@ from .llama_units import (
 )
 from .openai import (
     OpenAIBackend,
+    OpenAIOptions,
 )
 from .scripted import (
     ScriptedBackend,
@@ -57,6 +69,24 @@ from .templates import (
     labelled_prompt,
 )
 
+
+def _load_plugins() -> None:
+    """Import the backends other packages declare (entry point group ``stickrole.backends``):
+    their modules register themselves on import (``docs/extending.md``, A backend)."""
+    from importlib.metadata import entry_points
+
+    from ...errors import ConfigError
+
+    for ep in entry_points(group="stickrole.backends"):
+        try:
+            ep.load()
+        except Exception as exc:  # noqa: BLE001 - one line naming the plugin, not a traceback
+            raise ConfigError(f"backend plugin {ep.name!r} ({ep.value}) failed to load: "
+                              f"{type(exc).__name__}: {exc}") from None
+
+
+_load_plugins()
+
 __all__ = [
     "ANSWER_MODES",
     "Generation",
@@ -67,13 +97,23 @@ __all__ = [
     "estimate_prompt_tokens",
     "backend_usage",
     "Backend",
+    "BackendBase",
+    "BackendOptions",
     "ContextOverflowError",
     "register_backend",
     "backend_class",
     "backend_names",
     "mode_problem",
     "make_backend",
+    "model_options",
+    "resolve_model",
     "DummyBackend",
+    "DummyOptions",
+    "AUTO_N_PARALLEL",
+    "LlamaCppOptions",
+    "auto_n_parallel",
+    "resolve_kv_reuse",
+    "OpenAIOptions",
     "EMBEDDED_PACKAGES",
     "GGUF_MAGIC",
     "cache_dir",

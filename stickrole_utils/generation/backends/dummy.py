@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from ...config import ModelEntry, SamplingConfig
+from ...config import SamplingConfig
 from .base import (
-    ANSWER_MODES,
+    BackendBase,
+    BackendOptions,
     Generation,
     Message,
-    TokenUsage,
-    UsageCounter,
     estimate_prompt_tokens,
     estimate_tokens,
     register_backend,
 )
 
 __all__ = [
+    "DummyOptions",
     "DummyBackend",
 ]
 
@@ -32,29 +32,37 @@ _FILLER = (
 _OPTION_LINE = re.compile(r"^\(([A-Za-z])\) ", re.MULTILINE)
 
 
+class DummyOptions(BackendOptions):
+    """The random baseline."""
+
+    seed: int = 0
+    """Seed of the baseline, combined with every call's seed (the generation seed, chunk,
+    persona and item): two dummies with different seeds answer independently."""
+
+    template: Literal["chat", "labelled"] = "chat"
+    """Accepted for symmetry with llama_cpp (the replies do not depend on it)."""
+
+
 @register_backend("dummy")
-class DummyBackend:
+class DummyBackend(BackendBase):
     """Uniformly random answers with the real protocol's structure: the random baseline.
 
     Replies to a message listing lettered options with ``"Answer: (X)"`` for a uniformly drawn
     letter, to anything else with a canned sentence; in ``logprob`` mode the letter
     probabilities are a flat Dirichlet draw (so the argmax is uniform). Everything is seeded by
-    the per-call seed, so a run is reproducible and independent of call order.
+    the per-call seed and the baseline's ``seed`` option, so a run is reproducible and
+    independent of call order.
 
     Its :meth:`usage` evaluates nothing (``evaluated_tokens`` 0) and estimates the rest without a
     tokenizer: prompt tokens as :func:`~.base.estimate_prompt_tokens` (characters / 4 plus 4 per
     message), generated tokens as characters / 4 of the reply.
     """
 
-    system_role_supported = True
-    modes = ANSWER_MODES
-
-    def __init__(self, entry: ModelEntry):
-        self.entry = entry
-        self._usage = UsageCounter()
+    Options = DummyOptions
+    evaluates_prompts = False
 
     def chat(self, messages: list[Message], sampling: SamplingConfig, seed: int) -> Generation:
-        rng = np.random.default_rng([self.entry.seed, seed])
+        rng = np.random.default_rng([self.opts.seed, seed])
         letters = _OPTION_LINE.findall(messages[-1]["content"]) if messages else []
         if letters:
             text = f"Answer: ({letters[int(rng.integers(len(letters)))]})"
@@ -69,15 +77,9 @@ class DummyBackend:
         out = []
         for msgs, lets, seed in zip(prompts, letters, seeds, strict=True):
             self._usage.add(prompt=estimate_prompt_tokens(msgs, answer_prefix))
-            rng = np.random.default_rng([self.entry.seed, seed])
+            rng = np.random.default_rng([self.opts.seed, seed])
             out.append(np.log(rng.dirichlet(np.ones(len(lets)))))
         return out
 
     def info(self) -> dict[str, Any]:
-        return {"backend": "dummy", "seed": self.entry.seed}
-
-    def usage(self) -> TokenUsage:
-        return self._usage.total()
-
-    def close(self) -> None:
-        return None
+        return {"backend": "dummy", "seed": self.opts.seed}

@@ -328,7 +328,7 @@ class BatchEngine:
         """Start queued requests, in order, while sequences (and, in a unified KV cache, cells)
         are free; the first one that must wait stops admission (requests keep their order)."""
         unified = getattr(self.b, "kv_unified", True)
-        n_ctx = self.b.entry.n_ctx
+        n_ctx = self.b.opts.n_ctx
         while len(self.active) < self.b.n_parallel:
             with self.cond:
                 if not self.queue:
@@ -424,7 +424,7 @@ class BatchEngine:
         lib, llm, entry = b._lib, b.llm, b.entry
         batch = b._pbatch.batch
         t0 = time.perf_counter()
-        want, n_prompt = _fill(batch, group, entry.n_batch)
+        want, n_prompt = _fill(batch, group, b.opts.n_batch)
         n_batch_tokens, n_active = batch.n_tokens, len(self.active)
         rc = lib.llama_decode(llm._ctx.ctx, batch)
         if rc != 0:

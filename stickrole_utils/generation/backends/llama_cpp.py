@@ -28,19 +28,21 @@ from typing import Any
 
 import numpy as np
 
-from ...config import ModelEntry, SamplingConfig, auto_n_parallel
+from ...config import ModelEntry, SamplingConfig
 from ...errors import BackendError, ConfigError
 from .base import (
-    ANSWER_MODES,
+    BackendBase,
     ContextOverflowError,
     Generation,
     Message,
     TokenUsage,
+    model_options,
     register_backend,
 )
-from .embedded import cached_sha256, check_gguf_file, resolve_model_path
+from .embedded import cached_sha256, check_gguf_file, check_model_ref, resolve_model_path
 from .llama_batch import BatchEngine
 from .llama_kv import SpeakerSlots, lcp
+from .llama_options import LlamaCppOptions, auto_n_parallel, resolve_kv_reuse
 from .llama_units import UnitView, generate_batched, score_batched
 from .templates import STOP_STRINGS, cut_reply, labelled_prompt
 
@@ -97,19 +99,22 @@ def _named_formatter(llama_chat_format: Any, name: str) -> Any:
 
 
 @register_backend("llama_cpp")
-class LlamaCppBackend:
+class LlamaCppBackend(BackendBase):
     """A GGUF model run in process by llama-cpp-python.
 
     Parameters
     ----------
     entry : ModelEntry
-        Model settings (path or package reference, n_gpu_layers, n_ctx, ...).
+        The model entry; its options (:class:`~.llama_options.LlamaCppOptions`: path or package
+        reference, n_gpu_layers, n_ctx, ...) complete (:func:`~.base.resolve_model`).
     prefix_reuse : bool
         Keep the KV cache of the longest common token prefix between consecutive prompts
         (default); ``False`` re-evaluates every prompt from its first token.
-    speaker_slots : int
+    speaker_slots : int, optional
         Speakers besides the current one whose history stays in a KV sequence of its own
-        (:meth:`speak_as`; default 1: persona and interlocutor); 0 keeps one shared sequence.
+        (:meth:`speak_as`); 0 keeps one shared sequence. Default: 0 with
+        ``opts.kv_reuse: server`` (one sequence reused as llama-cpp-python's server reuses it),
+        else 1 (persona and interlocutor).
     kv_unified : bool, optional
         One KV cache of ``n_ctx`` cells shared by all sequences (``True``), or a stream of
         ``n_ctx`` cells per sequence (``False``); default: unified on a GPU, per-sequence
@@ -123,20 +128,23 @@ class LlamaCppBackend:
         ``chat_format`` (with ``template: chat``; ``template: labelled`` needs none).
     """
 
-    modes = ANSWER_MODES
+    Options = LlamaCppOptions
+    identity_keys = ("backend", "gguf_sha256", "chat_format", "chat_template_sha256",
+                     "llama_cpp_python", "offload")
 
-    def __init__(self, entry: ModelEntry, prefix_reuse: bool = True, speaker_slots: int = 1,
-                 kv_unified: bool | None = None):
+    def __init__(self, entry: ModelEntry, prefix_reuse: bool = True,
+                 speaker_slots: int | None = None, kv_unified: bool | None = None):
+        super().__init__(entry)
+        opts: LlamaCppOptions = self.opts  # type: ignore[assignment]
         llama_cpp = _import_llama()
         self._lib = llama_cpp
-        self.entry = entry
         self.prefix_reuse = prefix_reuse
-        self.path = resolve_model_path(entry.model or "")
+        self.path = resolve_model_path(opts.model)
         check_gguf_file(self.path)
         self.offload_supported = bool(llama_cpp.llama_supports_gpu_offload())
-        n_gpu_layers = entry.n_gpu_layers
+        n_gpu_layers = opts.n_gpu_layers
         if n_gpu_layers != 0 and not self.offload_supported:
-            if not entry.allow_cpu:
+            if not opts.allow_cpu:
                 raise BackendError(
                     f"model {entry.name}: n_gpu_layers={n_gpu_layers} asks for GPU offload but "
                     f"this llama-cpp-python build cannot offload; rebuild it with {_CUDA_FIX}, "
@@ -144,15 +152,15 @@ class LlamaCppBackend:
             n_gpu_layers = 0
         self.n_gpu_layers = n_gpu_layers
         kwargs: dict[str, Any] = dict(
-            model_path=str(self.path), n_gpu_layers=n_gpu_layers, n_ctx=entry.n_ctx,
-            n_batch=entry.n_batch, n_ubatch=entry.n_batch, seed=entry.seed, logits_all=False,
+            model_path=str(self.path), n_gpu_layers=n_gpu_layers, n_ctx=opts.n_ctx,
+            n_batch=opts.n_batch, n_ubatch=opts.n_batch, seed=0, logits_all=False,
             verbose=False, swa_full=True,
         )
         if n_gpu_layers != 0:  # a model spread over the GPUs of its task (Ray sets which)
-            kwargs["main_gpu"] = entry.main_gpu
-            if entry.tensor_split:
-                kwargs["tensor_split"] = list(entry.tensor_split)
-        threads = entry.n_threads or _available_cpus()
+            kwargs["main_gpu"] = opts.main_gpu
+            if opts.tensor_split:
+                kwargs["tensor_split"] = list(opts.tensor_split)
+        threads = opts.n_threads or _available_cpus()
         kwargs["n_threads"] = threads
         kwargs["n_threads_batch"] = threads
         try:
@@ -173,9 +181,12 @@ class LlamaCppBackend:
         # (masked): 16 sequences ran ~20 % slower, and the reduction over more cells rounds
         # differently, so greedy replies drifted from those of a stream (SmolLM2: 18 of 24
         # answers equal). With streams everywhere, any n_parallel gives the one-at-a-time
-        # answers (24 of 24; README, Batched generation). Costs n_ctx cells per sequence, so
+        # answers (24 of 24; docs/performance.md, Batched generation). Costs n_ctx cells per sequence, so
         # a GPU keeps the unified cache.
         self.kv_unified = kv_unified if kv_unified is not None else n_gpu_layers != 0
+        self.kv_reuse = "server" if opts.kv_reuse == "server" else "speakers"
+        if speaker_slots is None:
+            speaker_slots = 0 if self.kv_reuse == "server" else 1
         self._slots = SpeakerSlots(self, 1,
                                    speaker_slots if prefix_reuse and not recurrent else 0)
         self.batch_stats: dict[str, float] = {}  # steps of the batch engine, for benchmarks
@@ -184,7 +195,7 @@ class LlamaCppBackend:
             self._enable_parallel()
         self.n_vocab = int(self.llm.n_vocab())
         self._letter_ids: dict[str, list[int]] | None = None
-        self.labelled = entry.template == "labelled"
+        self.labelled = opts.template == "labelled"
         self._formatter, self.chat_format = ((None, "labelled") if self.labelled
                                              else self._make_formatter())
         self.system_role_supported = self._probe_system_role()
@@ -193,6 +204,54 @@ class LlamaCppBackend:
         self.n_generated = 0
         self._eval_sizes: list[int] = []
         self._count_evals()
+
+    # -- what the params alone decide ------------------------------------------------------
+
+    @classmethod
+    def check(cls, entry: ModelEntry, options: LlamaCppOptions,  # type: ignore[override]
+              where: str) -> None:
+        """The model file or package exists and is a GGUF; the options go together."""
+        check_model_ref(options.model, where=f"{where}.model")
+        if options.kv_reuse == "server" and entry.n_parallel not in (1, "auto"):
+            raise ConfigError(f"{where}: kv_reuse server decodes one sequence at a time, as the server "
+                              f"does; set n_parallel: 1 (or auto), or kv_reuse: speakers "
+                              f"(n_parallel is {entry.n_parallel})")
+        if options.template == "labelled" and options.chat_format:
+            raise ConfigError(f"{where}: template labelled renders plain text and ignores chat_format "
+                              f"{options.chat_format!r}; drop chat_format or use template: chat")
+
+    @classmethod
+    def for_run(cls, entry: ModelEntry, mode: str, parsing: str) -> ModelEntry:
+        """``n_parallel: auto`` reads the answer mode (``entry.mode``); ``kv_reuse: auto``
+        becomes :func:`~.llama_options.resolve_kv_reuse`'s choice (``server`` also sets
+        ``n_parallel: auto`` to 1)."""
+        entry = super().for_run(entry, mode, parsing)
+        kv = resolve_kv_reuse(model_options(entry).kv_reuse, entry.n_parallel, parsing)
+        update: dict[str, Any] = {"options": {**entry.options, "kv_reuse": kv}}
+        if kv == "server" and entry.n_parallel == "auto":
+            update["n_parallel"] = 1
+        return entry.model_copy(update=update)
+
+    @classmethod
+    def gpus_needed(cls, entry: ModelEntry, options: LlamaCppOptions) -> float:  # type: ignore[override]
+        """One GPU when layers are offloaded (``n_gpu_layers != 0``)."""
+        return 1.0 if options.n_gpu_layers != 0 else 0.0
+
+    @classmethod
+    def cpus_needed(cls, entry: ModelEntry, options: LlamaCppOptions,  # type: ignore[override]
+                    node_cpus: float) -> float | None:
+        """Generating on the CPU: its threads' CPUs (spinning threads must not share cores)."""
+        return min(float(options.n_threads or node_cpus), node_cpus) or 1.0
+
+    @classmethod
+    def context_window(cls, options: LlamaCppOptions) -> int | None:  # type: ignore[override]
+        return options.n_ctx
+
+    def prepare(self, mode: str) -> None:
+        """Before units run side by side in ``logprob`` mode: the vocabulary scan for the
+        option letters, once."""
+        if mode == "logprob":
+            self.letter_token_ids("A")
 
     def _count_evals(self) -> None:
         """Record the size of every ``Llama.eval`` call: inside ``create_completion`` the first
@@ -233,7 +292,7 @@ class LlamaCppBackend:
         params.n_seq_max = min(first + pool, _MAX_SEQ)
         params.kv_unified = self.kv_unified
         if not self.kv_unified:  # a stream of n_ctx cells per sequence
-            params.n_ctx = self.entry.n_ctx * params.n_seq_max
+            params.n_ctx = self.opts.n_ctx * params.n_seq_max
         old = llm._ctx
         try:
             ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
@@ -246,7 +305,7 @@ class LlamaCppBackend:
         seq_rm = ctx.kv_cache_seq_rm
         ctx.kv_cache_seq_rm = lambda seq_id, p0, p1: seq_rm(max(seq_id, 0), p0, p1)
         self._pbatch = llm._stack.enter_context(contextlib.closing(_internals.LlamaBatch(
-            n_tokens=self.entry.n_batch, embd=0, n_seq_max=1, verbose=False)))
+            n_tokens=self.opts.n_batch, embd=0, n_seq_max=1, verbose=False)))
         if params.n_seq_max > first:
             self.engine = BatchEngine(self, list(range(first, params.n_seq_max)),
                                       self.batch_stats)
@@ -265,8 +324,8 @@ class LlamaCppBackend:
 
     def _make_formatter(self) -> tuple[Any, str]:
         fmt = self._lib.llama_chat_format
-        if self.entry.chat_format:
-            return _named_formatter(fmt, self.entry.chat_format), self.entry.chat_format
+        if self.opts.chat_format:
+            return _named_formatter(fmt, self.opts.chat_format), self.opts.chat_format
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise BackendError(
@@ -321,10 +380,10 @@ class LlamaCppBackend:
     # -- evaluation ------------------------------------------------------------------------
 
     def _check_fits(self, n_prompt: int, n_reply: int) -> None:
-        if n_prompt + n_reply > self.entry.n_ctx:
+        if n_prompt + n_reply > self.opts.n_ctx:
             raise ContextOverflowError(
                 f"prompt of {n_prompt} tokens + {n_reply} reply tokens exceeds n_ctx="
-                f"{self.entry.n_ctx} of model {self.entry.name}; raise n_ctx or shorten the "
+                f"{self.opts.n_ctx} of model {self.entry.name}; raise n_ctx or shorten the "
                 "context")
 
     def _to_seq0(self, tokens: list[int], reuse: bool, last: bool) -> None:
@@ -384,7 +443,7 @@ class LlamaCppBackend:
         toks = [self.tokens(m, suffix=answer_prefix) for m in prompts]
         for t in toks:
             self._check_fits(len(t), 1)
-        room = max(len(t) for t in toks) + self.entry.n_batch <= self.entry.n_ctx
+        room = max(len(t) for t in toks) + self.opts.n_batch <= self.opts.n_ctx
         if (self.engine is not None and self.n_parallel > 1 and len(toks) > 1
                 and self.prefix_reuse and room):
             all_logits = score_batched(self, toks)
@@ -458,19 +517,19 @@ class LlamaCppBackend:
             "gpu_offload_supported": self.offload_supported,
             "n_gpu_layers": self.n_gpu_layers,
             "offload": self.n_gpu_layers != 0,
-            "n_ctx": self.entry.n_ctx,
-            "n_batch": self.entry.n_batch,
+            "n_ctx": self.opts.n_ctx,
+            "n_batch": self.opts.n_batch,
             "n_threads": self.llm.context_params.n_threads,
-            "seed": self.entry.seed,
             "swa_full": True,
             "chat_format": self.chat_format,
-            "template": self.entry.template,
+            "template": self.opts.template,
             "chat_template_sha256": getattr(self, "chat_template_sha256", None),
             "system_role_supported": self.system_role_supported,
             "prefix_reuse": self.prefix_reuse,
             "n_parallel": self.n_parallel,
             "kv_unified": self.kv_unified,
             "speaker_slots": len(self._slots.free) + len(self._slots.where),
+            "kv_reuse": self.kv_reuse,
             "sampler_defaults": {"top_p": 0.95, "top_k": 40, "min_p": 0.05,
                                  "repeat_penalty": 1.0},
         }

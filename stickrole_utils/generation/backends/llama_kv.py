@@ -56,7 +56,7 @@ class SpeakerSlots:
     ----------
     backend : LlamaCppBackend
         Its ``llm`` (the ``Llama`` object, whose ``input_ids[:n_tokens]`` are sequence 0's
-        tokens), ``_lib`` and ``entry.n_ctx`` are used.
+        tokens), ``_lib`` and ``opts.n_ctx`` are used.
     first_id : int
         First KV sequence id free for kept histories.
     n_slots : int
@@ -140,7 +140,7 @@ class SpeakerSlots:
     def make_room(self, need: int) -> None:
         """Drop kept histories, least recently used first, until ``need`` cells (sequence 0
         and the parallel sequences at their largest) and the kept ones fit ``n_ctx``."""
-        n_ctx = self.backend.entry.n_ctx
+        n_ctx = self.backend.opts.n_ctx
         for speaker in sorted(self.where, key=lambda s: self.last_used.get(s, -1)):
             if need + self.held_cells() <= n_ctx:
                 return

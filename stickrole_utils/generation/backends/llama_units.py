@@ -29,20 +29,21 @@ from typing import Any
 import numpy as np
 
 from ...config import SamplingConfig
-from .base import Generation, Message
+from .base import BackendBase, Generation, Message
 from .llama_batch import BatchEngine, Request, common_prefix_len
 from .templates import STOP_STRINGS, cut_reply
 
 __all__ = ["UnitView", "generate_batched", "score_batched"]
 
 
-class UnitView:
+class UnitView(BackendBase):
     """One unit's view of a :class:`~stickrole_utils.generation.backends.llama_cpp.
     LlamaCppBackend` whose engine is served by another thread (the backend protocol that
     :func:`~stickrole_utils.generation.administer.administer_unit` uses)."""
 
     def __init__(self, backend: Any, engine: BatchEngine, unit: Hashable):
         self.backend, self.engine, self.unit = backend, engine, unit
+        self.entry, self.opts, self._usage = backend.entry, backend.opts, backend._usage
         self.speaker = "persona"
         self.system_role_supported = backend.system_role_supported
         self.modes = backend.modes

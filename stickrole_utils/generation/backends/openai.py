@@ -17,19 +17,19 @@ import time
 import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
+from pydantic import Field
 
-from ...config import ModelEntry, SamplingConfig, auto_n_parallel
+from ...config import ModelEntry, SamplingConfig
 from ...errors import BackendError, ConfigError
 from .base import (
+    BackendBase,
+    BackendOptions,
     ContextOverflowError,
     Generation,
     Message,
-    TokenUsage,
-    UsageCounter,
     estimate_prompt_tokens,
     estimate_tokens,
     mode_problem,
@@ -37,18 +37,43 @@ from .base import (
 )
 
 __all__ = [
+    "OpenAIOptions",
     "OpenAIBackend",
 ]
 
 _log = logging.getLogger(__name__)
 
 
+class OpenAIOptions(BackendOptions):
+    """A model served by an OpenAI-compatible HTTP server (llama-server, vLLM)."""
+
+    operational = frozenset({"api_key_env", "timeout_s", "max_retries"})
+
+    model: str = Field(min_length=1)
+    """The served model name (the request's ``model``)."""
+
+    base_url: str = Field(min_length=1)
+    """Server URL up to ``/v1`` (e.g. ``http://127.0.0.1:8000/v1``)."""
+
+    api_key_env: str | None = None
+    """Name of the environment variable holding the API key (never the key itself)."""
+
+    timeout_s: float = Field(default=120.0, gt=0)
+    """Per-request timeout in seconds."""
+
+    max_retries: int = Field(default=5, ge=0)
+    """Retries with exponential backoff before giving up."""
+
+
+#: ``n_parallel: auto``: the server batches requests, so many in flight pay (as on a GPU).
+AUTO_N_PARALLEL: dict[str, int] = {"direct": 32, "cot": 32}
+
+
 @register_backend("openai")
-@dataclass
-class OpenAIBackend:
+class OpenAIBackend(BackendBase):
     """Chat completions from an OpenAI-compatible server (llama-server, vLLM).
 
-    Connection errors, timeouts, HTTP 429 and 5xx are retried ``entry.max_retries`` times with
+    Connection errors, timeouts, HTTP 429 and 5xx are retried ``max_retries`` times with
     exponential backoff (``backoff_s * 2**attempt``); then :class:`BackendError`. A 400 reply that
     mentions the context length becomes :class:`ContextOverflowError`.
 
@@ -59,16 +84,15 @@ class OpenAIBackend:
     tokenizer-free estimate (characters / 4, plus 4 per prompt message).
     """
 
-    entry: ModelEntry
-    backoff_s: float = 1.0
-    system_role_supported: bool = field(default=True, init=False)
-    modes: ClassVar[tuple[str, ...]] = ("direct", "cot")
-    n_parallel: int = field(default=1, init=False)
-    _usage: UsageCounter = field(default_factory=UsageCounter, init=False, repr=False)
+    Options = OpenAIOptions
+    modes = ("direct", "cot")
+    identity_keys = ("backend", "base_url", "model")
 
-    def __post_init__(self) -> None:
-        n = self.entry.n_parallel  # auto: the server batches, as on a GPU
-        self.n_parallel = n if n != "auto" else auto_n_parallel("gpu", self.entry.mode or "cot")
+    def __init__(self, entry: ModelEntry, backoff_s: float = 1.0):
+        super().__init__(entry)
+        self.backoff_s = backoff_s
+        n = entry.n_parallel
+        self.n_parallel = n if n != "auto" else AUTO_N_PARALLEL[entry.mode or "cot"]
         # at most n_parallel requests in flight, whoever sends them (chat_many, units side by
         # side)
         self._gate = threading.BoundedSemaphore(self.n_parallel)
@@ -85,21 +109,21 @@ class OpenAIBackend:
         return self
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        url = (self.entry.base_url or "").rstrip("/") + path
+        url = (self.opts.base_url or "").rstrip("/") + path
         headers = {"Content-Type": "application/json"}
-        if self.entry.api_key_env:
-            key = os.environ.get(self.entry.api_key_env)
+        if self.opts.api_key_env:
+            key = os.environ.get(self.opts.api_key_env)
             if not key:
                 raise ConfigError(f"model {self.entry.name}: environment variable "
-                                  f"{self.entry.api_key_env} (api_key_env) is not set")
+                                  f"{self.opts.api_key_env} (api_key_env) is not set")
             headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(body).encode()
         last = ""
-        attempts = self.entry.max_retries + 1
+        attempts = self.opts.max_retries + 1
         for attempt in range(attempts):
             req = urllib.request.Request(url, data=data, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(req, timeout=self.entry.timeout_s) as resp:
+                with urllib.request.urlopen(req, timeout=self.opts.timeout_s) as resp:
                     return json.loads(resp.read().decode())
             except urllib.error.HTTPError as exc:
                 detail = exc.read().decode(errors="replace")[:300]
@@ -123,7 +147,7 @@ class OpenAIBackend:
                            f"attempt(s): {last}; is the server running?")
 
     def chat(self, messages: list[Message], sampling: SamplingConfig, seed: int) -> Generation:
-        body: dict[str, Any] = {"model": self.entry.model, "messages": messages,
+        body: dict[str, Any] = {"model": self.opts.model, "messages": messages,
                                 "temperature": sampling.temperature, "n": 1,
                                 "seed": int(seed % (2**31))}
         if sampling.max_tokens is not None:
@@ -164,14 +188,9 @@ class OpenAIBackend:
         raise BackendError(f"model {self.entry.name}: {mode_problem('openai', 'logprob')}")
 
     def info(self) -> dict[str, Any]:
-        return {"backend": "openai", "base_url": self.entry.base_url, "model": self.entry.model,
-                "timeout_s": self.entry.timeout_s, "max_retries": self.entry.max_retries}
+        return {"backend": "openai", "base_url": self.opts.base_url, "model": self.opts.model,
+                "timeout_s": self.opts.timeout_s, "max_retries": self.opts.max_retries}
 
-    def usage(self) -> TokenUsage:
-        return self._usage.total()
-
-    def close(self) -> None:
-        return None
 
 
 def _counted(reply: dict[str, Any], messages: list[Message], text: str) -> tuple[Generation, int]:

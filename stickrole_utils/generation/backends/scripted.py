@@ -19,10 +19,9 @@ import numpy as np
 
 from ...errors import BackendError
 from .base import (
-    ANSWER_MODES,
+    BackendBase,
     Generation,
     Message,
-    TokenUsage,
     UsageCounter,
     estimate_prompt_tokens,
     estimate_tokens,
@@ -39,7 +38,7 @@ ReplyFn = Callable[[list[Message], int], "str | Generation"]
 ProbsFn = Callable[[list[Message], list[str]], Sequence[float]]
 
 
-class ScriptedBackend:
+class ScriptedBackend(BackendBase):
     """Replies scripted by the test; records every call.
 
     Parameters
@@ -71,8 +70,6 @@ class ScriptedBackend:
     scored : list of list of dict
         The prompts scored by :meth:`option_logprobs`, in order.
     """
-
-    modes = ANSWER_MODES
 
     def __init__(self, replies: str | Sequence[str] | ReplyFn = "",
                  letter_probs: Sequence[Sequence[float]] | ProbsFn | None = None,
@@ -135,9 +132,6 @@ class ScriptedBackend:
 
     def info(self) -> dict[str, Any]:
         return dict(self._info)
-
-    def usage(self) -> TokenUsage:
-        return self._usage.total()
 
     def close(self) -> None:
         self.closed = True

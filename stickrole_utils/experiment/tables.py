@@ -28,6 +28,7 @@ from ..analysis.stats import compare_models
 from ..config import RunConfig
 from ..io import atomic_write_text, read_json
 from ..layout import RunLayout
+from ..records import COMPARISONS_COLUMNS, EXPERIMENT_COLUMNS, PAIRWISE_COLUMNS
 
 __all__ = [
     "EXPERIMENT_COLUMNS",
@@ -37,16 +38,12 @@ __all__ = [
     "collect_experiment",
     "summarise",
     "PAIRWISE_COLUMNS",
+    "params_chunk_order",
     "pairwise_table",
     "compare_over_seeds",
     "write_experiment",
 ]
 
-#: Leading columns of ``experiment.csv`` (one more column per other grid key follows).
-EXPERIMENT_COLUMNS: tuple[str, ...] = ("model", "seed", "n_messages", "metric", "value")
-#: Leading columns of ``comparisons.csv`` (one more column per other grid key follows).
-COMPARISONS_COLUMNS: tuple[str, ...] = ("metric", "n_messages", "model_a", "model_b", "t", "p",
-                                        "p_fdr")
 
 
 def _num(x: Any) -> float:
@@ -55,7 +52,8 @@ def _num(x: Any) -> float:
 
 def metric_values(metrics: Metrics) -> dict[str, float]:
     """The experiment's metrics of one model at one grid point (NaN where undefined; keys of
-    sections a model lacks, e.g. downstream tasks, are absent).
+    sections a model lacks, e.g. downstream tasks, are absent); metrics of your own
+    (``custom_metrics``) too: ``<name>``, or ``<name>:<key>`` for each entry of a mapping.
 
     >>> m = Metrics.parse({"chunks": [], "pairwise_rank_order": {}, "stress": {}, "cfi": {},
     ...     "srmr": {}, "rmsea": {}, "rank_order": 0.5, "downstream_rank_order": {"bag": 0.2},
@@ -70,6 +68,12 @@ def metric_values(metrics: Metrics) -> dict[str, float]:
     for task, per_value in (metrics.value_behaviour_correlation or {}).items():
         for value, r in per_value.items():
             out[f"value_behaviour_correlation:{task}:{value}"] = _num(r)
+    for name in metrics.get("custom_metrics") or []:  # metrics of your own (analysis.custom)
+        value = metrics.get(name)
+        if isinstance(value, Mapping):
+            out.update({f"{name}:{k}": _num(v) for k, v in value.items()})
+        elif value is not None:
+            out[name] = _num(value)
     return out
 
 
@@ -103,9 +107,6 @@ def collect_experiment(points: Sequence[tuple[Mapping[str, Any], RunConfig]],
     return experiment_table(records)
 
 
-#: Columns of :func:`pairwise_table` (the other grid keys come before ``chunk_a``).
-PAIRWISE_COLUMNS: tuple[str, ...] = ("model", "seed", "n_messages", "chunk_a", "chunk_b",
-                                     "value")
 
 
 def _pair(pairwise: Mapping[str, Mapping[str, Any]], a: str, b: str) -> float:
@@ -114,25 +115,47 @@ def _pair(pairwise: Mapping[str, Mapping[str, Any]], a: str, b: str) -> float:
     return _num((pairwise.get(b) or {}).get(a) if r is None else r)
 
 
+def params_chunk_order(config: Mapping[str, Any]) -> list[str]:
+    """The chunk order a run's params give (``run_config.json``): the ``analysis.chunks``
+    setting if given, else the order of ``generation.chunks``.
+
+    >>> params_chunk_order({"generation": {"chunks": [{"label": "b"}, "a"]}})
+    ['b', 'a']
+    >>> params_chunk_order({"analysis": {"chunks": ["a"]}, "generation": {"chunks": ["b", "a"]}})
+    ['a']
+    """
+    wanted = (config.get("analysis") or {}).get("chunks")
+    if wanted:
+        return [str(c) for c in wanted]
+    chunks = (config.get("generation") or {}).get("chunks") or []
+    return [str(c.get("label")) if isinstance(c, Mapping) else str(c) for c in chunks]
+
+
+def _in_order(present: Sequence[str], order: Sequence[str]) -> list[str]:
+    first = [c for c in order if c in set(present)]
+    return first + [c for c in present if c not in first]
+
+
 def pairwise_table(layout: RunLayout) -> pd.DataFrame:
     """The chunk x chunk rank-order stability (``metrics.json``'s ``pairwise_rank_order``) of
     every model at every grid point of the experiment in ``layout``, long.
 
     A point's keys come from its ``params.json`` (``generation.seed``, ``generation.n_messages``
     and the other keys of the experiment's grid, as listed in ``run_config.json``); models are
-    those with a ``metrics.json`` at the point, in the order of the experiment's params.
+    those with a ``metrics.json`` at the point, in the order of the experiment's params; chunks
+    in the params' order (:func:`params_chunk_order`), then any others in the model's order.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``model, seed, n_messages, <other grid keys>, chunk_a, chunk_b, value``: every
-        ordered chunk pair in the model's chunk order, the diagonal included (NaN where the file
-        holds no value).
+        ordered chunk pair, the diagonal included (NaN where the file holds no value).
     """
     cfg = read_json(layout.run_config, "run config") if layout.run_config.is_file() else {}
     grid = (cfg.get("experiment") or {}).get("grid") or {}
     extra = [k for k in grid if k not in ("seed", "n_messages")]
     order = [m.get("name") for m in cfg.get("models") or []]
+    chunk_order = params_chunk_order(cfg)
     rows = []
     for point in layout.point_dirs():
         gen = read_json(RunLayout(point).params, "grid point params").get("generation") or {}
@@ -141,9 +164,10 @@ def pairwise_table(layout: RunLayout) -> pd.DataFrame:
                  for p in sorted(point.glob(f"*/{layout.metrics('m').name}"))]
         found.sort(key=lambda f: order.index(f[0].model) if f[0].model in order else len(order))
         for m, folder in found:
+            chunks = _in_order(list(m.chunks), chunk_order)
             rows += [{"model": m.model or folder, **keys, "chunk_a": a, "chunk_b": b,
                       "value": _pair(m.pairwise_rank_order, a, b)}
-                     for a in m.chunks for b in m.chunks]
+                     for a in chunks for b in chunks]
     return pd.DataFrame(rows, columns=[*PAIRWISE_COLUMNS[:3], *extra, *PAIRWISE_COLUMNS[3:]])
 
 

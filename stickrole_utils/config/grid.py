@@ -15,8 +15,9 @@ from __future__ import annotations
 import itertools
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from .base import Strict
 from .generation import ChunkSpec, GenerationConfig
 
 __all__ = [
@@ -36,11 +37,8 @@ GRID_KEYS: tuple[str, ...] = tuple(k for k in GenerationConfig.model_fields
                                    if k not in _NOT_GRIDDABLE)
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class ComparisonSettings(_Strict):
+class ComparisonSettings(Strict):
     """How models are compared across seeds (``comparisons.csv``)."""
 
     fdr: Literal["bh", "bh_with_diagonal"] = "bh"
@@ -49,7 +47,7 @@ class ComparisonSettings(_Strict):
     matrix with its diagonal (n extra tests with p = 1, a model against itself)."""
 
 
-class ExperimentSettings(_Strict):
+class ExperimentSettings(Strict):
     """A grid of generation settings; each point is a run under the experiment's directory."""
 
     grid: dict[str, list[Any]] = Field(min_length=1)
@@ -97,29 +95,27 @@ def point_label(point: dict[str, Any]) -> str:
     return "-".join(f"{safe(str(k))}_{safe(str(v))}" for k, v in point.items())
 
 
-def _seeded_chunk(chunk: str | ChunkSpec, seed: Any) -> ChunkSpec:
-    spec = ChunkSpec(label=chunk, preset=chunk) if isinstance(chunk, str) else chunk
+def _seeded_chunk(spec: ChunkSpec, seed: Any) -> ChunkSpec:
     stem = spec.seed
     if stem is None:
         stem = spec.label[len("chunk_"):] if spec.label.startswith("chunk_") else spec.label
-    fields = spec.model_dump(exclude_unset=True)
-    fields.update(label=spec.label, seed=f"{seed}_{stem}")
-    return ChunkSpec.model_validate(fields)
+    return spec.model_copy(update={"seed": f"{seed}_{stem}"})
 
 
 def point_generation(gen: GenerationConfig, point: dict[str, Any]) -> GenerationConfig:
     """The generation settings of one grid point: ``gen`` with the point's values put in
     (validated as the params are); ``seed`` also sets the chunks' permutation seed strings.
+    Nothing else changes: every other setting, and every field of every chunk, is ``gen``'s.
 
     Raises
     ------
     ValueError
         A value the setting does not accept (the message names the key and the value).
     """
-    data = gen.model_dump(exclude_unset=True)
+    data = gen.model_dump()
     data.update(point)
     if "seed" in point:
-        data["chunks"] = [_seeded_chunk(c, point["seed"]) for c in gen.chunks]
+        data["chunks"] = [_seeded_chunk(c, point["seed"]).model_dump() for c in gen.chunks]
     try:
         return GenerationConfig.model_validate(data)
     except ValidationError as exc:

@@ -1,0 +1,33 @@
+"""Generated and quoted documentation is current: docs/params.md is what the settings' docstrings
+give, and the README's run-directory tree is layout.py's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from stickrole_utils import layout
+from stickrole_utils.paramsdoc import render
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_params_reference_is_generated_from_the_docstrings():
+    current = (ROOT / "docs" / "params.md").read_text(encoding="utf-8")
+    assert current == render(), ("docs/params.md is stale: python -m stickrole_utils.paramsdoc "
+                                 "> docs/params.md")
+
+
+def test_every_setting_is_documented():
+    # a field without a docstring would give an empty description in params.md
+    rows = [r for r in render().splitlines() if r.startswith("| `")]
+    assert rows and all(not r.rstrip().endswith("|  |") for r in rows), \
+        [r for r in rows if r.rstrip().endswith("|  |")]
+
+
+def test_readme_run_tree_is_layouts():
+    trees = re.findall(r"::\n\n((?:    .*\n|\n)+?)\n(?=\S)", layout.__doc__)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for tree in trees[:2]:
+        lines = [line[4:] for line in tree.rstrip("\n").split("\n")]
+        assert "\n".join(lines) in readme, "README's run-directory tree differs from layout.py's"
