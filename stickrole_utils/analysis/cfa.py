@@ -30,7 +30,7 @@ How lavaan decides "converged" (0.6-14) and how we mirror it (:mod:`.cfa_ml`,
   thousands of iterations (a loading running off with its residual variance, or a latent
   correlation running off) until a test fires or the limit stops it, and lavaan's verdict then
   sometimes depends on rounding: on the nine reference noise chunks, 1e-15 perturbations of the
-  answers or reordered personas change the used/failed verdict of 9 of 36 fits. Following a
+  answers or reordered personas change the used/failed verdict of 8 of 36 fits. Following a
   crawl to its end costs up to 3 x 10,000 iterations (~1 s per fit here); :class:`CrawlRule`
   judges it instead after at most 600 iterations from the level of its gradient (pass
   ``crawl=None`` to follow lavaan to the end). A kept crawl is reported at the point reached,

@@ -242,9 +242,7 @@ class CrawlRule:
     |gradient| over the second half of them exceeds ``first_limit`` counts as failed; one still
     running after ``last_look`` iterations counts as converged, at its current point, when that
     median (over iterations last_look/2 .. last_look) is below ``last_limit``, and as failed
-    otherwise. lavaan's third attempt (the "simple" start), which on the reference noise never
-    ended accepted, counts as failed once it passes ``simple_look`` iterations. Attempts that end
-    before are lavaan's own, step for step. Why not follow every crawl to its end: up to
+    otherwise. Attempts that end before are lavaan's own, step for step. Why not follow every crawl to its end: up to
     3 x 10,000 iterations, about a second per fit here. The limits are chosen on the reference
     noise chunks (see ``tests/test_cfa_reference.py`` for the agreement they give).
     """
@@ -253,12 +251,9 @@ class CrawlRule:
     first_limit: float = 1.5e-2  #: ... large: the median max |gradient| above this
     last_look: int = 600  #: iterations after which every crawl is judged
     last_limit: float = 4e-3  #: converged when the median max |gradient| is below this
-    simple_look: int = 150  #: the third attempt (simple start) counts as failed after this
 
-    def decide(self, gmax: list[float], k: int, simple: bool = False) -> bool | None:
+    def decide(self, gmax: list[float], k: int) -> bool | None:
         """At iteration ``k``: True (converged), False (failed) or None (run on)."""
-        if simple and k >= self.simple_look:
-            return False
         if k == self.first_look:
             return False if float(np.median(gmax[k // 2:k])) > self.first_limit else None
         if k >= self.last_look:
@@ -333,10 +328,10 @@ def fit_ml(problem: MLProblem, start: np.ndarray, crawl: CrawlRule | None = CRAW
 
             def monitor(it: int, x: np.ndarray, g: np.ndarray, state: object,
                         trace: list[float] = trace, verdict: list[bool] = verdict,
-                        rule: CrawlRule = crawl, simple: bool = name == "simple") -> bool:
+                        rule: CrawlRule = crawl) -> bool:
                 trace.append(float(np.abs(g).max()))
-                if it in (rule.first_look, rule.last_look, rule.simple_look):
-                    ok = rule.decide(trace, it, simple)
+                if it in (rule.first_look, rule.last_look):
+                    ok = rule.decide(trace, it)
                     if ok is not None:
                         verdict.append(ok)
                         return True

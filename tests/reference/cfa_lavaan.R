@@ -1,7 +1,7 @@
 # Reference CFA verdicts and fit measures from lavaan, with the stability of each verdict.
 #
 #   python tests/reference/make_cfa_fixtures.py /tmp/cfa_fixtures
-#   Rscript tests/reference/cfa_lavaan.R /tmp/cfa_fixtures OUT.csv [PATTERN] [FULL] [NPERM] [NPERT] [PRIOR]
+#   Rscript tests/reference/cfa_lavaan.R /tmp/cfa_fixtures OUT.csv [PATTERN] [FULL] [NPERM] [NPERT] [PRIOR] [MAXITER]
 #
 # (tests/reference/cfa_lavaan_batches.sh runs it in bounded batches; make_cfa_fixtures.py --join
 # joins the parts into tests/reference/cfa_lavaan.csv.) Measured with R 4.2.2 and lavaan 0.6-14
@@ -33,6 +33,8 @@
 # disagreement (the verdict is then known to be unstable); variants_done says how many ran.
 # PRIOR (optional): an output of an earlier run (e.g. with NPERM = NPERT = 0) whose file-order
 # fits are reused instead of refitted.
+# MAXITER (optional): no variants for a fit whose file-order run took more nlminb iterations than
+# this (a crawl; its 40 variants can take lavaan an hour), variants_done 0.
 suppressPackageStartupMessages(library(lavaan))
 
 args <- commandArgs(trailingOnly = TRUE)
@@ -45,6 +47,7 @@ NPERT <- if (length(args) > 5) as.integer(args[6]) else 10L
 PRIOR <- if (length(args) > 6 && file.exists(args[7])) {
   read.csv(args[7], colClasses = "character")
 } else NULL
+MAXITER <- if (length(args) > 7) as.numeric(args[8]) else Inf
 
 keys <- list(
   pvq40 = list(
@@ -200,9 +203,14 @@ for (path in sort(list.files(dir, pattern = "\\.csv$", full.names = TRUE))) {
     }
     verdict <- short(row$status)
     agree <- TRUE
+    if (!is.na(row$iter) && row$iter > MAXITER) {  # a crawl: file order only
+      NPERT_ROW <- 0L; NPERM_ROW <- 0L
+    } else {
+      NPERT_ROW <- NPERT; NPERM_ROW <- NPERM
+    }
     # perturbations of 1e-15 (relative) of every answer
     pert <- list()
-    for (k in seq_len(NPERT)) {
+    for (k in seq_len(NPERT_ROW)) {
       if (!agree && !full) break
       set.seed(1000L + k)
       u <- matrix(runif(nrow(data) * ncol(data), -1, 1), nrow(data))
@@ -216,7 +224,7 @@ for (path in sort(list.files(dir, pattern = "\\.csv$", full.names = TRUE))) {
     perm <- list()
     set.seed(20240501L)
     orders <- lapply(seq_len(NPERM), function(k) sample(nrow(data)))
-    for (k in seq_len(NPERM)) {
+    for (k in seq_len(NPERM_ROW)) {
       if (!agree && !full) break
       d_k <- data[orders[[k]], ]
       key <- input_key(model, d_k)
