@@ -122,6 +122,7 @@ def table(fits: dict) -> pd.DataFrame:
                 **{f"lavaan_{k}": getattr(r, k) for k in ("chisq", "cfi", "tli", "srmr", "rmsea")},
                 **{k: res[k] for k in ("cfi", "tli", "srmr", "rmsea")},
                 "chisq": res["chi2"],
+                "df": r.df,
             }
         )
     return pd.DataFrame(rows)
@@ -220,10 +221,18 @@ def test_fit_values_agree_where_both_report_a_fit(table: pd.DataFrame) -> None:
     both = table[table["lavaan_used"] & table["ours_used"]]
     at_min = both[both["regime"] == "minimum"]
     assert len(at_min) >= 150
+    chi2 = at_min["lavaan_chisq"]
+    rel_chi2 = np.abs(at_min["chisq"] - chi2) / np.maximum(1.0, chi2)
+    assert rel_chi2.max() <= 1e-6
     for k in ("cfi", "tli", "srmr", "rmsea"):
         delta = np.abs(at_min[k] - at_min[f"lavaan_{k}"])
-        if k == "tli":  # unbounded: |TLI| reaches 20 where the baseline chi2 is near its df
-            delta = delta / np.maximum(1.0, np.abs(at_min[f"lavaan_{k}"]))
+        if k == "tli":
+            # unbounded; TLI = 1 - (chi2/df - 1) / (chi2_0/df0 - 1), so a chi2 known to 1e-6
+            # (relative) gives TLI to 1e-6 * chi2 |1 - TLI| / |chi2 - df|: up to 20 times more
+            # where the baseline chi2 is near its df
+            tli = at_min["lavaan_tli"]
+            gain = chi2 * np.abs(1 - tli) / np.abs(chi2 - at_min["df"])
+            delta = delta / np.maximum(1.0, np.maximum(np.abs(tli), gain))
         assert delta.max() <= 1e-6, at_min.loc[delta.idxmax(), ["dataset", "group", k]]
     crawl = both[both["regime"] == "path"]
     print(f"\n{len(at_min)} fits at a minimum, {len(crawl)} crawls both report; max |delta| on "

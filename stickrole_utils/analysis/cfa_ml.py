@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg.lapack import dpotrf, dtrtri
 
+from . import cfa_kernels as kernels
 from .cfa_nlminb import NlminbResult, nlminb
 
 __all__ = ["MLProblem", "Attempt", "CRAWL_RULE", "CrawlRule", "MLFit", "fit_ml", "lavaan_start", "simple_start"]
@@ -50,7 +50,7 @@ class MLProblem:
     def __init__(self, s: np.ndarray, factor_of: np.ndarray, m: int) -> None:
         self.s = np.ascontiguousarray(s, dtype=float)
         self.p = p = s.shape[0]
-        self.f = np.asarray(factor_of)
+        self.f = np.ascontiguousarray(factor_of, dtype=np.int64)
         self.m = m
         self.n_par = 2 * p + m * (m - 1) // 2
         # lavaan's order of the correlations: (1,2), (1,3), ..., (2,3), ...
@@ -58,14 +58,12 @@ class MLProblem:
         pair_index = {pq: 1 + i for i, pq in enumerate(self.pairs)}
         # phi(f_i, f_j) = [1, r_1, r_2, ...][E_ij]
         self._e = np.array([[0 if a == b else pair_index[(min(a, b), max(a, b))]
-                             for b in self.f] for a in self.f])
+                             for b in self.f] for a in self.f], dtype=np.int64).reshape(p, p)
         self._g = np.zeros((p, m))
         self._g[np.arange(p), self.f] = 1.0
-        self._pk = np.array([k for k, _ in self.pairs], dtype=int)
-        self._pl = np.array([ll for _, ll in self.pairs], dtype=int)
-        self._diag = np.arange(0, p * p, p + 1)
+        self._pk = np.array([k for k, _ in self.pairs], dtype=np.int64)
+        self._pl = np.array([ll for _, ll in self.pairs], dtype=np.int64)
         self.logdet_s = float(np.linalg.slogdet(s)[1])
-        self._vec = np.ones(1 + len(self.pairs))
         self._cache_x: np.ndarray | None = None
         self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
@@ -78,31 +76,21 @@ class MLProblem:
 
     def _expanded(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(phi(f_i, f_j) for every item pair, Sigma)."""
-        p = self.p
-        self._vec[1:] = x[2 * p:]
-        ph = self._vec[self._e]
-        lam = x[:p]
-        sig = ph * lam[:, None] * lam
-        sig.ravel()[self._diag] += x[p: 2 * p]
-        return ph, sig
+        return kernels.sigma_and_phi(x, self._e, self.p)
 
     def sigma(self, x: np.ndarray) -> np.ndarray:
         return self._expanded(x)[1]
 
     def _inverse(self, sig: np.ndarray) -> tuple[np.ndarray, float] | None:
         """(Sigma^-1, log|Sigma|), or None where lavaan would call Sigma not positive definite."""
-        c, info = dpotrf(sig, lower=1)
-        if info != 0:
+        ok, w, logdet, tr = kernels.inverse_logdet(sig)
+        if not ok:
             return None
-        ci, info = dtrtri(c, lower=1)
-        if info != 0:
-            return None
-        tr = float(np.vdot(ci, ci))  # tr(Sigma^-1)
         # the eigenvalues of Sigma are >= 1/tr(Sigma^-1) and the smallest is <= p/tr(Sigma^-1)
         if 1.0 / tr < _PD_EIGEN:
             if self.p / tr < _PD_EIGEN or np.linalg.eigvalsh(sig)[0] < _PD_EIGEN:
                 return None
-        return ci.T @ ci, 2.0 * float(np.log(c.ravel()[self._diag]).sum())
+        return w, logdet
 
     def value(self, x: np.ndarray) -> float:
         """lavaan's objective F/2 (1e20 where Sigma is not positive definite)."""
@@ -114,7 +102,7 @@ class MLProblem:
         w, logdet = inv
         self._cache_x = x  # the optimizer never changes an array in place
         self._cache = (w, ph)
-        fx = logdet + float(np.vdot(w, self.s)) - self.logdet_s - self.p
+        fx = logdet + kernels.dot(w, self.s) - self.logdet_s - self.p
         return 0.5 * fx if fx > 0 else 0.0
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
@@ -129,16 +117,7 @@ class MLProblem:
             # lavaan uses a generalised inverse there (never on nlminb's path: such points are
             # never accepted)
             w = np.linalg.pinv(sig) if inv is None else inv[0]
-        p = self.p
-        lam = x[:p]
-        mm = w - (w @ self.s) @ w
-        lm = self._g * lam[:, None]
-        a = lm.T @ (mm @ lm)
-        out = np.empty(self.n_par)
-        out[:p] = (mm * ph) @ lam
-        out[p: 2 * p] = 0.5 * mm.ravel()[self._diag]
-        out[2 * p:] = a[self._pk, self._pl]
-        return out
+        return kernels.gradient(x, w, ph, self.s, self.f, self.m, self._pk, self._pl)
 
     def fisher(self, x: np.ndarray) -> np.ndarray:
         """Expected Hessian of F/2 (Fisher information up to a factor)."""
@@ -329,7 +308,7 @@ def fit_ml(problem: MLProblem, start: np.ndarray, crawl: CrawlRule | None = CRAW
             def monitor(it: int, x: np.ndarray, g: np.ndarray, state: object,
                         trace: list[float] = trace, verdict: list[bool] = verdict,
                         rule: CrawlRule = crawl) -> bool:
-                trace.append(float(np.abs(g).max()))
+                trace.append(kernels.abs_max(g))
                 if it in (rule.first_look, rule.last_look):
                     ok = rule.decide(trace, it)
                     if ok is not None:

@@ -43,7 +43,8 @@ from dataclasses import dataclass
 from math import sqrt
 
 import numpy as np
-from scipy.linalg.blas import dsymv, dsyr, dsyr2
+
+from . import cfa_kernels as kernels
 
 __all__ = ["NlminbResult", "nlminb", "CONVERGED_CODES"]
 
@@ -82,15 +83,9 @@ class NlminbResult:
         return self.code in CONVERGED_CODES
 
 
-def _rel_dist(d: np.ndarray | None, x: np.ndarray, x0: np.ndarray) -> float:
-    """Scaled relative change max d|x - x0| / max d(|x| + |x0|) (d None: all ones)."""
-    if d is None:
-        den = (np.abs(x) + np.abs(x0)).max()
-        num = np.abs(x - x0).max()
-    else:
-        den = (d * (np.abs(x) + np.abs(x0))).max()
-        num = np.abs(d * (x - x0)).max()
-    return float(num / den) if den > 0 else 0.0
+def _rel_dist(d: np.ndarray, x: np.ndarray, x0: np.ndarray) -> float:
+    """Scaled relative change max d|x - x0| / max d(|x| + |x0|)."""
+    return kernels.rel_dist(d, x, x0)
 
 
 class _State:
@@ -365,22 +360,9 @@ def _dogleg(s: _State, dig: np.ndarray, nwt: np.ndarray, dgnorm: float, gthg: fl
 
 def _bfgs_update(hmat: np.ndarray, bmat: np.ndarray, step: np.ndarray, y: np.ndarray,
                  hs: np.ndarray | None) -> None:
-    """BFGS update, in place, of H and of its inverse B (upper triangles, Fortran order), with
-    y damped to y's >= 0.1 s'Hs (PORT's rule, which keeps H positive definite)."""
-    if hs is None:
-        hs = dsymv(1.0, hmat, step)
-    shs = float(step @ hs)
-    ys = float(y @ step)
-    if ys < _EPS_DAMP * shs:
-        theta = (1.0 - _EPS_DAMP) * shs / (shs - ys)
-        y = theta * y + (1.0 - theta) * hs
-        ys = _EPS_DAMP * shs
-    dsyr(1.0 / ys, y, a=hmat, overwrite_a=1)
-    dsyr(-1.0 / shs, hs, a=hmat, overwrite_a=1)
-    by = dsymv(1.0, bmat, y)
-    rho = 1.0 / ys
-    dsyr((1.0 + rho * float(y @ by)) * rho, step, a=bmat, overwrite_a=1)
-    dsyr2(-rho, step, by, a=bmat, overwrite_a=1)
+    """BFGS update, in place, of H and of its inverse B, with y damped to y's >= 0.1 s'Hs
+    (PORT's rule, which keeps H positive definite)."""
+    kernels.bfgs_update(hmat, bmat, step, y, kernels.matvec(hmat, step) if hs is None else hs, _EPS_DAMP)
 
 
 def nlminb(
@@ -433,18 +415,17 @@ def nlminb(
     n = x.size
     s = _State(n)
     h0 = np.where(d > 0, d, 1.0) ** 2
-    hmat = np.asfortranarray(np.diag(h0))  # H0 = diag(d)^2 (upper triangle used)
-    bmat = np.asfortranarray(np.diag(1.0 / h0))  # its inverse, kept alongside
+    hmat = np.diag(h0)  # H0 = diag(d)^2
+    bmat = np.diag(1.0 / h0)  # its inverse, kept alongside
     inv_d2 = 1.0 / (d * d)
     unit = bool(np.all(d == 1.0))
-    d_rel = None if unit else d
     s.f = fun(x)
     s.nfcall = 1
     s.nfgcal = 1
     ngcall = 1
     g = grad(x)
     dg = g / d
-    dgnorm = sqrt(float(dg @ dg))
+    dgnorm = sqrt(kernels.dot(dg, dg))
     s.radius = step_min
     niter = 0
     lmaxs = step_max
@@ -464,7 +445,6 @@ def nlminb(
         s.f0 = s.f
         s.irc = 4
         x0_it = x  # arrays are replaced, never changed in place
-        abs_x0 = None
         g0 = g
         newton = None
         check_limit = True
@@ -476,16 +456,16 @@ def nlminb(
                 break
             check_limit = True
             if newton is None:  # Newton step and model quantities for this iteration
-                nwt = dsymv(1.0, bmat, g)  # H^-1 g
-                s.nreduc = 0.5 * float(g @ nwt)
+                nwt = kernels.matvec(bmat, g)  # H^-1 g
+                s.nreduc = 0.5 * kernels.dot(g, nwt)
                 if unit:
-                    s.dst0 = sqrt(float(nwt @ nwt))
+                    s.dst0 = sqrt(kernels.dot(nwt, nwt))
                     dig = g
                 else:
                     dn = nwt * d
-                    s.dst0 = sqrt(float(dn @ dn))
+                    s.dst0 = sqrt(kernels.dot(dn, dn))
                     dig = g * inv_d2
-                gthg = sqrt(float(dig @ dsymv(1.0, hmat, dig)))
+                gthg = sqrt(kernels.dot(dig, kernels.matvec(hmat, dig)))
                 newton = nwt
             step = _dogleg(s, dig, newton, dgnorm, gthg)
             if s.irc == 6:
@@ -499,13 +479,7 @@ def nlminb(
                 s.nfcall += 1
                 s.f = fun(x)
                 rstrst = 3
-            if unit:  # max |x - x0| / max (|x| + |x0|), x0 fixed for the iteration
-                if abs_x0 is None:
-                    abs_x0 = np.abs(x0_it)
-                den = float((np.abs(x) + abs_x0).max())
-                s.reldx = float(np.abs(x - x0_it).max()) / den if den > 0 else 0.0
-            else:
-                s.reldx = _rel_dist(d_rel, x, x0_it)
+            s.reldx = _rel_dist(d, x, x0_it)
             _assess(s, lmaxs, rel_tol, sing_tol, x_tol, xf_tol, abs_tol)
             if s.restor == 1:
                 x = x0_it
@@ -514,7 +488,7 @@ def nlminb(
             elif s.restor == 3:
                 step = s.lstgst
                 x = x0_it + step
-                s.reldx = _rel_dist(d_rel, x, x0_it)
+                s.reldx = _rel_dist(d, x, x0_it)
                 s.restor = rstrst
             k = s.irc
             if k in (1, 5):
@@ -533,17 +507,17 @@ def nlminb(
             if k == 13:
                 return done(64)
             break  # 2, 3, 4: accept
-        hstep = dsymv(1.0, hmat, step) if s.irc == 3 else None
+        hstep = kernels.matvec(hmat, step) if s.irc == 3 else None
         g = grad(x)
         ngcall += 1
         dg = g if unit else g / d
-        dgnorm = sqrt(float(dg @ dg))
+        dgnorm = sqrt(kernels.dot(dg, dg))
         if cnvcod:
             return done(cnvcod)
         y = g - g0
         if hstep is not None:
             t = hstep - y if unit else (hstep - y) / d
-            if (sqrt(float(t @ t)) <= dgnorm * _TUNER4
-                    or float(g @ step) < s.gtstep * _TUNER5):
+            if (sqrt(kernels.dot(t, t)) <= dgnorm * _TUNER4
+                    or kernels.dot(g, step) < s.gtstep * _TUNER5):
                 s.radfac = _INCFAC
         _bfgs_update(hmat, bmat, step, y, hstep)

@@ -1,7 +1,7 @@
 # Reference CFA verdicts and fit measures from lavaan, with the stability of each verdict.
 #
 #   python tests/reference/make_cfa_fixtures.py /tmp/cfa_fixtures
-#   Rscript tests/reference/cfa_lavaan.R /tmp/cfa_fixtures OUT.csv [PATTERN] [FULL] [NPERM] [NPERT] [PRIOR] [MAXITER]
+#   Rscript tests/reference/cfa_lavaan.R /tmp/cfa_fixtures OUT.csv [PATTERN] [FULL] [NPERM] [NPERT] [PRIOR] [MAXITER] [ONLY]
 #
 # (tests/reference/cfa_lavaan_batches.sh runs it in bounded batches; make_cfa_fixtures.py --join
 # joins the parts into tests/reference/cfa_lavaan.csv.) Measured with R 4.2.2 and lavaan 0.6-14
@@ -35,6 +35,7 @@
 # fits are reused instead of refitted.
 # MAXITER (optional): no variants for a fit whose file-order run took more nlminb iterations than
 # this (a crawl; its 40 variants can take lavaan an hour), variants_done 0.
+# ONLY (optional): fit only the (data set, model) pairs whose "dataset group" matches this regex.
 suppressPackageStartupMessages(library(lavaan))
 
 args <- commandArgs(trailingOnly = TRUE)
@@ -48,6 +49,7 @@ PRIOR <- if (length(args) > 6 && file.exists(args[7])) {
   read.csv(args[7], colClasses = "character")
 } else NULL
 MAXITER <- if (length(args) > 7) as.numeric(args[8]) else Inf
+ONLY <- if (length(args) > 8) args[9] else "."
 
 keys <- list(
   pvq40 = list(
@@ -184,7 +186,7 @@ for (path in sort(list.files(dir, pattern = "\\.csv$", full.names = TRUE))) {
   data <- read.csv(path)
   full <- grepl(FULL, parts[1])
   for (g in names(groups)) {
-    if (paste(parts[1], g) %in% done) next
+    if (paste(parts[1], g) %in% done || !grepl(ONLY, paste(parts[1], g))) next
     model <- syntax_for(keys[[parts[2]]], groups[[g]])
     items <- paste0("item", unlist(keys[[parts[2]]][groups[[g]]]))
     npar <- 2L * length(items) + length(groups[[g]]) * (length(groups[[g]]) - 1L) / 2L
