@@ -319,3 +319,41 @@ def test_random_baseline_within_lavaans_spread(fits: dict) -> None:
               f"{table[k].mean():.3f}; published dummy row {PUBLISHED_DUMMY[k]}")
         assert abs(table[k].mean() - mean) <= sd, k
         assert abs(PUBLISHED_DUMMY[k] - mean) <= sd, k
+
+
+def test_dummy_through_the_leaderboard_protocol(tmp_path: Path) -> None:
+    """The random baseline as a user runs it: the ``dummy`` model of ``params/leaderboard.yaml``
+    (nine chunks, 50 personas, the original's option permutations), generated and analysed by
+    stickrole. Its CFI / SRMR / RMSEA columns land within lavaan's spread over the seven noise
+    sets, as the published dummy row does."""
+    import yaml
+
+    from stickrole_utils.analysis import analyze_model
+    from stickrole_utils.config.analysis import AnalysisSettings
+    from stickrole_utils.generation import generate_from_params
+    from stickrole_utils.generation.store import read_run_answers
+
+    src = Path(__file__).resolve().parents[1] / "params" / "leaderboard.yaml"
+    data = yaml.safe_load(src.read_text())
+    data["data_path"] = str((src.parent / data["data_path"]).resolve())
+    if not Path(data["data_path"]).is_dir():
+        pytest.skip("the original's data is not beside the checkout (CI has ../shared)")
+    data["models"] = [m for m in data["models"] if m["name"] == "dummy"]
+    data["output_dir"] = str(tmp_path)
+    params = tmp_path / "leaderboard.yaml"
+    params.write_text(yaml.safe_dump(data, sort_keys=False))
+    (run_dir,) = generate_from_params(params, progress=False)
+    settings = AnalysisSettings(**{**data.get("analysis", {}), "bootstrap": 0,
+                                   "bootstrap_cardinal": 0})
+    metrics = analyze_model(read_run_answers(run_dir), settings).metrics
+    sets = [list(NOISE_CHUNKS)] + [[n for n in NOISE_SETS if n.startswith(f"noiseset{k}_")]
+                                   for k in range(6)]
+    lav = pd.DataFrame([{k: float(np.where(REF.loc[REF["dataset"].isin(ch), "verdict"] == "ok",
+                                           REF.loc[REF["dataset"].isin(ch), k], fail).mean())
+                         for k, fail in FAILED.items()} for ch in sets])
+    for k in FAILED:
+        ours = metrics[f"{k}_mean"]
+        print(f"dummy {k} {ours:.3f}; lavaan {lav[k].mean():.3f} +- {lav[k].std():.3f}; "
+              f"published {PUBLISHED_DUMMY[k]}")
+        assert abs(ours - lav[k].mean()) <= lav[k].std(), k
+    print(f"dummy Cardinal {metrics['cardinal']:.3f} (published leaderboard: 0.23)")
