@@ -4,14 +4,11 @@ Reference numbers: R lavaan 0.6-14, ``cfa(model, data, std.lv = TRUE)`` + ``fitM
 ``tests/reference/cfa_lavaan.R`` on the CSVs written by ``tests/reference/make_cfa_fixtures.py``
 (full output in ``tests/reference/cfa_lavaan.csv``). CI has no R, so the numbers are pasted here.
 
-Known, documented difference (pure noise only): on uniform random answers the ML discrepancy has
-no minimum - every start runs off to a Heywood case (one loading -> infinity, its residual
-variance -> minus infinity) while F keeps decreasing. lavaan's verdict then depends on where
-nlminb happens to stop: 9 of our 12 noise fits are "not converged" in lavaan, but 3 stop at a
-point whose gradient is below lavaan's 1e-3 check and are reported with fit values that belong
-to no minimum (pvq_uniform/self_enhancement CFI 1, TLI -0.40; svs_uniform/openness_to_change
-TLI -9.1; svs_uniform/self_enhancement CFI 0.56). stickrole reports all 12 as not converged
-("diverging Heywood case"). Those three are listed in ``LAVAAN_STOPS_ON_DIVERGENT_PATH``.
+On uniform random answers the ML discrepancy usually has no minimum: lavaan's optimizer crawls
+along a valley for thousands of iterations and its verdict there is decided by rounding (see
+``tests/test_cfa_reference.py``, which compares verdicts where lavaan's is stable). Here the 12
+noise fits are only checked for being reported consistently. The optimizer itself
+(``cfa_nlminb``) is checked against R's ``nlminb`` on small functions, count for count.
 """
 
 from __future__ import annotations
@@ -31,6 +28,8 @@ from stickrole_utils.analysis.cfa import (
     fit_magnifying_glass,
     fit_measures,
 )
+from stickrole_utils.analysis.cfa_ml import MLProblem, lavaan_start
+from stickrole_utils.analysis.cfa_nlminb import nlminb
 from stickrole_utils.design.instruments import PVQ40, SVS57, get_instrument
 
 sys.path.insert(0, str(Path(__file__).parent / "reference"))
@@ -257,14 +256,12 @@ LAVAAN = {
     ),
 }
 
-#: lavaan stopped on a divergent path and reported fit values there (see module docstring).
-LAVAAN_STOPS_ON_DIVERGENT_PATH = {
-    ("pvq_uniform", "self_enhancement"),
-    ("svs_uniform", "openness_to_change"),
-    ("svs_uniform", "self_enhancement"),
-}
+#: uniform noise: lavaan crawled along a valley without a minimum (verdicts decided by rounding)
+NOISE = {"pvq_uniform", "pvq_uniform_b", "svs_uniform"}
 
-TOL = 0.005  # target agreement; observed max |delta| is ~1e-7 (SRMR), ~1e-10 (CFI, TLI, RMSEA)
+#: where lavaan reached a minimum, the indices agree to ~1e-10 (lavaan stops at the same point:
+#: same optimizer, same start, same iteration count); 1e-6 is the promise
+TOL = 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -285,27 +282,30 @@ def test_reference_covers_every_dataset_and_group() -> None:
 def test_agrees_with_lavaan(case: tuple[str, str], fits: dict) -> None:
     ref = LAVAAN[case]
     ours = fits[case]
-    if ref[0] == "ok" and case not in LAVAAN_STOPS_ON_DIVERGENT_PATH:
+    if case[0] in NOISE:
+        # a crawl: failed with the reason, or kept, flagged improper, with the reason (judged
+        # by the crawl rule: "no minimum"; or where nlminb itself stopped along the valley,
+        # e.g. at a latent correlation far below -1)
+        if ours["converged"]:
+            assert ours["improper"] and ("no minimum" in ours["note"]
+                                         or "<= -1" in ours["note"]), ours["note"]
+        else:
+            assert "not converged" in ours["note"] or "latent correlation" in ours["note"]
+        return
+    if ref[0] == "ok":
         assert ours["converged"], ours["note"]
         _, chisq, cfi, tli, srmr, rmsea = ref
         assert ours["chi2"] == pytest.approx(chisq, abs=1e-5)
-        assert abs(ours["cfi"] - cfi) <= TOL
-        assert abs(ours["tli"] - tli) <= TOL
-        assert abs(ours["srmr"] - srmr) <= TOL
-        assert abs(ours["rmsea"] - rmsea) <= TOL
-        # in practice far tighter than the target:
         for key, val in (("cfi", cfi), ("tli", tli), ("srmr", srmr), ("rmsea", rmsea)):
-            assert abs(ours[key] - val) <= 1e-6, key
+            assert abs(ours[key] - val) <= TOL, key
     else:
         assert not ours["converged"]
         assert np.isnan(ours["cfi"]) and np.isnan(ours["srmr"]) and np.isnan(ours["rmsea"])
         assert ours["note"]
         if ref[0] == "error":
             assert "zero-variance" in ours["note"]
-        elif ref[0] == "lv_cor_ge_1":
-            assert "latent correlation" in ours["note"]
         else:
-            assert "Heywood" in ours["note"]
+            assert "latent correlation" in ours["note"]
 
 
 def test_result_keys_and_syntax(fits: dict) -> None:
@@ -416,3 +416,64 @@ def test_improper_solution_is_flagged_but_kept() -> None:
     assert res["converged"] and res["improper"]
     assert "residual variance" in res["note"] and "4" in res["note"]
     assert np.isfinite(res["cfi"])
+
+
+# R 4.2.2: nlminb(start, f, g) with R's default control, and scale = c(2, 0.5) once;
+# the last case, a function without a minimum, with lavaan's limits and abs.tol
+ROSENBROCK_R = [  # scale, par, iterations, evaluations (f, g), code, objective
+    ((1.0, 1.0), (0.99999999998645439, 0.99999999997134126), 35, (43, 36), 3,
+     4.2919663940879664e-22),
+    ((2.0, 0.5), (0.99999999999618827, 0.99999999999202249), 37, (45, 38), 3,
+     2.7064424690011666e-23),
+]
+
+
+@pytest.mark.parametrize("case", ROSENBROCK_R)
+def test_nlminb_takes_r_nlminb_steps(case: tuple) -> None:
+    """Rosenbrock from (-1.2, 1): the same iterations, evaluations, code and end point as R."""
+    scale, par, iterations, (nf, ng), code, objective = case
+
+    def fr(x: np.ndarray) -> float:
+        return float(100 * (x[1] - x[0] ** 2) ** 2 + (1 - x[0]) ** 2)
+
+    def gr(x: np.ndarray) -> np.ndarray:
+        return np.array([-400 * x[0] * (x[1] - x[0] ** 2) - 2 * (1 - x[0]),
+                         200 * (x[1] - x[0] ** 2)])
+
+    r = nlminb(fr, gr, np.array([-1.2, 1.0]), np.array(scale), max_iter=150, max_eval=200,
+               abs_tol=0.0)
+    assert (r.iterations, r.evaluations, r.gradients, r.code) == (iterations, nf, ng, code)
+    assert r.x == pytest.approx(par, abs=1e-12)
+    assert r.f == pytest.approx(objective, rel=1e-3, abs=1e-30)
+
+
+def test_nlminb_quadratic_and_no_minimum() -> None:
+    c, w = np.array([1, -2, 3, 0.5]), np.arange(1, 5)
+    r = nlminb(lambda x: float(np.sum(w * (x - c) ** 2)), lambda x: 2 * w * (x - c),
+               np.zeros(4), np.ones(4), max_iter=150, max_eval=200, abs_tol=0.0)
+    assert (r.iterations, r.evaluations, r.gradients, r.code) == (11, 17, 12, 3)  # R: same
+    assert r.x == pytest.approx(c, abs=1e-10)
+    # exp(-x) + y^2 has no minimum: nlminb runs x off until |f| < abs.tol (R: 50 iterations,
+    # 51/51 evaluations, x = 34.227170188553764, "absolute function convergence (6)")
+    r = nlminb(lambda x: float(np.exp(-x[0]) + x[1] ** 2),
+               lambda x: np.array([-np.exp(-x[0]), 2 * x[1]]), np.array([0.0, 1.0]), np.ones(2))
+    assert (r.iterations, r.evaluations, r.gradients, r.code) == (50, 51, 51, 6)
+    assert r.x[0] == pytest.approx(34.227170188553764, rel=1e-12)
+
+
+def test_ml_gradient_is_the_derivative_of_the_objective() -> None:
+    x = pvq_structured(101)
+    cols = [5, 14, 21, 31, 35, 7, 16, 28, 36, 9, 20, 25, 38]
+    s = np.cov(x[cols].to_numpy(float), rowvar=False, bias=True)
+    fo = np.repeat([0, 1, 2], [5, 4, 4])
+    pr = MLProblem(s, fo, 3)
+    x0 = lavaan_start(s, fo, 3)
+    x0[-3:] = [0.3, -0.2, 0.5]
+    h = 1e-6
+    num = np.array([(pr.value(x0 + h * e) - pr.value(x0 - h * e)) / (2 * h)
+                    for e in np.eye(len(x0))])
+    assert pr.gradient(x0) == pytest.approx(num, abs=1e-7)
+    # lavaan's objective is 1e20 where Sigma is not positive definite
+    bad = x0.copy()
+    bad[26] = 5.0
+    assert pr.value(bad) == 1e20

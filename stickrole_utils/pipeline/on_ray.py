@@ -37,6 +37,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -87,9 +88,12 @@ def _ray():
 
 
 def _executor(address: str | None) -> dict[str, Any]:
+    """Where and when the task runs: recorded in the manifest (``task_started``: when the Ray
+    task began, before its notebook kernel started)."""
     ctx = _ray().get_runtime_context()
     return {"engine": "ray", "address": address or "local", "node": ctx.get_node_id(),
-            "gpu_ids": [str(g) for g in ctx.get_accelerator_ids().get("GPU", [])]}
+            "gpu_ids": [str(g) for g in ctx.get_accelerator_ids().get("GPU", [])],
+            "task_started": datetime.now(timezone.utc).isoformat()}
 
 
 def _stage_task(spec: StageSpec, previous: StageResult | None, layout: RunLayout,

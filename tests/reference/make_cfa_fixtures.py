@@ -1,9 +1,11 @@
 """Write the seeded CFA reference data sets as CSVs for ``cfa_lavaan.R``.
 
-Usage (numbers pasted into tests/test_cfa.py were produced this way, R 4.x + lavaan 0.6-14)::
+Usage (R 4.2.2 + lavaan 0.6-14)::
 
     python tests/reference/make_cfa_fixtures.py /tmp/cfa_fixtures
-    Rscript tests/reference/cfa_lavaan.R /tmp/cfa_fixtures > tests/reference/cfa_lavaan.csv
+    sh tests/reference/cfa_lavaan_batches.sh /tmp/cfa_fixtures /tmp/cfa_parts   # hours
+    python tests/reference/make_cfa_fixtures.py --join /tmp/cfa_parts/*.csv \
+        > tests/reference/cfa_lavaan.csv
 
 Each CSV has columns ``item1..itemN`` (raw answers, one row per persona), as the original's
 ``cfa.R`` reads them. The data sets are built by ``tests/reference/synthetic.py`` and the
@@ -16,8 +18,12 @@ builders below; every builder is seeded.
   and near-constant items, 20 to 200 personas, PVQ-40 (1..6) and SVS-57 (-1..7).
 * ``NOISE_CHUNKS``: nine chunks of uniform-random PVQ-40 answers from 50 personas (the
   leaderboard's nine-chunk protocol on pure noise).
+* ``NOISE_SETS``: six more nine-chunk sets of uniform-random answers as the leaderboard's
+  protocol has them (chunks 0-7 PVQ-40, chunk 8 SVS-57; 50 personas): the random baseline.
+* ``NEAR_RANDOM_SETS``: answers with a trace of the value structure (signal 0.05): two nine-chunk
+  sets like ``NOISE_SETS`` and four single data sets of 100 and 200 personas.
 
-``REFERENCE_DATASETS`` contains the other two dicts, so one R run covers everything.
+``REFERENCE_DATASETS`` contains all the others, so one R run covers everything.
 """
 
 from __future__ import annotations
@@ -106,6 +112,45 @@ NOISE_CHUNKS: dict[str, tuple[Builder, str]] = {
 }
 
 
+def _nine_chunks(prefix: str, seed: int, build: Callable[[int, str], pd.DataFrame]
+                 ) -> dict[str, tuple[Builder, str]]:
+    """The leaderboard's nine chunks: 0-7 PVQ-40, 8 SVS-57 (``build(seed, instrument)``)."""
+    out: dict[str, tuple[Builder, str]] = {}
+    for c in range(9):
+        instr = "svs57" if c == 8 else "pvq40"
+        out[f"{prefix}_chunk{c}"] = ((lambda s=seed + c, i=instr: build(s, i)), instr)
+    return out
+
+
+#: ``noiseset<k>_chunk<c>``: six nine-chunk sets of uniform-random answers, 50 personas.
+NOISE_SETS: dict[str, tuple[Builder, str]] = {
+    name: spec
+    for k in range(6)
+    for name, spec in _nine_chunks(
+        f"noiseset{k}", 9100 + 10 * k, lambda s, i: _uniform(s, i, 50)
+    ).items()
+}
+
+
+def _near_random_sets() -> dict[str, tuple[Builder, str]]:
+    out: dict[str, tuple[Builder, str]] = {}
+    for k in range(2):
+        out.update(_nine_chunks(f"nr5set{k}", 9300 + 10 * k,
+                                lambda s, i: structured(s, i, 50, 0.05)))
+    seed = 9400
+    for instr, tag in (("pvq40", "pvq"), ("svs57", "svs")):
+        for n in (100, 200):
+            seed += 1
+            out[f"{tag}_nearrandom5_n{n}"] = (
+                (lambda s=seed, i=instr, n=n: structured(s, i, n, 0.05)), instr
+            )
+    return out
+
+
+#: near-random answers (signal 0.05): ``nr5set<k>_chunk<c>`` and ``<pvq|svs>_nearrandom5_n<N>``.
+NEAR_RANDOM_SETS: dict[str, tuple[Builder, str]] = _near_random_sets()
+
+
 def _reference() -> dict[str, tuple[Builder, str]]:
     out: dict[str, tuple[Builder, str]] = dict(CFA_DATASETS)
 
@@ -162,6 +207,9 @@ def _reference() -> dict[str, tuple[Builder, str]]:
     seed += 1
     add("svs_const_n50", lambda s=seed: with_constant(s, "svs57", 50, (1, 11)), "svs57")
     out.update(NOISE_CHUNKS)
+    for extra in (NOISE_SETS, NEAR_RANDOM_SETS):
+        for name, spec in extra.items():
+            add(name, *spec)
     return out
 
 
@@ -178,5 +226,27 @@ def main(out_dir: str) -> None:
         x.to_csv(out / f"{name}__{instrument}.csv", index=False, float_format="%.17g")
 
 
+def join(parts: list[str]) -> pd.DataFrame:
+    """The per-batch outputs of ``cfa_lavaan.R`` as one table, in the order of
+    ``REFERENCE_DATASETS`` and of the four models (a data set's row from a run with variants
+    replaces one from a file-order-only run)."""
+    table = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in parts])
+    table = (table.assign(_v=table["variants_done"].astype(int))
+             .sort_values("_v").drop_duplicates(["dataset", "group"], keep="last")
+             .drop(columns="_v"))
+    order = {name: k for k, name in enumerate(REFERENCE_DATASETS)}
+    groups = {"conservation": 0, "openness_to_change": 1, "self_transcendence": 2,
+              "self_enhancement": 3}
+    key = table["dataset"].map(order) * 10 + table["group"].map(groups)
+    table = table.assign(_k=key).sort_values("_k").drop(columns="_k")
+    # a file-order fit without variants has no stability label
+    table.loc[table["variants_done"] == "0", "stable"] = "NA"
+    return table
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/cfa_fixtures")
+    if len(sys.argv) > 1 and sys.argv[1] == "--join":
+        # python make_cfa_fixtures.py --join PART.csv ... > tests/reference/cfa_lavaan.csv
+        join(sys.argv[2:]).to_csv(sys.stdout, index=False)
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "/tmp/cfa_fixtures")

@@ -1,0 +1,329 @@
+"""lavaan's ML estimation of one CFA model: discrepancy, gradient, starting values, attempts.
+
+Written from the behaviour of lavaan 0.6-14 (``cfa(model, data, std.lv = TRUE)``), not from its
+code. What it does and how we mirror it:
+
+* The objective is F/2 with F = log|Sigma| + tr(S Sigma^-1) - log|S| - p (S with divisor N),
+  clamped at 0, and 1e20 wherever Sigma has an eigenvalue below sqrt(machine epsilon) (lavaan
+  then calls Sigma "not positive definite").
+* Free parameters in lavaan's order: loadings, residual variances, factor correlations
+  (factor variances fixed to 1); no bounds.
+* nlminb (:mod:`.cfa_nlminb`) with lavaan's control (10,000 iterations, 20,000 evaluations,
+  rel.tol 1e-10, x.tol 1.5e-8, step bounds 1) in up to four attempts, each only if the one before
+  did not converge: (1) lavaan's default start with nlminb's ``scale`` = 1/|start| where
+  |start| > 1; (2) the same start, scale 1 (lavaan asks for standardized parameter scaling
+  here, but under a name its own check does not recognise, so only the scale changes);
+  (3) the "simple" start (loadings 0.7, residual variances 1, correlations 0), scale 1;
+  (4) = (3) again for the same reason as (2), so it is not rerun. An attempt converges when
+  nlminb reports convergence (PORT codes 3-6) and no gradient element of F/2 exceeds
+  ``optim.dx.tol`` = 1e-3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import cfa_kernels as kernels
+from .cfa_nlminb import NlminbResult, nlminb
+
+__all__ = ["MLProblem", "Attempt", "CRAWL_RULE", "CrawlRule", "MLFit", "fit_ml", "lavaan_start", "simple_start"]
+
+#: lavaan's ``optim.dx.tol``: largest |gradient element| of F/2 accepted at a solution.
+GRADIENT_TOL: float = 1e-3
+
+#: lavaan treats Sigma as not positive definite below this eigenvalue (sqrt of machine eps).
+_PD_EIGEN = float(np.sqrt(np.finfo(float).eps))
+
+#: what lavaan's objective returns where Sigma is not positive definite
+_HUGE = 1e20
+
+
+class MLProblem:
+    """F/2 and its gradient for Sigma = Lambda Phi Lambda' + Theta (one loading per item).
+
+    Parameters x = (loadings (p), residual variances (p), factor correlations below the diagonal
+    (m(m-1)/2), in lavaan's order (1,2), (1,3), ..., (2,3), ...).
+    """
+
+    def __init__(self, s: np.ndarray, factor_of: np.ndarray, m: int) -> None:
+        self.s = np.ascontiguousarray(s, dtype=float)
+        self.p = p = s.shape[0]
+        self.f = np.ascontiguousarray(factor_of, dtype=np.int64)
+        self.m = m
+        self.n_par = 2 * p + m * (m - 1) // 2
+        # lavaan's order of the correlations: (1,2), (1,3), ..., (2,3), ...
+        self.pairs = [(k, ll) for k in range(m) for ll in range(k + 1, m)]
+        pair_index = {pq: 1 + i for i, pq in enumerate(self.pairs)}
+        # phi(f_i, f_j) = [1, r_1, r_2, ...][E_ij]
+        self._e = np.array([[0 if a == b else pair_index[(min(a, b), max(a, b))]
+                             for b in self.f] for a in self.f], dtype=np.int64).reshape(p, p)
+        self._g = np.zeros((p, m))
+        self._g[np.arange(p), self.f] = 1.0
+        self._pk = np.array([k for k, _ in self.pairs], dtype=np.int64)
+        self._pl = np.array([ll for _, ll in self.pairs], dtype=np.int64)
+        self.logdet_s = float(np.linalg.slogdet(s)[1])
+        self._cache_x: np.ndarray | None = None
+        self._cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def phi(self, x: np.ndarray) -> np.ndarray:
+        """The m x m factor correlation matrix."""
+        out = np.eye(self.m)
+        for i, (k, ll) in enumerate(self.pairs):
+            out[k, ll] = out[ll, k] = x[2 * self.p + i]
+        return out
+
+    def _expanded(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(phi(f_i, f_j) for every item pair, Sigma)."""
+        return kernels.sigma_and_phi(x, self._e, self.p)
+
+    def sigma(self, x: np.ndarray) -> np.ndarray:
+        return self._expanded(x)[1]
+
+    def _inverse(self, sig: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """(Sigma^-1, log|Sigma|), or None where lavaan would call Sigma not positive definite."""
+        ok, w, logdet, tr = kernels.inverse_logdet(sig)
+        if not ok:
+            return None
+        # the eigenvalues of Sigma are >= 1/tr(Sigma^-1) and the smallest is <= p/tr(Sigma^-1)
+        if 1.0 / tr < _PD_EIGEN:
+            if self.p / tr < _PD_EIGEN or np.linalg.eigvalsh(sig)[0] < _PD_EIGEN:
+                return None
+        return w, logdet
+
+    def value(self, x: np.ndarray) -> float:
+        """lavaan's objective F/2 (1e20 where Sigma is not positive definite)."""
+        ph, sig = self._expanded(x)
+        inv = self._inverse(sig)
+        if inv is None:
+            self._cache_x = None
+            return _HUGE
+        w, logdet = inv
+        self._cache_x = x  # the optimizer never changes an array in place
+        self._cache = (w, ph)
+        fx = logdet + kernels.dot(w, self.s) - self.logdet_s - self.p
+        return 0.5 * fx if fx > 0 else 0.0
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        """Gradient of F/2: with W = Sigma^-1, M = W - W S W and Phi_ij = phi(f_i, f_j),
+        d/dlambda = (M o Phi) lambda, d/dtheta_i = M_ii / 2, d/dphi_kl = (Lambda' M Lambda)_kl.
+        """
+        if self._cache_x is x:
+            w, ph = self._cache
+        else:
+            ph, sig = self._expanded(x)
+            inv = self._inverse(sig)
+            # lavaan uses a generalised inverse there (never on nlminb's path: such points are
+            # never accepted)
+            w = np.linalg.pinv(sig) if inv is None else inv[0]
+        return kernels.gradient(x, w, ph, self.s, self.f, self.m, self._pk, self._pl)
+
+    def fisher(self, x: np.ndarray) -> np.ndarray:
+        """Expected Hessian of F/2 (Fisher information up to a factor)."""
+        lam = x[: self.p]
+        w = np.linalg.inv(self.sigma(x))
+        lm = self._g * lam[:, None]
+        bm = (lm @ self.phi(x))[:, self.f]
+        k, ll = self._pk, self._pl
+        wb = w @ bm
+        dm = w @ lm
+        cm = lm.T @ dm
+        bd = bm.T @ dm
+        h_ll = 2 * (w * (bm.T @ wb) + wb * wb.T)
+        h_lt = 2 * w * wb.T
+        h_tt = w * w
+        h_lp = 2 * (bd[:, k] * dm[:, ll] + bd[:, ll] * dm[:, k])
+        h_tp = 2 * dm[:, k] * dm[:, ll]
+        h_pp = 2 * (cm[np.ix_(ll, k)] * cm[np.ix_(k, ll)] + cm[np.ix_(ll, ll)] * cm[np.ix_(k, k)])
+        return 0.5 * np.block([[h_ll, h_lt, h_lp], [h_lt.T, h_tt, h_tp], [h_lp.T, h_tp.T, h_pp]])
+
+
+def _one_factor_start(s: np.ndarray) -> np.ndarray:
+    """Starting loadings of one factor from its items' covariances, as lavaan 0.6 computes them.
+
+    lavaan starts each factor's loadings with Hagglund's FABIN 3 estimator (4+ indicators) or
+    the closed-form three-indicator solution (3 indicators), both with loadings bounded so that
+    the factor variance stays >= 10% of the first item's variance, then rescales them to a unit
+    factor variance (``std.lv = TRUE``): loadings * sign(psi) * sqrt(|psi|). A negative triad
+    (three indicators whose covariances multiply to a negative number) starts at 0.7 each.
+    Written from the behaviour of ``lav_cfa_1fac_fabin`` / ``lav_cfa_1fac_3ind`` (not their code).
+    """
+    k = s.shape[0]
+    lower_psi = 0.1 * s[0, 0]
+    if k == 3:
+        s21, s31, s32 = s[1, 0], s[2, 0], s[2, 1]
+        if s21 * s31 * s32 < 0:
+            return np.full(3, 0.7)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            psi = s21 * s31 / s32
+            lam = np.array([1.0, s32 / s31, s32 / s21])
+        psi = min(max(psi, lower_psi), s[0, 0])
+    else:
+        lam = np.ones(k)
+        for i in range(1, k):
+            rest = [j for j in range(k) if j not in (0, i)]
+            s_i3, s_31 = s[i, rest], s[rest, 0]
+            try:
+                w = np.linalg.solve(s[np.ix_(rest, rest)], s_31)
+                lam[i] = (s_i3 @ w) / (s_31 @ w)
+            except np.linalg.LinAlgError:
+                lam[i] = (s_i3 @ s_31) / (s_31 @ s_31)
+        bound = np.sqrt(np.diag(s)[1:] / lower_psi)
+        lam[1:] = np.clip(lam[1:], -bound, bound)
+        d = np.outer(lam, lam) / (lam @ lam)
+        try:
+            theta = np.linalg.solve(np.eye(k) - d * d, np.diag(s - d @ s @ d))
+        except np.linalg.LinAlgError:
+            theta = np.full(k, np.nan)
+        l2 = lam @ lam
+        psi = (lam @ (s - np.diag(theta)) @ lam) / (l2 * l2)
+    if k == 3:
+        bound = np.sqrt(np.diag(s)[1:] / lower_psi)
+        lam[1:] = np.clip(lam[1:], -bound, bound)
+    lam = lam * np.sign(psi) * np.sqrt(abs(psi))
+    lam[~np.isfinite(lam)] = 1.0
+    return lam
+
+
+def lavaan_start(s: np.ndarray, factor_of: np.ndarray, m: int) -> np.ndarray:
+    """lavaan's default starting values: per-factor FABIN 3 / three-indicator loadings
+    (:func:`_one_factor_start`), residual variances half the item variances, correlations 0."""
+    p = s.shape[0]
+    lam = np.zeros(p)
+    for f in range(m):
+        idx = np.flatnonzero(factor_of == f)
+        lam[idx] = _one_factor_start(s[np.ix_(idx, idx)])
+    return np.concatenate([lam, 0.5 * np.diag(s), np.zeros(m * (m - 1) // 2)])
+
+
+def simple_start(p: int, m: int) -> np.ndarray:
+    """lavaan's ``start = "simple"``: loadings 0.7, residual variances 1, correlations 0."""
+    return np.concatenate([np.full(p, 0.7), np.ones(p), np.zeros(m * (m - 1) // 2)])
+
+
+@dataclass(frozen=True)
+class CrawlRule:
+    """How an attempt still running after a few hundred iterations is judged without running on.
+
+    On near-random answers the ML discrepancy often has no minimum: F keeps decreasing along a
+    valley (a loading running off to infinity with its residual variance to minus infinity, or
+    a latent correlation running off) and nlminb crawls along it for thousands of iterations
+    until one of its convergence tests fires or its 10,000-iteration limit stops it; lavaan
+    accepts the point where a test fires when no gradient element there exceeds 1e-3. Where
+    along the valley the crawl stops is decided by rounding; the level at which the optimizer's
+    gradient hovers during the crawl is not, and it tells the two outcomes apart well: on the
+    reference noise chunks, the crawls lavaan stably accepts hover at a median max |gradient|
+    of 1e-3 to 5e-3 and stop at a dip below 1e-3; those hovering above ~1e-2 end rejected (a
+    test fires with the gradient still large, false or singular convergence, the limit).
+
+    The rule: an attempt still running after ``first_look`` iterations whose median max
+    |gradient| over the second half of them exceeds ``first_limit`` counts as failed; one still
+    running after ``last_look`` iterations counts as converged, at its current point, when that
+    median (over iterations last_look/2 .. last_look) is below ``last_limit``, and as failed
+    otherwise. Attempts that end before are lavaan's own, step for step. Why not follow every crawl to its end: up to
+    3 x 10,000 iterations, about a second per fit here. The limits are chosen on the reference
+    noise chunks (see ``tests/test_cfa_reference.py`` for the agreement they give).
+    """
+
+    first_look: int = 150  #: iterations after which a crawl with a large gradient stops
+    first_limit: float = 1.5e-2  #: ... large: the median max |gradient| above this
+    last_look: int = 600  #: iterations after which every crawl is judged
+    last_limit: float = 4e-3  #: converged when the median max |gradient| is below this
+
+    def decide(self, gmax: list[float], k: int) -> bool | None:
+        """At iteration ``k``: True (converged), False (failed) or None (run on)."""
+        if k == self.first_look:
+            return False if float(np.median(gmax[k // 2:k])) > self.first_limit else None
+        if k >= self.last_look:
+            return float(np.median(gmax[k // 2:k])) < self.last_limit
+        return None
+
+
+#: the rule stickrole uses by default
+CRAWL_RULE = CrawlRule()
+
+
+@dataclass
+class Attempt:
+    """One optimizer attempt: how nlminb ended and lavaan's verdict on it."""
+
+    start: str  # "default" or "simple"
+    scaled: bool  # nlminb's scale = 1/|start| (attempt 1) or 1
+    result: NlminbResult
+    grad_max: float  # max |gradient of F/2| at the end (NaN when nlminb did not converge)
+    crawl: bool | None = None  # judged by the CrawlRule: predicted accepted (True) or not
+
+    @property
+    def converged(self) -> bool:
+        if self.crawl is not None:
+            return self.crawl
+        return self.result.converged and self.grad_max <= GRADIENT_TOL
+
+    def describe(self) -> str:
+        r = self.result
+        return f"{r.iterations}/{r.code}/{int(self.converged)}"
+
+
+@dataclass
+class MLFit:
+    """lavaan's estimate: the last attempt's point, and every attempt made."""
+
+    x: np.ndarray
+    fx: float  # F/2 at x
+    converged: bool
+    attempts: list[Attempt] = field(default_factory=list)
+
+    @property
+    def iterations(self) -> int:
+        return self.attempts[-1].result.iterations if self.attempts else 0
+
+    @property
+    def crawled(self) -> bool:
+        """The verdict was predicted from a crawl (see :class:`CrawlRule`)."""
+        return bool(self.attempts) and self.attempts[-1].crawl is not None
+
+
+def fit_ml(problem: MLProblem, start: np.ndarray, crawl: CrawlRule | None = CRAWL_RULE
+           ) -> MLFit:
+    """lavaan's optimizer attempts (see module docstring) from lavaan's default ``start``.
+
+    ``crawl`` judges attempts still running after a few hundred iterations (see
+    :class:`CrawlRule`); None runs every attempt to nlminb's own end, as lavaan does (exact,
+    but up to 3 x 10,000 iterations on noise).
+    """
+    plans = [("default", start, True), ("default", start, False),
+             ("simple", simple_start(problem.p, problem.m), False)]
+    attempts: list[Attempt] = []
+    for name, x0, scaled in plans:
+        scale = np.ones_like(x0)
+        if scaled:
+            big = np.abs(x0) > 1
+            scale[big] = 1.0 / np.abs(x0[big])
+        trace: list[float] = []
+        verdict: list[bool] = []
+        monitor = None
+        if crawl is not None:
+
+            def monitor(it: int, x: np.ndarray, g: np.ndarray, state: object,
+                        trace: list[float] = trace, verdict: list[bool] = verdict,
+                        rule: CrawlRule = crawl) -> bool:
+                trace.append(kernels.abs_max(g))
+                if it in (rule.first_look, rule.last_look):
+                    ok = rule.decide(trace, it)
+                    if ok is not None:
+                        verdict.append(ok)
+                        return True
+                return False
+
+        res = nlminb(problem.value, problem.gradient, x0, scale, cap=monitor)
+        if res.code == 0:  # stopped by the crawl rule
+            att = Attempt(name, scaled, res, trace[-1], crawl=verdict[0])
+        else:
+            gmax = float(np.abs(problem.gradient(res.x)).max()) if res.converged else np.nan
+            att = Attempt(name, scaled, res, gmax)
+        attempts.append(att)
+        if att.converged:
+            break
+    last = attempts[-1]
+    return MLFit(last.result.x, float(problem.value(last.result.x)), last.converged, attempts)
