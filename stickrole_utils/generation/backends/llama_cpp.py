@@ -571,6 +571,7 @@ class LlamaCppBackend(BackendBase):
         self._eval_sizes.clear()
         llm.set_seed(seed % (2**31))
         out: list[int] = []
+        tail = ""
         vocab = llm._model.vocab
         for tok in llm.generate(toks, top_k=opts["top_k"], top_p=opts["top_p"],
                                 min_p=opts["min_p"], typical_p=1.0, temp=sampling.temperature,
@@ -578,9 +579,14 @@ class LlamaCppBackend(BackendBase):
             if self._lib.llama_vocab_is_eog(vocab, tok):
                 break
             out.append(tok)
-            if tracker.feed(self.piece(tok)) or len(out) >= max_tokens:
+            piece = self.piece(tok)
+            tail = (tail + piece)[-64:]
+            if (tracker.feed(piece) or len(out) >= max_tokens
+                    or (self.labelled and any(x in tail for x in STOP_STRINGS))):
                 break
         gen = self.reasoned(tracker, out, toks, len(out))
+        if self.labelled:  # as chat's stop strings: the text up to the next labelled turn
+            gen = dataclasses.replace(gen, text=cut_reply(gen.text))
         self.n_prompt_tokens += len(toks)
         self.n_evaluated += self._eval_sizes[0] if self._eval_sizes else 0
         self.n_generated += len(out)

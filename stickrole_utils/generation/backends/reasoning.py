@@ -19,7 +19,8 @@ whose ``reasoning`` is the reasoning, with ``reasoning_status``:
 * ``closed``: the reasoning closed once, the reply follows it;
 * ``doubled``: the closing marker came more than once (the reply is what follows the last);
 * ``unclosed``: the reasoning was opened but not closed before its budget ran out (no reply);
-* ``absent``: reasoning was expected but the reply neither opened nor closed it.
+* ``absent``: reasoning was asked for (``reasoning: on``) but the reply neither opened nor
+  closed it.
 
 How each is read is the parsing rule's (``generation.parsing``): stickrole's keeps the reply of
 ``closed``, ``doubled`` and ``absent``; the original's, like the original code, calls anything
@@ -170,8 +171,10 @@ class ReasoningPlan:
 
     @property
     def expected(self) -> bool:
-        """Whether the model is expected to reason before each reply."""
-        return self.fmt is not None and self.mode != "off"
+        """Whether every reply must come after reasoning (``reasoning: on``): one that neither
+        opens nor closes it is then ``absent`` (an error under the original's rule). With
+        ``auto`` a reply that does not open reasoning is a plain reply."""
+        return self.fmt is not None and self.mode == "on"
 
     def template_kwargs(self) -> dict[str, Any]:
         """Variables for the chat template (the ``enable_thinking`` switch when set)."""
@@ -205,8 +208,8 @@ class ReasoningPlan:
         (only its end where the prompt opened the block already); else nothing.
 
         >>> plan = ReasoningPlan(REASONING_FORMATS["think"], mode="off")
-        >>> plan.prefill("<|im_start|>assistant\n"), plan.prefill("assistant\n<think>\n")
-        ('<think>\n\n</think>\n\n', '\n\n</think>\n\n')
+        >>> plan.prefill("<|im_start|>assistant\\n"), plan.prefill("assistant\\n<think>\\n")
+        ('<think>\\n\\n</think>\\n\\n', '\\n\\n</think>\\n\\n')
         """
         if self.fmt is None or self.mode != "off" or self.switch is not None:
             return ""
