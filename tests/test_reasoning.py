@@ -20,10 +20,15 @@ from stickrole_utils.config import GenerationConfig, ModelEntry, SamplingConfig
 from stickrole_utils.design.contexts import ChunkContext
 from stickrole_utils.design.populations import Persona
 from stickrole_utils.design.prompts import Prompts
-from stickrole_utils.errors import BackendError
+from stickrole_utils.errors import BackendError, ConfigError
 from stickrole_utils.generation import generate_from_params, load_params
 from stickrole_utils.generation.administer import _parsed, simulate_turns
-from stickrole_utils.generation.backends import Generation, OpenAIBackend, ScriptedBackend
+from stickrole_utils.generation.backends import (
+    Generation,
+    OpenAIBackend,
+    ScriptedBackend,
+    model_options,
+)
 from stickrole_utils.generation.backends.reasoning import (
     REASONING_FORMATS,
     ReasoningOptions,
@@ -284,3 +289,15 @@ def test_explorer_shows_reasoning_collapsed_under_its_reply():
     assert "<details" in page and "<summary>reasoning (4 tokens)</summary>" in page
     assert "I &lt;like&gt; e5" in page and "not closed: no reply" in page
     assert page.index("e5</span>") < page.index("I &lt;like&gt; e5")
+
+
+def test_reasoning_on_and_off_as_yaml_reads_them():
+    """An unquoted ``reasoning: on`` / ``off`` in a params file is YAML's true / false."""
+    for text, want in (("on", "on"), ("off", "off"), ("'auto'", "auto"), ("yes", "on")):
+        entry = yaml.safe_load("name: m\nbackend: openai\nmodel: m\n"
+                               f"base_url: http://127.0.0.1:1/v1\nreasoning: {text}\n")
+        assert model_options(ModelEntry.model_validate(entry)).reasoning == want
+    with pytest.raises(ConfigError, match="reasoning"):
+        model_options(ModelEntry.model_validate(
+            {"name": "m", "backend": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1",
+             "reasoning": "maybe"}))

@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from ...errors import BackendError
 from .base import REASONING_KEY, BackendOptions, Message
@@ -153,6 +153,14 @@ class ReasoningOptions(BackendOptions):
     variable; to a server as ``chat_template_kwargs``), ``detailed_thinking`` (a system line
     "detailed thinking on|off", Nemotron), ``none``; ``auto``: what the chat template reads
     (a served model: none)."""
+
+    @field_validator("reasoning", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: Any) -> Any:
+        """YAML reads an unquoted ``on`` / ``off`` as true / false: they mean on / off here."""
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
 
 
 @dataclass(frozen=True)
