@@ -106,6 +106,24 @@ def _donor(path: Path) -> dict:
     }
 
 
+def retemplate(out: Path, donor: Path, chat_template: str) -> Path:
+    """A copy of the real model ``donor`` (weights, tokenizer and all) with another chat
+    template, e.g. :func:`thinking_template` ``(opened=True)``: its replies then start inside a
+    reasoning block, so a benchmark times real reasoning-length replies."""
+    import gguf
+    from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata
+
+    reader = gguf.GGUFReader(donor)
+    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    writer = gguf.GGUFWriter(out, arch=arch, endianess=reader.endianess)
+    align = reader.fields.get(gguf.Keys.General.ALIGNMENT)
+    if align is not None:
+        writer.data_alignment = align.contents()
+    copy_with_new_metadata(reader, writer, {gguf.Keys.Tokenizer.CHAT_TEMPLATE: MetadataDetails(
+        gguf.GGUFValueType.STRING, chat_template)}, [])
+    return out
+
+
 def write_tokenizer(out: Path, donor: Path) -> Path:
     """A GGUF holding only ``donor``'s tokenizer and chat template (no tensors): a small donor
     to carry to a machine that has no model files."""
