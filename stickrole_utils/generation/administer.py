@@ -363,6 +363,7 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
         if not values:
             continue
         history = [dict(m) for m in conv_msgs]
+        spent: dict[int, int] = {}  # reasoning tokens of the persona's answers, by position
 
         def ask(content: str, lets: list[str], tag: object, history=history) -> _Answer:
             history.append({"role": "user", "content": content})
@@ -370,21 +371,24 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
             return _ask(backend, msgs, lets, mode, prompts, sampling,
                         call_seed(gen.seed, *seed_parts, "svs", tag), gen.parsing)
 
-        def rate(item: int, lead: str, short: bool, history=history) -> None:
+        def rate(item: int, lead: str, short: bool, history=history, spent=spent) -> None:
             perm, shown = _options_for(unit, item)
             head = f"{lead}\n\n" if lead else ""
             content = f"{head}{unit.bank.text(item)}{format_options(shown)}\n{query}"
             ans = ask(content, letters(len(perm)), item)
             history.append(_history_turn(ans, mode, short))
+            spent[len(history) - 1] = ans.reasoning_tokens
             rows[item] = _row(unit, item, perm, ans, mode)
             if on_item is not None:
                 on_item()
 
-        def pick(content_head: str, pool: list[int], tag: str, history=history) -> int | None:
+        def pick(content_head: str, pool: list[int], tag: str, history=history,
+                 spent=spent) -> int | None:
             lets = letters(len(pool))
             names = [unit.bank.text(i) for i in pool]
             ans = ask(f"{content_head}{format_options(names)}\n{query}", lets, tag)
             history.append(_history_turn(ans, mode, False))
+            spent[len(history) - 1] = ans.reasoning_tokens
             return pool[lets.index(ans.letter)] if ans.letter is not None else None
 
         desc = prompts.description(unit.bank.name, unit.bank.description)
@@ -405,7 +409,10 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
                 continue
             rate(item, prompts.svs_rest if first else "", short=False)
             first = False
-        transcript.extend(history[len(conv_msgs):])
+        # the transcript: each answer's reasoning tokens beside its reasoning (the history
+        # sent to the model carries the reasoning alone)
+        transcript.extend(dict(m, reasoning_tokens=spent[i]) if spent.get(i) else m
+                          for i, m in enumerate(history) if i >= len(conv_msgs))
     return [rows[i] for i in unit.items], transcript
 
 
