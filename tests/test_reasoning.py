@@ -301,3 +301,21 @@ def test_reasoning_on_and_off_as_yaml_reads_them():
         model_options(ModelEntry.model_validate(
             {"name": "m", "backend": "openai", "model": "m", "base_url": "http://127.0.0.1:1/v1",
              "reasoning": "maybe"}))
+
+
+def test_served_reasoning_off_needs_the_models_switch():
+    """A server cannot start a reply with an empty reasoning block: ``reasoning: off`` for a
+    served model names its switch (else the manifest would say it was turned off when it was
+    not)."""
+    from stickrole_utils.generation.backends import resolve_model
+
+    def entry(**opts):
+        return ModelEntry.model_validate({"name": "m", "backend": "openai", "model": "m",
+                                          "base_url": "http://127.0.0.1:1/v1", **opts})
+
+    with pytest.raises(ConfigError, match="reasoning: off for a served model needs its switch"):
+        resolve_model(entry(reasoning="off"))
+    for ok in ({"reasoning": "off", "reasoning_switch": "enable_thinking"},
+               {"reasoning": "off", "reasoning_switch": "detailed_thinking"},
+               {"reasoning": "off", "reasoning_format": "none"}, {"reasoning": "on"}, {}):
+        resolve_model(entry(**ok))

@@ -164,6 +164,17 @@ class OpenAIBackend(BackendBase):
                            f"attempt(s): {last}; is the server running?")
 
     @classmethod
+    def check(cls, entry: ModelEntry, options: OpenAIOptions,  # type: ignore[override]
+              where: str) -> None:
+        """``reasoning: off`` names the served model's switch: a server's reply cannot be
+        started with an empty reasoning block (the in-process way for a model without one)."""
+        if (options.reasoning == "off" and options.reasoning_format != "none"
+                and options.reasoning_switch in ("auto", "none")):
+            raise ConfigError(f"{where}: reasoning: off for a served model needs its switch: "
+                              "reasoning_switch: enable_thinking (sent as chat_template_kwargs) "
+                              "or detailed_thinking (Nemotron's system line)")
+
+    @classmethod
     def reasoning_budget(cls, entry: ModelEntry,  # type: ignore[override]
                          options: OpenAIOptions) -> int:
         """``reasoning_budget`` with ``reasoning: on`` (what each request adds), else 0."""

@@ -134,8 +134,8 @@ class ReasoningOptions(BackendOptions):
     kept out of every prompt and of answer parsing wherever its format is known; ``on``: the
     model reasons (turned on with its own switch where it has one); ``off``: it does not (its
     own switch, e.g. the chat-template variable ``enable_thinking`` or Nemotron's system line,
-    else an empty reasoning block written ahead of the reply). docs/method.md, Reasoning
-    models."""
+    else, in process, an empty reasoning block written ahead of the reply; a served model must
+    name its switch). docs/method.md, Reasoning models."""
 
     reasoning_budget: int = Field(default=2000, ge=1)
     """Tokens a reply may spend reasoning, on top of the reply's own budget (the call's
