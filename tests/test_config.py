@@ -131,3 +131,55 @@ def test_n_parallel_auto_by_device_and_mode(tmp_path):
     for mode in ("logprob", "direct", "cot"):
         assert auto_n_parallel("gpu", mode) > auto_n_parallel("cpu", mode)
         assert all(1 <= AUTO_N_PARALLEL[d][mode] <= 64 for d in ("cpu", "gpu"))
+
+
+def _commented_entries(text: str) -> list[dict]:
+    """The model entries a params file shows commented out (``# - name: ...`` and the indented
+    ``#   key: value`` lines under it)."""
+    entries, block = [], None
+    for line in text.splitlines():
+        if line.startswith("  # - name:"):
+            block = [line.replace("  # ", "  ", 1)]
+            entries.append(block)
+        elif block is not None and line.startswith("  #   "):
+            block.append(line.replace("  # ", "  ", 1))
+        else:
+            block = None
+    return [yaml.safe_load("\n".join(b))[0] for b in entries]
+
+
+def test_leaderboard_direct_mirrors_the_leaderboard_but_for_direct_answers():
+    """params/leaderboard_direct.yaml is the original's no-CoT variant of leaderboard.yaml:
+    the same protocol and analysis, direct "(X)" answers of at most 10 tokens."""
+    root = Path(__file__).resolve().parents[1]
+    cot = load_run_config(root / "params" / "leaderboard.yaml")
+    direct = load_run_config(root / "params" / "leaderboard_direct.yaml")
+    a, b = cot.generation.model_dump(), direct.generation.model_dump()
+    assert (a["mode"], b["mode"]) == ("cot", "direct")
+    assert (a["answer"]["max_tokens"], b["answer"]["max_tokens"]) == (2000, 10)
+    assert {k: v for k, v in a["answer"].items() if k != "max_tokens"} == {
+        k: v for k, v in b["answer"].items() if k != "max_tokens"}
+    for k in ("mode", "answer"):
+        a.pop(k), b.pop(k)
+    assert a == b
+    assert cot.analysis == direct.analysis and direct.run != cot.run
+
+
+def test_commented_reasoning_entries_are_valid_model_entries():
+    """The reasoning model entries the leaderboard files show commented out validate as they
+    are (their reasoning options are the backend's)."""
+    from stickrole_utils.config import ModelEntry
+    from stickrole_utils.generation.backends import model_options
+
+    root = Path(__file__).resolve().parents[1]
+    seen = 0
+    for name in ("leaderboard.yaml", "leaderboard_direct.yaml"):
+        for data in _commented_entries((root / "params" / name).read_text()):
+            opts = model_options(ModelEntry.model_validate(data))
+            if data["name"].startswith("Qwen3"):
+                seen += 1
+                assert opts.reasoning_budget == data["reasoning_budget"]
+                # an unquoted on / off is YAML's true / false: it means on / off
+                said = {True: "on", False: "off"}.get(data.get("reasoning"), data.get("reasoning"))
+                assert opts.reasoning == (said or "auto")
+    assert seen == 2

@@ -162,8 +162,9 @@ def test_served_run_answers_equal_sequential_and_usage_counted(tmp_path, server)
     assert a == (par_dir / "conversations.jsonl").read_text()
     manifest = json.loads((par_dir / "manifest.json").read_text())
     usage = manifest["usage"]
-    assert set(usage) == {"prompt_tokens", "evaluated_tokens", "generated_tokens", "seconds"}
-    assert usage["generated_tokens"] == 5 * n_seq
+    assert set(usage) == {"prompt_tokens", "evaluated_tokens", "generated_tokens",
+                          "reasoning_tokens", "seconds"}
+    assert usage["generated_tokens"] == 5 * n_seq and usage["reasoning_tokens"] == 0
     assert 0 < usage["evaluated_tokens"] < usage["prompt_tokens"] and usage["seconds"] > 0
     seq_usage = json.loads((seq_dir / "manifest.json").read_text())["usage"]
     assert {k: v for k, v in seq_usage.items() if k != "seconds"} == \

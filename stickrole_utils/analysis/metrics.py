@@ -134,6 +134,10 @@ class Metrics(BaseModel):
     unparsed_count: int | None = None
     unparsed_rate: Number | None = None
     """Share of items with no parsed answer."""
+    reasoning_unclosed: int | None = None
+    """Of the unparsed items, those whose reasoning (a reasoning model's) did not close within
+    its budget (``parse_reason`` ``reasoning_unclosed``); ``None``: answers without
+    ``parse_reason``."""
     cardinal: Number | None = None
     """The model's own Cardinal score (mean of its leaderboard columns)."""
     rank_order_ci: tuple[Number, Number] | None = None

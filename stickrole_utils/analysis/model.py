@@ -375,6 +375,8 @@ def _analyze_values(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, st
         "n_items": n_items,
         "unparsed_count": n_unparsed,
         "unparsed_rate": n_unparsed / n_items if n_items else float("nan"),
+        "reasoning_unclosed": (int((answers["parse_reason"] == "reasoning_unclosed").sum())
+                               if "parse_reason" in answers else None),
     })
     metrics["cardinal"] = _cardinal(metrics)
 

@@ -2,10 +2,12 @@
 
 from .administer import (
     ROW_COLUMNS,
+    Turn,
     Unit,
     UnitResult,
     administer_unit,
     simulate_conversation,
+    simulate_turns,
 )
 from .cost import (
     ChunkCost,
@@ -60,7 +62,9 @@ __all__ = [
     "ROW_COLUMNS",
     "Unit",
     "UnitResult",
+    "Turn",
     "simulate_conversation",
+    "simulate_turns",
     "administer_unit",
     "UnitCost",
     "ChunkCost",

@@ -31,7 +31,8 @@ from ..design.prompts import (
 )
 from ..errors import ConfigError
 from ..schema import ANSWER_DTYPES
-from .backends.base import Backend, ContextOverflowError
+from .backends.base import REASONING_KEY, Backend, ContextOverflowError, Generation
+from .backends.reasoning import reasoning_problem
 from .parsing import parse_answer
 from .permutations import call_seed
 
@@ -39,7 +40,9 @@ __all__ = [
     "ROW_COLUMNS",
     "Unit",
     "UnitResult",
+    "Turn",
     "simulate_conversation",
+    "simulate_turns",
     "administer_unit",
 ]
 
@@ -56,7 +59,12 @@ ROW_COLUMNS: dict[str, str] = {
     "letter_mass": "float64",  # total probability of the option letters (logprob mode)
     "parse_reason": "string", "error": "string", "persona_index": "int64",
     "topic": "string",  # the chunk's conversation topic ("" when none): pairs downstream chunks
+    "reasoning": "string",  # a reasoning model's reasoning before its reply (never parsed)
+    "reasoning_tokens": "int64",  # tokens it spent on it (0: none)
 }
+
+#: Characters of a reply the original reads after a reasoning model's reasoning (10 tokens x 4).
+_ORIGINAL_REPLY_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -110,9 +118,48 @@ def _interlocutor_text(prompts: Prompts, persona: Persona, partner: Persona | No
                                                name=partner.name)
 
 
-def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationConfig,
-                          persona: Persona, context: ChunkContext, placement: str,
-                          seed_parts: tuple) -> list[str]:
+@dataclass(frozen=True)
+class Turn:
+    """One message of a simulated conversation: its text (what the other speaker hears) and, for
+    a reasoning model, the reasoning that preceded it (which nobody else hears)."""
+
+    text: str
+    reasoning: str = ""
+    reasoning_status: str = ""
+    reasoning_tokens: int = 0
+
+
+def _view(turns: list[Turn], last: str) -> list[Message]:
+    """The conversation as one speaker sees it (:func:`alternate_roles`): the other speaker's
+    turns as user messages, its own as assistant messages carrying their own reasoning under
+    :data:`~.backends.base.REASONING_KEY` (its backend shows the model what its chat template
+    keeps of it; the content is the reply alone)."""
+    msgs = alternate_roles([t.text for t in turns], last=last)
+    for m, t in zip(msgs, turns, strict=True):
+        if m["role"] == "assistant" and t.reasoning:
+            m[REASONING_KEY] = t.reasoning
+    return msgs
+
+
+def _turn_text(reply: Generation, gen: GenerationConfig) -> str:
+    """What a conversation reply says to the other speaker: the reply after its reasoning. A
+    reasoning that did not close leaves nothing (an empty turn); under ``parsing: original``,
+    as the original, any reasoning error says "error" and a reasoning model's reply is cut to
+    the turn's budget x 4 characters."""
+    text = reply.text
+    if reply.reasoning_status:
+        problem = reasoning_problem(reply.reasoning_status, gen.parsing)
+        if gen.parsing == "original":
+            text = "error" if problem else text[:(gen.conversation.max_tokens or 256) * 4]
+        elif problem:
+            text = ""
+    text = text.strip() if gen.strip_replies else text
+    return text or " "
+
+
+def simulate_turns(backend: Backend, prompts: Prompts, gen: GenerationConfig,
+                   persona: Persona, context: ChunkContext, placement: str,
+                   seed_parts: tuple) -> list[Turn]:
     """Opener plus ``gen.n_messages`` simulated turns (Protocol, step 3); [] when the chunk has no opener.
 
     Even turns: the model as the persona, with the history's roles set so the last turn is the
@@ -121,23 +168,31 @@ def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationCon
     A reply is stripped of surrounding white space unless ``gen.strip_replies`` is off (the
     original keeps it as generated); an empty one is kept as a single space, as in the original. Each turn tells the backend
     its speaker (``speak_as``), so a llama.cpp model keeps each speaker's history in a KV
-    sequence of its own and evaluates the context once per speaker.
+    sequence of its own and evaluates the context once per speaker. A reasoning model's
+    reasoning stays with its turn: the other speaker never sees it (Reasoning models).
     """
     if context.opener is None:
         return []
-    conv = [context.opener]
+    conv = [Turn(context.opener)]
     persona_txt = _persona_text(prompts, persona)
     partner_txt = _interlocutor_text(prompts, persona, context.interlocutor,
                                      gen.interlocutor_knows_persona)
     for i in range(gen.n_messages):
         setting = persona_txt if i % 2 == 0 else partner_txt
         backend.speak_as("persona" if i % 2 == 0 else "interlocutor")
-        msgs = with_persona(setting, alternate_roles(conv, last="user"), placement,
-                            gen.persona_turn)
+        msgs = with_persona(setting, _view(conv, last="user"), placement, gen.persona_turn)
         reply = backend.chat(msgs, gen.conversation, call_seed(gen.seed, *seed_parts, "turn", i))
-        text = reply.text.strip() if gen.strip_replies else reply.text
-        conv.append(text or " ")
+        conv.append(Turn(_turn_text(reply, gen), reply.reasoning, reply.reasoning_status,
+                         reply.reasoning_tokens))
     return conv
+
+
+def simulate_conversation(backend: Backend, prompts: Prompts, gen: GenerationConfig,
+                          persona: Persona, context: ChunkContext, placement: str,
+                          seed_parts: tuple) -> list[str]:
+    """The texts of :func:`simulate_turns`: opener plus ``gen.n_messages`` simulated turns."""
+    return [t.text for t in simulate_turns(backend, prompts, gen, persona, context, placement,
+                                           seed_parts)]
 
 
 # ------------------------------------------------------------------------------------------
@@ -158,6 +213,8 @@ class _Answer:
     reason: str
     probs: str = ""
     mass: float = float("nan")
+    reasoning: str = ""
+    reasoning_tokens: int = 0
 
 
 def _ask_logprob(backend: Backend, msgs: list[list[Message]], lets: list[list[str]],
@@ -174,16 +231,28 @@ def _ask_logprob(backend: Backend, msgs: list[list[Message]], lets: list[list[st
     return out
 
 
-def _parsed(text: str, lets: list[str], mode: str, rule: str) -> _Answer:
-    parsed = parse_answer(text, lets, "cot" if mode == "cot" else "direct", rule)
-    return _Answer(parsed.letter, text, parsed.reason)
+def _parsed(reply: Generation, lets: list[str], mode: str, rule: str) -> _Answer:
+    """The answer of a reply: only its text after any reasoning is parsed (a reasoning that did
+    not close, or under the original's rule one closed more than once, leaves it unparsed with
+    that reason); ``raw`` keeps that text whole, ``reasoning`` the reasoning. Under
+    ``parsing: original`` a reasoning model's reply is read up to its 40th character, as the
+    original reads it."""
+    text = reply.text
+    problem = reasoning_problem(reply.reasoning_status, rule)
+    if problem is not None:
+        return _Answer(None, text, problem, reasoning=reply.reasoning,
+                       reasoning_tokens=reply.reasoning_tokens)
+    read = text[:_ORIGINAL_REPLY_CHARS] if rule == "original" and reply.reasoning_status else text
+    parsed = parse_answer(read, lets, "cot" if mode == "cot" else "direct", rule)
+    return _Answer(parsed.letter, text, parsed.reason, reasoning=reply.reasoning,
+                   reasoning_tokens=reply.reasoning_tokens)
 
 
 def _ask(backend: Backend, msgs: list[Message], lets: list[str], mode: str, prompts: Prompts,
          sampling: SamplingConfig, seed: int, rule: str) -> _Answer:
     if mode == "logprob":
         return _ask_logprob(backend, [msgs], [lets], prompts, [seed])[0]
-    return _parsed(backend.chat(msgs, sampling, seed).text, lets, mode, rule)
+    return _parsed(backend.chat(msgs, sampling, seed), lets, mode, rule)
 
 
 def _ask_many(backend: Backend, msgs: list[list[Message]], lets: list[list[str]], mode: str,
@@ -194,7 +263,7 @@ def _ask_many(backend: Backend, msgs: list[list[Message]], lets: list[list[str]]
     if mode == "logprob":
         return _ask_logprob(backend, msgs, lets, prompts, seeds)
     replies = backend.chat_many(msgs, sampling, seeds)
-    return [_parsed(r.text, ls, mode, rule) for r, ls in zip(replies, lets, strict=True)]
+    return [_parsed(r, ls, mode, rule) for r, ls in zip(replies, lets, strict=True)]
 
 
 def _row(unit: Unit, item: int, perm: tuple[int, ...], ans: _Answer | None, mode: str,
@@ -213,6 +282,8 @@ def _row(unit: Unit, item: int, perm: tuple[int, ...], ans: _Answer | None, mode
         "letter_mass": ans.mass if ans is not None else float("nan"),
         "parse_reason": ans.reason if ans is not None else "", "error": error,
         "persona_index": unit.persona_index, "topic": unit.chunk.topic or "",
+        "reasoning": ans.reasoning if ans is not None else "",
+        "reasoning_tokens": ans.reasoning_tokens if ans is not None else 0,
     }
 
 
@@ -268,6 +339,15 @@ def _history_reply(ans: _Answer, mode: str, short: bool) -> str:
     return f"{reasoning[:4000]}\nAnswer: ({ans.letter})".lstrip()
 
 
+def _history_turn(ans: _Answer, mode: str, short: bool) -> Message:
+    """The persona's answer as an assistant turn of the SVS dialogue history, its reasoning
+    beside it (what the model sees of that: its backend's and chat template's decision)."""
+    msg = {"role": "assistant", "content": _history_reply(ans, mode, short)}
+    if ans.reasoning:
+        msg[REASONING_KEY] = ans.reasoning
+    return msg
+
+
 def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: GenerationConfig,
                   prompts: Prompts, mode: str, placement: str, seed_parts: tuple,
                   on_item: Callable[[], None] | None) -> tuple[list[dict], list[Message]]:
@@ -283,6 +363,7 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
         if not values:
             continue
         history = [dict(m) for m in conv_msgs]
+        spent: dict[int, int] = {}  # reasoning tokens of the persona's answers, by position
 
         def ask(content: str, lets: list[str], tag: object, history=history) -> _Answer:
             history.append({"role": "user", "content": content})
@@ -290,21 +371,24 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
             return _ask(backend, msgs, lets, mode, prompts, sampling,
                         call_seed(gen.seed, *seed_parts, "svs", tag), gen.parsing)
 
-        def rate(item: int, lead: str, short: bool, history=history) -> None:
+        def rate(item: int, lead: str, short: bool, history=history, spent=spent) -> None:
             perm, shown = _options_for(unit, item)
             head = f"{lead}\n\n" if lead else ""
             content = f"{head}{unit.bank.text(item)}{format_options(shown)}\n{query}"
             ans = ask(content, letters(len(perm)), item)
-            history.append({"role": "assistant", "content": _history_reply(ans, mode, short)})
+            history.append(_history_turn(ans, mode, short))
+            spent[len(history) - 1] = ans.reasoning_tokens
             rows[item] = _row(unit, item, perm, ans, mode)
             if on_item is not None:
                 on_item()
 
-        def pick(content_head: str, pool: list[int], tag: str, history=history) -> int | None:
+        def pick(content_head: str, pool: list[int], tag: str, history=history,
+                 spent=spent) -> int | None:
             lets = letters(len(pool))
             names = [unit.bank.text(i) for i in pool]
             ans = ask(f"{content_head}{format_options(names)}\n{query}", lets, tag)
-            history.append({"role": "assistant", "content": _history_reply(ans, mode, False)})
+            history.append(_history_turn(ans, mode, False))
+            spent[len(history) - 1] = ans.reasoning_tokens
             return pool[lets.index(ans.letter)] if ans.letter is not None else None
 
         desc = prompts.description(unit.bank.name, unit.bank.description)
@@ -325,12 +409,26 @@ def _svs_dialogue(backend: Backend, unit: Unit, conv_msgs: list[Message], gen: G
                 continue
             rate(item, prompts.svs_rest if first else "", short=False)
             first = False
-        transcript.extend(history[len(conv_msgs):])
+        # the transcript: each answer's reasoning tokens beside its reasoning (the history
+        # sent to the model carries the reasoning alone)
+        transcript.extend(dict(m, reasoning_tokens=spent[i]) if spent.get(i) else m
+                          for i, m in enumerate(history) if i >= len(conv_msgs))
     return [rows[i] for i in unit.items], transcript
 
 
 def _value_name(text: str) -> str:
     return text.split(" (")[0].strip()
+
+
+def _turn_record(i: int, turn: Turn) -> dict:
+    """A turn of ``conversations.jsonl``: speaker and content, and a reasoning model's reasoning
+    beside it (``reasoning``, ``reasoning_status``, ``reasoning_tokens``)."""
+    rec: dict = {"speaker": "context" if i == 0 else ("persona" if i % 2 == 1 else "interlocutor"),
+                 "content": turn.text}
+    if turn.reasoning_status:
+        rec.update(reasoning=turn.reasoning, reasoning_status=turn.reasoning_status,
+                   reasoning_tokens=turn.reasoning_tokens)
+    return rec
 
 
 def administer_unit(backend: Backend, unit: Unit, gen: GenerationConfig, prompts: Prompts,
@@ -381,12 +479,10 @@ def administer_unit(backend: Backend, unit: Unit, gen: GenerationConfig, prompts
         "conversation": [], "dialogue": [], "error": "",
     }
     try:
-        conv = simulate_conversation(backend, prompts, gen, unit.persona, unit.context, placement,
-                                     seed_parts)
-        record["conversation"] = [
-            {"speaker": "context" if i == 0 else ("persona" if i % 2 == 1 else "interlocutor"),
-             "content": t} for i, t in enumerate(conv)]
-        conv_msgs = alternate_roles(conv, last="assistant") if conv else []
+        conv = simulate_turns(backend, prompts, gen, unit.persona, unit.context, placement,
+                              seed_parts)
+        record["conversation"] = [_turn_record(i, t) for i, t in enumerate(conv)]
+        conv_msgs = _view(conv, last="assistant") if conv else []
         backend.speak_as("persona")  # the items continue the persona's history
         if unit.bank.name == "svs57" and gen.svs_dialogue:
             rows, transcript = _svs_dialogue(backend, unit, conv_msgs, gen, prompts, mode,

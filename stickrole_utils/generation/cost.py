@@ -12,7 +12,11 @@ length, SVS dialogue, prompt wording), and generated tokens are upper bounds:
 
 * a conversation turn: ``conversation.max_tokens`` (256 where unset);
 * an item in ``direct`` or ``cot`` mode: ``answer.max_tokens`` (default 10 and 2000);
-* an item in ``logprob`` mode: none (one forward pass scores the letters).
+* an item in ``logprob`` mode: none (one forward pass scores the letters);
+* before each reply of a reasoning model (its backend's ``reasoning_budget``): its reasoning,
+  at most the ``reasoning_budget``; once an earlier session of the run directory has stored
+  replies, the mean reasoning tokens it measured per conversation turn and per item instead
+  (``reasoning_tokens`` of its turns and answer rows).
 
 Evaluated tokens assume the prefix shared with the same speaker's previous prompt is not
 computed again (an in-process model keeps each speaker's history in a KV sequence of its own;
@@ -30,6 +34,7 @@ import numpy as np
 
 from ..config import ModelEntry, RunConfig, SamplingConfig
 from ..design.prompts import Prompts
+from ..io import read_json
 from .administer import Unit, administer_unit
 from .backends.base import (
     BackendBase,
@@ -41,6 +46,9 @@ from .backends.base import (
 from .manifest import ManifestUsage
 from .plan import model_run_dir, plan_units, preflight
 from .store import RunStore, read_manifest
+
+_TOTALS = ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
+           "generated_tokens", "reasoning_tokens", "remaining_work")
 
 __all__ = [
     "UnitCost",
@@ -71,6 +79,8 @@ class UnitCost:
     longest_prompt: int
     turns: int = 0
     """Simulated conversation turns (after the opener)."""
+    reasoning_tokens: int = 0
+    """Of the generated tokens, those spent reasoning (a reasoning model)."""
 
     @property
     def work(self) -> int:
@@ -91,6 +101,8 @@ class ChunkCost:
     prompt_tokens: int = 0
     evaluated_tokens: int = 0
     generated_tokens: int = 0
+    reasoning_tokens: int = 0
+    """Of the generated tokens, those spent reasoning."""
     remaining_work: int = 0
     """Evaluated + generated tokens of the units not done yet."""
     longest_prompt: int = 0
@@ -103,6 +115,7 @@ class ChunkCost:
         self.prompt_tokens += cost.prompt_tokens
         self.evaluated_tokens += cost.evaluated_tokens
         self.generated_tokens += cost.generated_tokens
+        self.reasoning_tokens += cost.reasoning_tokens
         self.remaining_work += 0 if done else cost.work
         self.longest_prompt = max(self.longest_prompt, cost.longest_prompt)
 
@@ -118,13 +131,18 @@ class ModelPlan:
     chunks: list[ChunkCost] = field(default_factory=list)
     tokens_per_second: float | None = None
     """(evaluated + generated) tokens per second measured by an earlier session, if any."""
+    reasoning: tuple[float, float] = (0.0, 0.0)
+    """Reasoning tokens assumed before each conversation turn and each item reply (0, 0: the
+    model does not reason)."""
+    reasoning_measured: bool = False
+    """Whether :attr:`reasoning` are means an earlier session measured (else the budget, an
+    upper bound)."""
 
     @property
     def total(self) -> ChunkCost:
         out = ChunkCost("total")
         for c in self.chunks:
-            for name in ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
-                         "generated_tokens", "remaining_work"):
+            for name in _TOTALS:
                 setattr(out, name, getattr(out, name) + getattr(c, name))
             out.longest_prompt = max(out.longest_prompt, c.longest_prompt)
         return out
@@ -157,15 +175,19 @@ class CostEstimator(BackendBase):
 
     Every chat reply is as long as its budget (``max_tokens``, :data:`DEFAULT_MAX_TOKENS`
     where unset); a question listing lettered options is answered ``(A)`` (after filler of the
-    same budget in a reasoning reply). Evaluated tokens leave out the share of a prompt's
-    characters that repeat the start of the same speaker's previous prompt and reply (a cached
-    prefix, kept per speaker as the in-process backend does).
+    same budget in a reasoning reply). A reasoning model reasons ``reasoning`` tokens (before a
+    conversation turn, before an item's reply) first, which no later prompt holds. Evaluated
+    tokens leave out the share of a prompt's characters that repeat the start of the same
+    speaker's previous prompt and reply (a cached prefix, kept per speaker as the in-process
+    backend does).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, reasoning: tuple[float, float] = (0.0, 0.0)) -> None:
+        self.reasoning = reasoning
         self.prompt_tokens = 0
         self.evaluated_tokens = 0
         self.generated_tokens = 0
+        self.reasoning_tokens = 0.0
         self.longest_prompt = 0
         self._cached = ""
         self._speaker = ""
@@ -192,11 +214,14 @@ class CostEstimator(BackendBase):
         budget = (sampling.max_tokens if sampling is not None and sampling.max_tokens
                   else DEFAULT_MAX_TOKENS)
         text = self._present(messages)
-        if _OPTION_LINE.search(messages[-1]["content"] if messages else ""):
+        item = bool(_OPTION_LINE.search(messages[-1]["content"] if messages else ""))
+        if item:
             reply = "Answer: (A)" if budget <= 16 else "x" * (4 * budget - 12) + " Answer: (A)"
         else:
             reply = "x" * (4 * budget)
         self._cached = text + reply
+        reasoning = self.reasoning[1 if item else 0]
+        self.reasoning_tokens += reasoning
         self.generated_tokens += budget
         return Generation(text=reply)
 
@@ -218,14 +243,17 @@ class CostEstimator(BackendBase):
 
 
 def estimate_unit(unit: Unit, cfg: RunConfig, mode: str, placement: str,
-                  prompts: Prompts) -> UnitCost:
-    """Estimated tokens of one unit, from the prompts administering it builds."""
-    model = CostEstimator()
+                  prompts: Prompts, reasoning: tuple[float, float] = (0.0, 0.0)) -> UnitCost:
+    """Estimated tokens of one unit, from the prompts administering it builds; ``reasoning``:
+    the reasoning tokens before each conversation turn and each item reply."""
+    model = CostEstimator(reasoning if mode != "logprob" else (reasoning[0], 0.0))
     gen = cfg.generation.model_copy(update={"on_context_overflow": "skip"})
     result = administer_unit(model, unit, gen, prompts, mode, placement)
     turns = max(0, len(result.conversation["conversation"]) - 1)
-    return UnitCost(model.prompt_tokens, model.evaluated_tokens, model.generated_tokens,
-                    model.longest_prompt, turns)
+    n_reasoning = round(model.reasoning_tokens)
+    return UnitCost(model.prompt_tokens, model.evaluated_tokens,
+                    model.generated_tokens + n_reasoning, model.longest_prompt, turns,
+                    n_reasoning)
 
 
 def _placement(cfg: RunConfig) -> str:
@@ -238,12 +266,45 @@ def _measured(entry_dir: Any) -> float | None:
     return ManifestUsage.model_validate(usage).tokens_per_second() if usage else None
 
 
+def _measured_reasoning(store: RunStore) -> tuple[float | None, float | None]:
+    """Mean reasoning tokens per conversation turn and per generated item reply that an
+    earlier session stored in this run directory (``None`` where it stored none)."""
+    files = store.part_files()
+    if not files:
+        return None, None
+    answers = store.read_parts()
+    asked = answers[(answers["mode"] != "logprob") & (answers["error"].fillna("") == "")]
+    per_item = (float(asked["reasoning_tokens"].fillna(0).mean())
+                if "reasoning_tokens" in asked and len(asked) else None)
+    turns = []
+    for f in files:
+        conv = f.with_suffix(".json")
+        if conv.is_file():
+            record = read_json(conv, "conversation part")
+            turns += [int(t.get("reasoning_tokens") or 0)
+                      for t in (record.get("conversation") or [])[1:]]
+    return (sum(turns) / len(turns) if turns else None), per_item
+
+
+def _reasoning(entry: ModelEntry, store: RunStore) -> tuple[tuple[float, float], bool]:
+    """Reasoning tokens before each turn and each item reply of ``entry``'s model, and whether
+    they were measured: 0 for a model that does not reason (its backend's
+    ``reasoning_budget``), else an earlier session's means where there are some, else the
+    budget (an upper bound)."""
+    budget = backend_class(entry.backend).reasoning_budget(entry, model_options(entry))
+    if not budget:
+        return (0.0, 0.0), False
+    turn, item = _measured_reasoning(store)
+    measured = (float(budget) if turn is None else turn, float(budget) if item is None else item)
+    return measured, turn is not None or item is not None
+
+
 def plan_model(cfg: RunConfig, entry: ModelEntry,
-               cache: dict[tuple[str, str, str, str], UnitCost] | None = None) -> ModelPlan:
+               cache: dict[tuple, UnitCost] | None = None) -> ModelPlan:
     """The chunks of one model with their estimated tokens, and its measured throughput.
 
-    ``cache`` (keyed by mode, chunk, persona, questionnaire) lets models with the same mode
-    share the walk through the protocol.
+    ``cache`` (keyed by mode, chunk, persona, questionnaire and the reasoning assumed) lets
+    models with the same mode share the walk through the protocol.
     """
     cache = {} if cache is None else cache
     mode = entry.mode or cfg.generation.mode
@@ -251,19 +312,21 @@ def plan_model(cfg: RunConfig, entry: ModelEntry,
     run_dir = model_run_dir(cfg, entry)
     store = RunStore(run_dir)
     cls = backend_class(entry.backend)
+    reasoning, measured = _reasoning(entry, store)
     plan = ModelPlan(model=entry.name, backend=entry.backend, mode=mode,
                      n_ctx=cls.context_window(model_options(entry)),
-                     tokens_per_second=_measured(run_dir))
+                     tokens_per_second=_measured(run_dir), reasoning=reasoning,
+                     reasoning_measured=measured)
     by_chunk: dict[str, ChunkCost] = {}
     for unit in plan_units(cfg, entry.name):
-        key = (mode, unit.chunk.label, unit.persona.id, unit.bank.name)
+        key = (mode, unit.chunk.label, unit.persona.id, unit.bank.name, *reasoning)
         if key not in cache:
-            cache[key] = estimate_unit(unit, cfg, mode, _placement(cfg), prompts)
+            cache[key] = estimate_unit(unit, cfg, mode, _placement(cfg), prompts, reasoning)
         cost = cache[key]
         if not cls.evaluates_prompts:
             cost = UnitCost(cost.prompt_tokens, 0, cost.generated_tokens, cost.longest_prompt,
-                            cost.turns)
-        done = store.is_done((entry.name, *key[1:]))
+                            cost.turns, cost.reasoning_tokens)
+        done = store.is_done((entry.name, *key[1:4]))
         by_chunk.setdefault(unit.chunk.label, ChunkCost(unit.chunk.label)).add(
             cost, len(unit.items), done)
     plan.chunks = list(by_chunk.values())
@@ -281,7 +344,7 @@ def plan_run(cfg: RunConfig, entries: list[ModelEntry] | None = None) -> list[Mo
     """
     entries = list(cfg.models) if entries is None else entries
     preflight(cfg, entries)
-    cache: dict[tuple[str, str, str, str], UnitCost] = {}
+    cache: dict[tuple, UnitCost] = {}
     return [plan_model(cfg, e, cache) for e in entries]
 
 
@@ -304,12 +367,26 @@ _HEAD = ("chunk", "units", "done", "items", "turns", "prompt tok", "evaluated to
          "generated tok", "longest prompt", "ETA")
 
 
+def _reasons(plan: ModelPlan) -> bool:
+    return any(plan.reasoning)
+
+
+def _head(plan: ModelPlan) -> list[str]:
+    head = list(_HEAD)
+    if _reasons(plan):  # generated tokens, then how many of them are reasoning
+        head.insert(head.index("generated tok") + 1, "reasoning tok")
+    return head
+
+
 def _row(plan: ModelPlan, c: ChunkCost) -> list[str]:
     eta = plan.eta_seconds(c)
-    return [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.turns:,}",
-            f"{c.prompt_tokens:,}",
-            f"{c.evaluated_tokens:,}", f"{c.generated_tokens:,}", f"{c.longest_prompt:,}",
-            "-" if eta is None else format_duration(eta)]
+    row = [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.turns:,}",
+           f"{c.prompt_tokens:,}",
+           f"{c.evaluated_tokens:,}", f"{c.generated_tokens:,}", f"{c.longest_prompt:,}",
+           "-" if eta is None else format_duration(eta)]
+    if _reasons(plan):
+        row.insert(_HEAD.index("generated tok") + 1, f"{c.reasoning_tokens:,}")
+    return row
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -329,8 +406,14 @@ def format_plan(cfg: RunConfig, plans: list[ModelPlan]) -> str:
              ""]
     for plan in plans:
         lines.append(f"model {plan.model} ({plan.backend}, mode {plan.mode})")
-        lines += _table([list(_HEAD), *(_row(plan, c) for c in plan.chunks),
+        lines += _table([_head(plan), *(_row(plan, c) for c in plan.chunks),
                          _row(plan, plan.total)])
+        if _reasons(plan):
+            turn, item = plan.reasoning
+            how = ("means measured by an earlier session of this run" if plan.reasoning_measured
+                   else "its reasoning_budget, an upper bound")
+            lines.append(f"  reasoning tokens (part of generated): {turn:,.0f} per conversation "
+                         f"turn, {item:,.0f} per item reply ({how})")
         if plan.tokens_per_second is None:
             lines.append(f"  ETA: {_CALIBRATE}")
         else:
@@ -354,22 +437,20 @@ def format_plan_total(points: list[tuple[str, list[ModelPlan]]]) -> str:
         for plan in plans:
             t = plan.total
             acc = totals.setdefault(plan.model, ChunkCost(plan.model))
-            for name in ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
-                         "generated_tokens", "remaining_work"):
+            for name in _TOTALS:
                 setattr(acc, name, getattr(acc, name) + getattr(t, name))
             acc.longest_prompt = max(acc.longest_prompt, t.longest_prompt)
     everything = ChunkCost("all models")
     for acc in totals.values():
-        for name in ("units", "done", "items", "turns", "prompt_tokens", "evaluated_tokens",
-                     "generated_tokens", "remaining_work"):
+        for name in _TOTALS:
             setattr(everything, name, getattr(everything, name) + getattr(acc, name))
         everything.longest_prompt = max(everything.longest_prompt, acc.longest_prompt)
-    head = ["model", *_HEAD[1:-1]]
+    head = ["model", *_HEAD[1:-2], "reasoning tok", _HEAD[-2]]
 
     def row(c: ChunkCost) -> list[str]:
         return [c.chunk, f"{c.units:,}", f"{c.done:,}", f"{c.items:,}", f"{c.turns:,}",
                 f"{c.prompt_tokens:,}", f"{c.evaluated_tokens:,}", f"{c.generated_tokens:,}",
-                f"{c.longest_prompt:,}"]
+                f"{c.reasoning_tokens:,}", f"{c.longest_prompt:,}"]
 
     lines = [f"total over {len(points)} grid points"]
     lines += _table([head, *(row(c) for c in totals.values()), row(everything)])

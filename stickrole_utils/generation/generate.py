@@ -99,6 +99,7 @@ def _added(usage: ManifestUsage, tokens: TokenUsage, seconds: float) -> Manifest
     return ManifestUsage(prompt_tokens=usage.prompt_tokens + tokens.prompt_tokens,
                          evaluated_tokens=usage.evaluated_tokens + tokens.evaluated_tokens,
                          generated_tokens=usage.generated_tokens + tokens.generated_tokens,
+                         reasoning_tokens=usage.reasoning_tokens + tokens.reasoning_tokens,
                          seconds=round(usage.seconds + seconds, 3))
 
 
@@ -281,6 +282,7 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         answers = store.read_parts()
         n = len(answers)
         unparsed = int((~answers["parsed"]).sum()) if n else 0
+        unclosed = int((answers["parse_reason"] == "reasoning_unclosed").sum()) if n else 0
         skipped = (len(answers.loc[answers["error"] != "", ["chunk", "persona", "questionnaire"]]
                        .drop_duplicates()) if n else 0)
         turns = sum(max(0, len(r.get("conversation") or []) - 1)
@@ -288,7 +290,8 @@ def generate_model(cfg: RunConfig, entry: ModelEntry, force: bool = False,
         stats = ManifestStats(
             units=len(units), units_run_now=len(todo), items=n, unparsed=unparsed,
             unparsed_rate=unparsed / n if n else float("nan"),
-            units_skipped_overflow=int(skipped), conversation_turns=turns,
+            units_skipped_overflow=int(skipped), reasoning_unclosed=unclosed,
+            conversation_turns=turns,
             seconds_this_session=round(time.perf_counter() - t0, 2))
         store.write_manifest(manifest.model_copy(update={"status": "complete", "stats": stats,
                                                          "usage": usage}))

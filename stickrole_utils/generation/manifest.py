@@ -41,7 +41,10 @@ class ManifestUsage(BaseModel):
     """Prompt tokens actually computed (fewer than presented where a cached prefix was
     reused)."""
     generated_tokens: int = 0
-    """Tokens generated (conversation turns and replies)."""
+    """Tokens generated (conversation turns and replies), a reasoning model's reasoning
+    included."""
+    reasoning_tokens: int = 0
+    """Of the generated tokens, those a reasoning model spent reasoning before its replies."""
     seconds: float = 0.0
     """Wall seconds spent administering units (model loading and file writing excluded)."""
 
@@ -68,6 +71,8 @@ class ManifestStats(BaseModel):
     """``unparsed / items`` (NaN when there are no rows)."""
     units_skipped_overflow: int
     """Units skipped because a prompt did not fit the context (``on_context_overflow: skip``)."""
+    reasoning_unclosed: int = 0
+    """Rows unparsed because the model's reasoning did not close within its budget."""
     conversation_turns: int = 0
     """Simulated conversation turns (after the openers) in the stored conversations."""
     seconds_this_session: float

@@ -148,7 +148,9 @@ def conversation_html(record: dict | None) -> str:
     ``dialogue`` (the SVS question-and-answer dialogue), each a list of mappings with ``content``
     and a ``speaker`` (``context``, ``persona``, ``interlocutor``: the generation's conversation
     records) or a ``role`` (chat messages); persona and interlocutor are labelled with the record's
-    names. The record's other scalar fields are listed above the messages.
+    names. The record's other scalar fields are listed above the messages. A reasoning model's
+    reasoning (a message's ``reasoning``, with ``reasoning_status``) is shown collapsed under the
+    reply it preceded: nobody else in the conversation saw it.
     """
     if record is None:
         return "<p><i>No conversation recorded for this persona and chunk.</i></p>"
@@ -171,10 +173,24 @@ def conversation_html(record: dict | None) -> str:
         blocks.append('<div style="margin:4px 0;padding:4px 8px;border-left:3px solid #ccc">'
                       f"<b>{html.escape(str(role))}</b><br>"
                       f"<span style=\"white-space:pre-wrap\">{html.escape(str(content))}</span>"
-                      "</div>")
+                      f"{_reasoning_html(m) if isinstance(m, dict) else ''}</div>")
     if not blocks:
         blocks.append("<p><i>(no messages: a chunk without conversation)</i></p>")
     return f"<div>{head}{''.join(blocks)}</div>"
+
+
+def _reasoning_html(message: dict) -> str:
+    """A message's reasoning as a collapsed ``<details>`` block (empty when it has none)."""
+    reasoning, status = message.get("reasoning") or "", message.get("reasoning_status") or ""
+    if not reasoning and not status:
+        return ""
+    tokens = message.get("reasoning_tokens")
+    what = ", ".join(x for x in (f"{tokens} tokens" if tokens else "",
+                                 "not closed: no reply" if status == "unclosed" else "") if x)
+    return ('<details style="margin-top:2px;color:#555"><summary>reasoning'
+            f"{f' ({html.escape(what)})' if what else ''}</summary>"
+            f'<span style="white-space:pre-wrap">{html.escape(str(reasoning))}</span>'
+            "</details>")
 
 
 def score_evidence(answers: pd.DataFrame, chunk: str, persona: str,
@@ -204,6 +220,8 @@ def score_evidence(answers: pd.DataFrame, chunk: str, persona: str,
     keep = ["questionnaire", "item", "value", "score"] + [
         c for c in ("letter", "parsed", "parse_reason", "option_order", "raw", "error")
         if c in sub.columns]
+    if "reasoning_tokens" in sub.columns and bool((sub["reasoning_tokens"].fillna(0) > 0).any()):
+        keep.append("reasoning_tokens")  # a reasoning model: what each answer cost
     return sub.sort_values("item")[keep].reset_index(drop=True)
 
 

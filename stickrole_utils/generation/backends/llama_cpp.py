@@ -39,11 +39,20 @@ from .base import (
     model_options,
     register_backend,
 )
-from .embedded import cached_sha256, check_gguf_file, check_model_ref, resolve_model_path
+from .embedded import (
+    cached_sha256,
+    check_gguf_file,
+    check_model_ref,
+    existing_model_path,
+    gguf_string,
+    resolve_model_path,
+)
+from .llama_batch import _DEFAULTS as _SAMPLER_DEFAULTS
 from .llama_batch import BatchEngine
 from .llama_kv import SpeakerSlots, lcp
 from .llama_options import LlamaCppOptions, auto_n_parallel, resolve_kv_reuse
 from .llama_units import UnitView, generate_batched, score_batched
+from .reasoning import ReasoningPlan, ReasoningTracker, format_from_template, plan_reasoning
 from .templates import STOP_STRINGS, cut_reply, labelled_prompt
 
 __all__ = [
@@ -130,7 +139,7 @@ class LlamaCppBackend(BackendBase):
 
     Options = LlamaCppOptions
     identity_keys = ("backend", "gguf_sha256", "chat_format", "chat_template_sha256",
-                     "llama_cpp_python", "offload")
+                     "llama_cpp_python", "offload", "reasoning")
 
     def __init__(self, entry: ModelEntry, prefix_reuse: bool = True,
                  speaker_slots: int | None = None, kv_unified: bool | None = None):
@@ -196,12 +205,18 @@ class LlamaCppBackend(BackendBase):
         self.n_vocab = int(self.llm.n_vocab())
         self._letter_ids: dict[str, list[int]] | None = None
         self.labelled = opts.template == "labelled"
+        self.chat_template: str | None = None
         self._formatter, self.chat_format = ((None, "labelled") if self.labelled
                                              else self._make_formatter())
+        #: the one place that knows this model's reasoning format and switch (its template's)
+        self.reasoning: ReasoningPlan = plan_reasoning(opts, self.chat_template,
+                                                       f"model {entry.name}")
+        self._no_reasoning = dataclasses.replace(self.reasoning, mode="off")
         self.system_role_supported = self._probe_system_role()
         self.n_evaluated = 0
         self.n_prompt_tokens = 0
         self.n_generated = 0
+        self.n_reasoning = 0
         self._eval_sizes: list[int] = []
         self._count_evals()
 
@@ -246,6 +261,22 @@ class LlamaCppBackend(BackendBase):
     @classmethod
     def context_window(cls, options: LlamaCppOptions) -> int | None:  # type: ignore[override]
         return options.n_ctx
+
+    @classmethod
+    def reasoning_budget(cls, entry: ModelEntry,  # type: ignore[override]
+                         options: LlamaCppOptions) -> int:
+        """``reasoning_budget`` unless the model does not reason: ``reasoning: off``, or ``auto``
+        with no reasoning format named and none in the GGUF's chat template (read from the
+        file's header; a file not there yet counts as not reasoning)."""
+        if options.reasoning == "off" or options.reasoning_format == "none":
+            return 0
+        if options.reasoning == "on" or options.reasoning_format != "auto":
+            return options.reasoning_budget
+        if options.template == "labelled" or options.chat_format:
+            return 0
+        path = existing_model_path(options.model)
+        template = gguf_string(path, "tokenizer.chat_template") if path else None
+        return options.reasoning_budget if format_from_template(template) else 0
 
     def prepare(self, mode: str) -> None:
         """Before units run side by side in ``logprob`` mode: the vocabulary scan for the
@@ -334,6 +365,7 @@ class LlamaCppBackend(BackendBase):
                 "mistral-instruct) -- stickrole never guesses a template")
         model = self.llm._model
         eos_id, bos_id = model.token_eos(), model.token_bos()
+        self.chat_template = template
         self.chat_template_sha256 = hashlib.sha256(template.encode()).hexdigest()
         formatter = fmt.Jinja2ChatFormatter(
             template=template,
@@ -342,9 +374,13 @@ class LlamaCppBackend(BackendBase):
         )
         return formatter, "gguf"
 
-    def render(self, messages: list[Message]) -> tuple[str, bool]:
+    def render(self, messages: list[Message], reasoning: bool = True) -> tuple[str, bool]:
         """Prompt text for ``messages`` with the assistant turn opened; and whether the text
-        already holds the special BOS token."""
+        already holds the special BOS token. A reasoning model's switch and its own earlier
+        reasoning go to the template (which keeps or drops the reasoning); with ``reasoning``
+        false the reply is to come without reasoning (``logprob`` scoring)."""
+        plan = self.reasoning if reasoning else self._no_reasoning
+        messages = plan.messages(messages)
         if self.labelled:
             return labelled_prompt(messages), False
         if self.chat_format != "gguf":
@@ -352,11 +388,11 @@ class LlamaCppBackend(BackendBase):
             # bare role header); a single space keeps an empty turn a turn
             messages = [{**m, "content": m["content"] or " "} for m in messages]
         try:
-            res = self._formatter(messages=messages)
+            res = self._formatter(messages=messages, **plan.template_kwargs())
         except Exception as exc:  # jinja raises arbitrary errors from raise_exception()
             raise BackendError(f"model {self.entry.name}: chat template rejected the messages: "
                                f"{exc}") from None
-        return res.prompt, bool(getattr(res, "added_special", False))
+        return res.prompt + plan.prefill(res.prompt), bool(getattr(res, "added_special", False))
 
     def _probe_system_role(self) -> bool:
         marker = "stickrole-system-probe"
@@ -368,14 +404,47 @@ class LlamaCppBackend(BackendBase):
         return marker in prompt
 
     def tokens(self, messages: list[Message], suffix: str = "") -> list[int]:
-        """Token ids of the rendered chat (plus ``suffix`` after the assistant-turn opener).
-        A labelled transcript is plain text: special-token markup in it stays text."""
+        """Token ids of the rendered chat (plus ``suffix`` after the assistant-turn opener: the
+        answer prefix of ``logprob`` scoring, which a reasoning model reaches with its reasoning
+        turned off). A labelled transcript is plain text: special-token markup in it stays
+        text."""
+        return self.prompt(messages, suffix)[0]
+
+    def prompt(self, messages: list[Message], suffix: str = "") -> tuple[list[int], bool]:
+        """:meth:`tokens`, and whether the prompt ends inside an opened reasoning block (the
+        reply then starts with reasoning)."""
         if self.labelled:
-            return self.llm.tokenize(labelled_prompt(messages, suffix).encode("utf-8"),
-                                     add_bos=True, special=False)
-        prompt, added = self.render(messages)
-        return self.llm.tokenize((prompt + suffix).encode("utf-8"), add_bos=not added,
-                                 special=True)
+            text = labelled_prompt(self.reasoning.messages(messages), suffix)
+            return (self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=False),
+                    self.reasoning.opened(text))
+        prompt, added = self.render(messages, reasoning=not suffix)
+        return (self.llm.tokenize((prompt + suffix).encode("utf-8"), add_bos=not added,
+                                  special=True), self.reasoning.opened(prompt + suffix))
+
+    def tracker(self, opened: bool, reply_budget: int) -> ReasoningTracker | None:
+        """A fresh :class:`~.reasoning.ReasoningTracker` for a reply of a reasoning model (its
+        reasoning and reply budgets kept apart), or ``None`` for a model that does not reason."""
+        plan = self.reasoning
+        if plan.fmt is None:
+            return None
+        return ReasoningTracker(plan.fmt, plan.budget, reply_budget, opened=opened,
+                                expected=plan.expected)
+
+    def piece(self, token: int) -> str:
+        """The text of one generated token, special tokens rendered (reasoning markers)."""
+        return self.llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+    def reasoned(self, tracker: ReasoningTracker, tokens: list[int], prompt: list[int],
+                 completion_tokens: int) -> Generation:
+        """The :class:`~.base.Generation` of a reasoning model's reply ``tokens``: split into
+        reasoning and reply, the reasoning's tokens counted."""
+        text = self.llm.detokenize(tokens, prev_tokens=prompt, special=True).decode(
+            "utf-8", errors="ignore")
+        split = tracker.split(text)
+        return Generation(text=split.reply, prompt_tokens=len(prompt),
+                          completion_tokens=completion_tokens, reasoning=split.reasoning,
+                          reasoning_status=split.status,
+                          reasoning_tokens=min(tracker.reasoning_tokens, completion_tokens))
 
     # -- evaluation ------------------------------------------------------------------------
 
@@ -458,8 +527,11 @@ class LlamaCppBackend(BackendBase):
         return np.array([_logsumexp(logp[self.letter_token_ids(x)]) for x in lets])
 
     def chat(self, messages: list[Message], sampling: SamplingConfig, seed: int) -> Generation:
-        toks = self.tokens(messages)
+        toks, opened = self.prompt(messages)
         max_tokens = sampling.max_tokens or 256
+        tracker = self.tracker(opened, max_tokens)
+        if tracker is not None:
+            return self._chat_reasoning(toks, sampling, seed, tracker)
         self._check_fits(len(toks), max_tokens)
         kwargs: dict[str, Any] = {"temperature": sampling.temperature}
         for ours, theirs in (("top_p", "top_p"), ("top_k", "top_k"), ("min_p", "min_p"),
@@ -483,6 +555,44 @@ class LlamaCppBackend(BackendBase):
         self.n_generated += gen.completion_tokens
         return gen
 
+    def _chat_reasoning(self, toks: list[int], sampling: SamplingConfig, seed: int,
+                        tracker: ReasoningTracker) -> Generation:
+        """A reasoning model's reply, token by token as ``create_completion`` samples it (same
+        sampler, seed and prefix reuse) so that the reasoning and the reply each stop at their
+        own budget (:class:`~.reasoning.ReasoningTracker`)."""
+        max_tokens = tracker.max_tokens
+        self._check_fits(len(toks), max_tokens)
+        opts = {k: getattr(sampling, k) if getattr(sampling, k) is not None else v
+                for k, v in _SAMPLER_DEFAULTS.items()}
+        llm = self.llm
+        if not self.prefix_reuse:
+            llm.reset()
+        self.make_room(len(toks) + max_tokens)
+        self._eval_sizes.clear()
+        llm.set_seed(seed % (2**31))
+        out: list[int] = []
+        tail = ""
+        vocab = llm._model.vocab
+        for tok in llm.generate(toks, top_k=opts["top_k"], top_p=opts["top_p"],
+                                min_p=opts["min_p"], typical_p=1.0, temp=sampling.temperature,
+                                repeat_penalty=opts["repeat_penalty"]):
+            if self._lib.llama_vocab_is_eog(vocab, tok):
+                break
+            out.append(tok)
+            piece = self.piece(tok)
+            tail = (tail + piece)[-64:]
+            if (tracker.feed(piece) or len(out) >= max_tokens
+                    or (self.labelled and any(x in tail for x in STOP_STRINGS))):
+                break
+        gen = self.reasoned(tracker, out, toks, len(out))
+        if self.labelled:  # as chat's stop strings: the text up to the next labelled turn
+            gen = dataclasses.replace(gen, text=cut_reply(gen.text))
+        self.n_prompt_tokens += len(toks)
+        self.n_evaluated += self._eval_sizes[0] if self._eval_sizes else 0
+        self.n_generated += len(out)
+        self.n_reasoning += gen.reasoning_tokens
+        return gen
+
     def chat_many(self, messages: list[list[Message]], sampling: SamplingConfig,
                   seeds: list[int]) -> list[Generation]:
         """Replies to independent chats, up to ``n_parallel`` decoded together sharing their
@@ -497,12 +607,15 @@ class LlamaCppBackend(BackendBase):
         """
         if self.engine is None or self.n_parallel <= 1 or len(messages) <= 1:
             return [self.chat(m, sampling, s) for m, s in zip(messages, seeds, strict=True)]
-        toks = [self.tokens(m) for m in messages]
+        prompts = [self.prompt(m) for m in messages]
+        toks = [t for t, _ in prompts]
         max_tokens = sampling.max_tokens or 256
+        trackers = [self.tracker(opened, max_tokens) for _, opened in prompts]
+        budget = trackers[0].max_tokens if trackers[0] is not None else max_tokens
         for t in toks:
-            self._check_fits(len(t), max_tokens)
+            self._check_fits(len(t), budget)
         gens = generate_batched(self, toks, sampling, list(seeds), max_tokens,
-                                stop=STOP_STRINGS if self.labelled else ())
+                                stop=STOP_STRINGS if self.labelled else (), trackers=trackers)
         if self.labelled:  # as chat's stop strings: the text up to the next labelled turn
             gens = [dataclasses.replace(g, text=cut_reply(g.text)) for g in gens]
         return gens
@@ -524,6 +637,7 @@ class LlamaCppBackend(BackendBase):
             "chat_format": self.chat_format,
             "template": self.opts.template,
             "chat_template_sha256": getattr(self, "chat_template_sha256", None),
+            "reasoning": self.reasoning.info(),
             "system_role_supported": self.system_role_supported,
             "prefix_reuse": self.prefix_reuse,
             "n_parallel": self.n_parallel,
@@ -536,8 +650,10 @@ class LlamaCppBackend(BackendBase):
 
     def usage(self) -> TokenUsage:
         """Prompt tokens presented, prompt tokens evaluated (fewer where the KV cache held a
-        common prefix), tokens generated; since the backend was built."""
-        return TokenUsage(self.n_prompt_tokens, self.n_evaluated, self.n_generated)
+        common prefix), tokens generated and, of them, spent reasoning; since the backend was
+        built."""
+        return TokenUsage(self.n_prompt_tokens, self.n_evaluated, self.n_generated,
+                          self.n_reasoning)
 
     def close(self) -> None:
         llm = getattr(self, "llm", None)

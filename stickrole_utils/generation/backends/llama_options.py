@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field
 
 from .base import BackendOptions
+from .reasoning import ReasoningOptions
 
 __all__ = ["AUTO_N_PARALLEL", "auto_n_parallel", "resolve_kv_reuse", "LlamaCppOptions"]
 
@@ -50,8 +51,8 @@ def resolve_kv_reuse(kv_reuse: str, n_parallel: int | str, parsing: str) -> str:
     return "server" if parsing == "original" and n_parallel in (1, "auto") else "speakers"
 
 
-class LlamaCppOptions(BackendOptions):
-    """A GGUF model run in process by llama-cpp-python."""
+class _LlamaCppFields(BackendOptions):
+    """The llama_cpp options other than the reasoning ones (listed first)."""
 
     path_fields = ("model",)
     operational = frozenset({"n_threads", "allow_cpu", "tensor_split", "main_gpu"})
@@ -106,3 +107,8 @@ class LlamaCppOptions(BackendOptions):
 
     main_gpu: int = Field(default=0, ge=0)
     """Visible GPU that holds the scratch buffers and small tensors."""
+
+
+class LlamaCppOptions(ReasoningOptions, _LlamaCppFields):
+    """A GGUF model run in process by llama-cpp-python (a reasoning model's format and switch are
+    read off its chat template)."""

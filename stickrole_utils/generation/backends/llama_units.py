@@ -65,12 +65,17 @@ class UnitView(BackendBase):
             else gen
 
     def chat(self, messages: list[Message], sampling: SamplingConfig, seed: int) -> Generation:
-        """A turn that continues the current speaker's history (conversation, SVS dialogue)."""
-        toks = self.backend.tokens(messages)
-        max_tokens = sampling.max_tokens or 256
+        """A turn that continues the current speaker's history (conversation, SVS dialogue); a
+        reasoning model's reasoning stays in that history's KV only as long as its template
+        keeps it in the next prompt (the engine reuses the common prefix)."""
+        toks, opened = self.backend.prompt(messages)
+        reply = sampling.max_tokens or 256
+        tracker = self.backend.tracker(opened, reply)
+        max_tokens = tracker.max_tokens if tracker is not None else reply
         self.backend._check_fits(len(toks), max_tokens)
         fut = self.engine.submit(Request(toks, "generate", sampling, seed, max_tokens,
-                                         self._stop(), key=self._key(), keep=True))
+                                         self._stop(), key=self._key(), keep=True,
+                                         tracker=tracker))
         return self._cut(fut.result())
 
     def _branch(self, toks: list[list[int]], make: Any) -> list[Any]:
@@ -90,12 +95,16 @@ class UnitView(BackendBase):
     def chat_many(self, messages: list[list[Message]], sampling: SamplingConfig,
                   seeds: list[int]) -> list[Generation]:
         """Independent replies (a unit's items), all in flight together."""
-        toks = [self.backend.tokens(m) for m in messages]
-        max_tokens = sampling.max_tokens or 256
+        prompts = [self.backend.prompt(m) for m in messages]
+        toks = [t for t, _ in prompts]
+        reply = sampling.max_tokens or 256
+        trackers = [self.backend.tracker(opened, reply) for _, opened in prompts]
+        max_tokens = trackers[0].max_tokens if trackers[0] is not None else reply
         for t in toks:
             self.backend._check_fits(len(t), max_tokens)
         gens = self._branch(toks, lambda t, j, key: Request(
-            t, "generate", sampling, seeds[j], max_tokens, self._stop(), key=key))
+            t, "generate", sampling, seeds[j], max_tokens, self._stop(), key=key,
+            tracker=trackers[j]))
         return [self._cut(g) for g in gens]
 
     def option_logprobs(self, prompts: list[list[Message]], letters: list[list[str]],
@@ -139,11 +148,14 @@ def _run_shared(engine: BatchEngine, toks: list[list[int]], make: Callable[[list
 
 def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConfig,
                      seeds: list[int], max_tokens: int,
-                     stop: tuple[str, ...] = ()) -> list[Generation]:
+                     stop: tuple[str, ...] = (),
+                     trackers: list[Any] | None = None) -> list[Generation]:
     """Replies to the prompts ``toks`` (token ids), up to ``backend.n_parallel`` in flight, on
     ``backend.engine``: the prompts' common prefix is evaluated once and copied to each
     sequence. A sequence also ends once its reply contains one of ``stop`` (the text is
     returned whole: the caller cuts it, as ``create_completion``'s stop strings would).
+    ``trackers`` (a reasoning model's, one per prompt): each reply's reasoning and reply stop
+    at their own budgets (``max_tokens`` is the reply's), and come back split.
 
     Raises
     ------
@@ -151,8 +163,11 @@ def generate_batched(backend: Any, toks: list[list[int]], sampling: SamplingConf
         The sequences in flight cannot fit ``n_ctx`` (one line: lower n_parallel, raise n_ctx
         or max_tokens), or ``llama_decode`` fails.
     """
+    trackers = trackers or [None] * len(toks)
     return _run_shared(backend.engine, toks, lambda t, j, key: Request(
-        list(t), "generate", sampling, seeds[j], max_tokens, tuple(stop), key=key))
+        list(t), "generate", sampling, seeds[j],
+        trackers[j].max_tokens if trackers[j] is not None else max_tokens, tuple(stop),
+        key=key, tracker=trackers[j]))
 
 
 def score_batched(backend: Any, toks: list[list[int]]) -> list[np.ndarray]:

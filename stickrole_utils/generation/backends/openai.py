@@ -2,6 +2,11 @@
 vLLM). It serves modes ``direct`` and ``cot`` only: such servers give no next-token letter
 distribution, so ``logprob`` mode is declared unsupported (``modes``).
 
+A reasoning model's reasoning comes back in the reply's ``reasoning_content`` (the server's
+reasoning parser; vLLM's newer ``reasoning``), else inline between the markers of its format in
+the content (``backends.reasoning``): either way the reply stickrole keeps is the text after
+it. Requests carry replies only, never the reasoning of earlier turns.
+
 :meth:`OpenAIBackend.chat_many` keeps up to ``n_parallel`` requests in flight (a thread pool), so
 a server started with several slots (``llama-server --parallel N``, vLLM) batches them; every
 request has its own seed and retries, and replies come back in request order, so the answers do
@@ -35,6 +40,7 @@ from .base import (
     mode_problem,
     register_backend,
 )
+from .reasoning import ReasoningOptions, ReasoningPlan, plan_reasoning, split_reasoning
 
 __all__ = [
     "OpenAIOptions",
@@ -44,8 +50,8 @@ __all__ = [
 _log = logging.getLogger(__name__)
 
 
-class OpenAIOptions(BackendOptions):
-    """A model served by an OpenAI-compatible HTTP server (llama-server, vLLM)."""
+class _OpenAIFields(BackendOptions):
+    """The openai options other than the reasoning ones (listed first)."""
 
     operational = frozenset({"api_key_env", "timeout_s", "max_retries"})
 
@@ -63,6 +69,14 @@ class OpenAIOptions(BackendOptions):
 
     max_retries: int = Field(default=5, ge=0)
     """Retries with exponential backoff before giving up."""
+
+
+class OpenAIOptions(ReasoningOptions, _OpenAIFields):
+    """A model served by an OpenAI-compatible server (llama-server, vLLM). A reasoning model's
+    reasoning is read from ``reasoning_content``, else from the markers of ``reasoning_format``
+    (default ``think``) in the reply; with ``reasoning: on`` its budget is added to each
+    request's ``max_tokens`` (a server cannot stop the reasoning at a budget of its own), and a
+    reply without a closing marker counts as unclosed."""
 
 
 #: ``n_parallel: auto``: the server batches requests, so many in flight pay (as on a GPU).
@@ -86,10 +100,13 @@ class OpenAIBackend(BackendBase):
 
     Options = OpenAIOptions
     modes = ("direct", "cot")
-    identity_keys = ("backend", "base_url", "model")
+    identity_keys = ("backend", "base_url", "model", "reasoning")
 
     def __init__(self, entry: ModelEntry, backoff_s: float = 1.0):
         super().__init__(entry)
+        #: the one place that knows this model's reasoning: its options (no template to read)
+        self.reasoning: ReasoningPlan = plan_reasoning(self.opts, None, f"model {entry.name}",
+                                                       detect=False)
         self.backoff_s = backoff_s
         n = entry.n_parallel
         self.n_parallel = n if n != "auto" else AUTO_N_PARALLEL[entry.mode or "cot"]
@@ -146,12 +163,33 @@ class OpenAIBackend(BackendBase):
         raise BackendError(f"model {self.entry.name}: cannot reach {url} after {attempts} "
                            f"attempt(s): {last}; is the server running?")
 
+    @classmethod
+    def check(cls, entry: ModelEntry, options: OpenAIOptions,  # type: ignore[override]
+              where: str) -> None:
+        """``reasoning: off`` names the served model's switch: a server's reply cannot be
+        started with an empty reasoning block (the in-process way for a model without one)."""
+        if (options.reasoning == "off" and options.reasoning_format != "none"
+                and options.reasoning_switch in ("auto", "none")):
+            raise ConfigError(f"{where}: reasoning: off for a served model needs its switch: "
+                              "reasoning_switch: enable_thinking (sent as chat_template_kwargs) "
+                              "or detailed_thinking (Nemotron's system line)")
+
+    @classmethod
+    def reasoning_budget(cls, entry: ModelEntry,  # type: ignore[override]
+                         options: OpenAIOptions) -> int:
+        """``reasoning_budget`` with ``reasoning: on`` (what each request adds), else 0."""
+        return options.reasoning_budget if options.reasoning == "on" else 0
+
     def chat(self, messages: list[Message], sampling: SamplingConfig, seed: int) -> Generation:
-        body: dict[str, Any] = {"model": self.opts.model, "messages": messages,
+        plan = self.reasoning
+        body: dict[str, Any] = {"model": self.opts.model,
+                                "messages": plan.messages(messages, send_reasoning=False),
                                 "temperature": sampling.temperature, "n": 1,
                                 "seed": int(seed % (2**31))}
         if sampling.max_tokens is not None:
-            body["max_tokens"] = sampling.max_tokens
+            body["max_tokens"] = sampling.max_tokens + (plan.budget if plan.mode == "on" else 0)
+        if plan.template_kwargs():
+            body["chat_template_kwargs"] = plan.template_kwargs()
         for ours, theirs in (("top_p", "top_p"), ("top_k", "top_k"), ("min_p", "min_p"),
                              ("repeat_penalty", "repetition_penalty")):
             if getattr(sampling, ours) is not None:
@@ -159,13 +197,30 @@ class OpenAIBackend(BackendBase):
         with self._gate:
             reply = self._post("/chat/completions", body)
         try:
-            text = reply["choices"][0]["message"].get("content") or ""
-        except (KeyError, IndexError, TypeError):
+            message = reply["choices"][0]["message"]
+            text = message.get("content") or ""
+            reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
+        except (KeyError, IndexError, TypeError, AttributeError):
             raise BackendError(f"model {self.entry.name}: unexpected reply from server: "
                                f"{str(reply)[:200]}") from None
-        gen, evaluated = _counted(reply, messages, text)
-        self._usage.add(gen.prompt_tokens, evaluated, gen.completion_tokens)
+        gen, evaluated = _counted(reply, messages, *self._split(text, reasoning))
+        self._usage.add(gen.prompt_tokens, evaluated, gen.completion_tokens,
+                        gen.reasoning_tokens)
         return gen
+
+    def _split(self, content: str, reasoning: str) -> tuple[str, str, str]:
+        """(reply, reasoning, status) of a reply: the server's ``reasoning_content`` when it
+        gives one (any closing marker still in the content ends the reasoning there), else the
+        markers of the model's format in the content."""
+        plan = self.reasoning
+        if reasoning:
+            if plan.fmt is not None and plan.fmt.close in content:
+                inline = split_reasoning(content, plan.fmt, opened=True)
+                return inline.reply, f"{reasoning}\n{inline.reasoning}".strip(), "closed"
+            return content, reasoning, "closed"
+        on = plan.mode == "on"
+        split = split_reasoning(content, plan.fmt, opened=on, expected=on)
+        return split.reply, split.reasoning, split.status
 
     def chat_many(self, messages: list[list[Message]], sampling: SamplingConfig,
                   seeds: list[int]) -> list[Generation]:
@@ -189,17 +244,22 @@ class OpenAIBackend(BackendBase):
 
     def info(self) -> dict[str, Any]:
         return {"backend": "openai", "base_url": self.opts.base_url, "model": self.opts.model,
-                "timeout_s": self.opts.timeout_s, "max_retries": self.opts.max_retries}
+                "timeout_s": self.opts.timeout_s, "max_retries": self.opts.max_retries,
+                "reasoning": self.reasoning.info()}
 
 
 
-def _counted(reply: dict[str, Any], messages: list[Message], text: str) -> tuple[Generation, int]:
+def _counted(reply: dict[str, Any], messages: list[Message], text: str, reasoning: str = "",
+             status: str = "") -> tuple[Generation, int]:
     """The reply as a :class:`Generation` with its token counts, and the prompt tokens the server
-    evaluated (see :class:`OpenAIBackend`)."""
+    evaluated (see :class:`OpenAIBackend`). Reasoning tokens: the server's
+    ``completion_tokens_details.reasoning_tokens``, else estimated from the reasoning text."""
     usage = reply.get("usage")
+    n_reasoning = estimate_tokens(reasoning)
     if not isinstance(usage, dict) or "prompt_tokens" not in usage:
         n_prompt = estimate_prompt_tokens(messages)
-        return Generation(text, n_prompt, estimate_tokens(text)), n_prompt
+        return Generation(text, n_prompt, estimate_tokens(text) + n_reasoning, reasoning, status,
+                          n_reasoning), n_prompt
     n_prompt = int(usage.get("prompt_tokens") or 0)
     details = usage.get("prompt_tokens_details") or {}
     timings = reply.get("timings") or {}
@@ -209,6 +269,11 @@ def _counted(reply: dict[str, Any], messages: list[Message], text: str) -> tuple
         evaluated = int(timings["prompt_n"])
     else:
         evaluated = n_prompt
-    gen = Generation(text, n_prompt, int(usage.get("completion_tokens") or 0))
+    completion = usage.get("completion_tokens_details") or {}
+    if isinstance(completion, dict) and completion.get("reasoning_tokens") is not None:
+        n_reasoning = int(completion["reasoning_tokens"])
+    n_completion = int(usage.get("completion_tokens") or 0)
+    gen = Generation(text, n_prompt, n_completion, reasoning, status,
+                     min(n_reasoning, n_completion) if n_completion else n_reasoning)
     return gen, max(0, min(evaluated, n_prompt))
 
