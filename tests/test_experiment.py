@@ -21,6 +21,7 @@ from stickrole_utils.experiment import (
     compare_over_seeds,
     summarise,
 )
+from stickrole_utils.records import read_reliability
 
 BASE = {"version": 1, "run": "exp", "output_dir": "/tmp/o",
         "models": [{"name": "d", "backend": "dummy"}],
@@ -186,9 +187,17 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel, monkeypatc
         assert (run_dir / label / "params.json").is_file()
     exp = pd.read_csv(run_dir / "experiment.csv")
     assert list(exp.columns) == list(EXPERIMENT_COLUMNS)
-    assert set(exp.metric) == {"rank_order", "ipsative", "downstream_rank_order:religion"}
-    assert len(exp) == 1 * 4 * 3  # models x points x metrics
-    assert sorted(exp.seed.unique()) == [0, 1] and sorted(exp.n_messages.unique()) == [1, 3]
+    per_seed = exp[exp.seed.notna()]
+    assert set(per_seed.metric) == {"rank_order", "ipsative", "downstream_rank_order:religion"}
+    assert len(per_seed) == 1 * 4 * 3  # models x points x metrics
+    assert sorted(per_seed.seed.unique()) == [0, 1] and sorted(exp.n_messages.unique()) == [1, 3]
+    # values over seeds (docs/method.md, Signal and noise): one per model and length
+    over = exp[exp.seed.isna()]
+    assert {"icc2_1", "icc2_k", "noise_ceiling", "retest_rank_order"} <= set(over.metric)
+    assert len(over[over.metric == "icc2_1"]) == 2
+    rel = read_reliability(run_dir)
+    assert {"icc2_1", "noise_ceiling", "component:persona:context",
+            "noise_floor:rank_order"} <= set(rel.quantity)
     # one model: no pair to compare (the t-test and BH variants are checked against scipy above)
     cmp_ = pd.read_csv(run_dir / "comparisons.csv")
     assert list(cmp_.columns) == list(COMPARISONS_COLUMNS) and cmp_.empty

@@ -27,6 +27,7 @@ from .generation import ChunkSpec, GenerationConfig, SamplingConfig
 __all__ = [
     "GRID_KEYS",
     "ComparisonSettings",
+    "ReliabilitySettings",
     "ExperimentSettings",
     "grid_points",
     "point_label",
@@ -59,6 +60,32 @@ class ComparisonSettings(Strict):
     matrix with its diagonal (n extra tests with p = 1, a model against itself)."""
 
 
+class ReliabilitySettings(Strict):
+    """The experiment's signal-and-noise analysis (``reliability.csv``; ``docs/method.md``,
+    Signal and noise)."""
+
+    bootstrap: int = Field(default=200, ge=0)
+    """Bootstrap replicates (over personas) of the variance components' intervals; 0: none."""
+
+    ci_level: float = Field(default=0.95, gt=0, lt=1)
+    """Confidence level of the ICC, variance and noise-floor intervals."""
+
+    seed: int = 0
+    """Seed of the bootstrap and permutation draws."""
+
+    noise_floor: Literal["auto", "models", "permutation"] = "auto"
+    """What the figures draw as the noise floor: ``models``: the values of ``floor_models``
+    (e.g. the dummy, which answers at random) over seeds; ``permutation``: the stability of
+    each model's answers with the personas shuffled between contexts; ``auto``: ``models``
+    when ``floor_models`` names any, else ``permutation``."""
+
+    floor_models: list[str] = Field(default_factory=list)
+    """Models of the experiment that answer at random (e.g. ``[dummy]``): the noise floor."""
+
+    permutations: int = Field(default=200, ge=1)
+    """Persona shuffles per model and seed of the permutation null."""
+
+
 class ExperimentSettings(Strict):
     """A grid of generation settings; each point is a run under the experiment's directory."""
 
@@ -68,6 +95,9 @@ class ExperimentSettings(Strict):
 
     comparisons: ComparisonSettings = ComparisonSettings()
     """Model comparisons over seeds."""
+
+    reliability: ReliabilitySettings = ReliabilitySettings()
+    """Reliability across seeds, variance decomposition and noise floor."""
 
     @field_validator("grid")
     @classmethod

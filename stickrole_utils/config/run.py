@@ -201,6 +201,16 @@ class RunConfig(Strict):
         return self
 
     @model_validator(mode="after")
+    def _floor_models(self) -> RunConfig:
+        if self.experiment is not None:
+            names = [m.name for m in self.models]
+            unknown = [f for f in self.experiment.reliability.floor_models if f not in names]
+            if unknown:
+                raise ValueError(f"experiment.reliability.floor_models: no model named "
+                                 f"{', '.join(map(repr, unknown))}; models: {', '.join(names)}")
+        return self
+
+    @model_validator(mode="after")
     def _grid_values(self) -> RunConfig:
         if self.experiment is not None:
             for key, values in self.experiment.grid.items():

@@ -212,6 +212,8 @@ def decompose(cube: np.ndarray, factors: Sequence[str], values: Sequence[str], *
                 reps = boot[0][a] if kind == "component" else boot[1][a]  # (B, values + 1)
                 reps = reps + (point[a] - np.nanmean(reps, axis=0))  # bias-centred
                 lo, hi = np.nanquantile(reps, q, axis=0)
+                if kind == "share":
+                    lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
             else:
                 lo = hi = np.full(len(labels), np.nan)
             for i, v in enumerate(labels):

@@ -227,6 +227,7 @@ def compare_over_seeds(table: pd.DataFrame,
     """
     if fdr not in ("bh", "bh_with_diagonal"):
         raise ValueError(f"fdr must be 'bh' or 'bh_with_diagonal', got {fdr!r}")
+    table = table[table["seed"].notna()]  # values over seeds (reliability) are not compared
     settings = _settings(table)
     extra = [c for c in settings if c != "n_messages"]
     keys = ["metric", *settings]
