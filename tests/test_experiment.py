@@ -190,7 +190,8 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel, monkeypatc
     per_seed = exp[exp.seed.notna()]
     assert set(per_seed.metric) == {"rank_order", "ipsative", "downstream_rank_order:religion"}
     assert len(per_seed) == 1 * 4 * 3  # models x points x metrics
-    assert sorted(per_seed.seed.unique()) == [0, 1] and sorted(exp.n_messages.unique()) == [1, 3]
+    assert sorted(per_seed.seed.unique()) == [0, 1]
+    assert sorted(per_seed.n_messages.unique()) == [1, 3]
     # values over seeds (docs/method.md, Signal and noise): one per model and length
     over = exp[exp.seed.isna()]
     assert {"icc2_1", "icc2_k", "noise_ceiling", "retest_rank_order"} <= set(over.metric)

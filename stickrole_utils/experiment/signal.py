@@ -303,4 +303,9 @@ def write_signal(experiment: pd.DataFrame, scores: pd.DataFrame, layout: RunLayo
     if not len(scores):
         return experiment
     extra = signal_metrics(rel).reindex(columns=experiment.columns)
-    return pd.concat([experiment, extra], ignore_index=True)
+    out = pd.concat([experiment, extra], ignore_index=True)
+    try:  # seeds stay integers beside the empty seeds of the values over seeds
+        out["seed"] = out["seed"].astype("Int64")
+    except (TypeError, ValueError):
+        pass
+    return out
