@@ -50,10 +50,12 @@ def _factors(instrument: Instrument, group: str) -> list[tuple[str, tuple[int, .
 
 
 def multigroup_specs(p: int, factor_of: np.ndarray, m: int, n_groups: int, level: str,
-                     free_items: frozenset[int] = frozenset()) -> tuple[list[GroupSpec], int]:
+                     free_loadings: frozenset[int] = frozenset(),
+                     free_intercepts: frozenset[int] = frozenset()
+                     ) -> tuple[list[GroupSpec], int]:
     """The :class:`~.mgcfa.GroupSpec` of each group at ``level`` (std.lv identification), and
-    the number of parameters. ``free_items``: items whose constrained parameter (loading at
-    ``metric``, intercept at ``scalar``) is free in every group (partial invariance)."""
+    the number of parameters. ``free_loadings`` / ``free_intercepts``: items (0-based
+    positions) whose loading / intercept stays free in every group (partial invariance)."""
     counter = iter(range(10**9))
 
     def new(shape):
@@ -67,8 +69,8 @@ def multigroup_specs(p: int, factor_of: np.ndarray, m: int, n_groups: int, level
     for g in range(n_groups):
         lam = np.full((p, m), -1)
         eq_lam = level in ("metric", "scalar")
-        lam_ids = np.where([eq_lam and i not in free_items for i in range(p)]
-                           if level == "metric" else [eq_lam] * p, shared_lam, new((p,)))
+        lam_ids = np.where([eq_lam and i not in free_loadings for i in range(p)],
+                           shared_lam, new((p,)))
         lam[lam_mask] = lam_ids[np.nonzero(lam_mask)[0]]
         phi = np.full((m, m), -1)
         for a in range(m):
@@ -80,7 +82,8 @@ def multigroup_specs(p: int, factor_of: np.ndarray, m: int, n_groups: int, level
         theta = np.full((p, p), -1)
         theta[np.arange(p), np.arange(p)] = new((p,))
         eq_nu = level == "scalar"
-        nu = np.where([eq_nu and i not in free_items for i in range(p)], shared_nu, new((p,)))
+        nu = np.where([eq_nu and i not in free_intercepts for i in range(p)], shared_nu,
+                      new((p,)))
         alpha = np.full(m, -1) if (g == 0 or level != "scalar") else new((m,))
         specs.append(GroupSpec(lam=lam, phi=phi, theta=theta, nu=nu, alpha=alpha))
     used = sorted({int(i) for s in specs for a in (s.lam, s.phi, s.theta, s.nu, s.alpha)
@@ -110,10 +113,12 @@ def _start(specs: list[GroupSpec], data: list[np.ndarray], n_par: int) -> np.nda
 
 
 def fit_level(data: list[np.ndarray], factor_of: np.ndarray, m: int, level: str,
-              free_items: frozenset[int] = frozenset()) -> dict[str, Any]:
+              free_loadings: frozenset[int] = frozenset(),
+              free_intercepts: frozenset[int] = frozenset()) -> dict[str, Any]:
     """Fit one level to the groups' data; returns the fit, its indices and ``converged``."""
     p = data[0].shape[1]
-    specs, n_par = multigroup_specs(p, factor_of, m, len(data), level, free_items)
+    specs, n_par = multigroup_specs(p, factor_of, m, len(data), level, free_loadings,
+                                    free_intercepts)
     fit = fit_multigroup(data, specs, _start(specs, data, n_par))
     n = sum(d.shape[0] for d in data)
     chi2_0 = sum(d.shape[0] * (np.log(d.var(axis=0)).sum()
@@ -136,7 +141,7 @@ def _group_data(items: dict[str, pd.DataFrame], cols: list[int]) -> tuple[list, 
 
 
 def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: str,
-               max_free: int | None = None) -> pd.DataFrame:
+               max_free: int | None = None, partial: bool = True) -> pd.DataFrame:
     """Configural, metric and scalar invariance of one higher-order model across contexts.
 
     Parameters
@@ -149,14 +154,17 @@ def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: st
         A key of ``HIGHER_ORDER``.
     max_free : int, optional
         Most items freed in the search for partial invariance (default: half the items).
+    partial : bool
+        Search the partial-invariance items where a level fails (refits: the slow part).
 
     Returns
     -------
     DataFrame
         :data:`INVARIANCE_COLUMNS`, one row per level (``configural``, ``metric``, ``scalar``)
         and, where a level fails, one ``partial <level>`` row with the freed items (``freed``,
-        item numbers) at which it holds (or the most tried). ``holds`` compares a level with the
-        (partial) level below.
+        item numbers: loadings at metric, intercepts at scalar) at which it holds (or the most
+        tried). Each full level is lavaan's ``group.equal`` model; ``holds`` compares a level
+        with the (partial) level below.
     """
     factors = _factors(instrument, group)
     cols = [i for _, its in factors for i in its]
@@ -169,17 +177,15 @@ def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: st
                             columns=list(INVARIANCE_COLUMNS))
     max_free = len(cols) // 2 if max_free is None else max_free
     previous = None
-    freed: frozenset[int] = frozenset()
+    free: dict[str, frozenset[int]] = {"metric": frozenset(), "scalar": frozenset()}
     for level in LEVELS:
-        res = fit_level(data, factor_of, len(factors), level, freed if level == "scalar"
-                        else frozenset())
-        row = _row(group, level, res, previous, freed if level == "scalar" else frozenset(),
-                   cols)
+        res = fit_level(data, factor_of, len(factors), level)  # lavaan's group.equal level
+        row = _row(group, level, res, previous, frozenset(), cols)
         rows.append(row)
-        if level != "configural" and not row["holds"] and res["converged"]:
-            res, freed = _partial(data, factor_of, len(factors), level, previous, max_free,
-                                  freed if level == "scalar" else frozenset())
-            rows.append(_row(group, f"partial {level}", res, previous, freed, cols))
+        if partial and level != "configural" and not row["holds"] and res["converged"]:
+            res, free[level] = _partial(data, factor_of, len(factors), level, previous,
+                                        max_free, free["metric"])
+            rows.append(_row(group, f"partial {level}", res, previous, free[level], cols))
         previous = res
     return pd.DataFrame(rows, columns=list(INVARIANCE_COLUMNS))
 
@@ -200,12 +206,22 @@ def _row(group, level, res, previous, freed, cols) -> dict:
             "converged": res["converged"], "note": "" if res["converged"] else "not converged"}
 
 
-def _partial(data, factor_of, m, level, previous, max_free, start_free):
-    freed = frozenset(start_free)
+def _partial(data, factor_of, m, level, previous, max_free, free_loadings):
+    """Free the constrained parameter of one item after another (the one whose release lowers
+    chi-square most first) until the level holds against ``previous``; the loadings freed at
+    the metric level stay free at the scalar level."""
+    freed: frozenset[int] = frozenset()
     best = None
     for _ in range(max_free):
         candidates = [i for i in range(len(factor_of)) if i not in freed]
-        fits = {i: fit_level(data, factor_of, m, level, freed | {i}) for i in candidates}
+
+        def fit(items: frozenset[int]) -> dict:
+            if level == "metric":
+                return fit_level(data, factor_of, m, level, free_loadings=items)
+            return fit_level(data, factor_of, m, level, free_loadings=free_loadings,
+                             free_intercepts=items)
+
+        fits = {i: fit(freed | {i}) for i in candidates}
         i, best = min(fits.items(), key=lambda kv: kv[1]["chi2"])
         freed = freed | {i}
         if _holds(best, previous)[2]:

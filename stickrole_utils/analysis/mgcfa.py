@@ -167,9 +167,15 @@ def fit_multigroup(data: list[np.ndarray], groups: list[GroupSpec], start: np.nd
     n_total = sum(n for *_, n in moments)
     # BFGS (scipy's line search backs off the 1e20 of a non-positive-definite Sigma, where
     # L-BFGS-B stops); converged or not is judged by the gradient below, as lavaan does
-    res = minimize(_objective, start, args=(groups, moments, n_total), jac=True,
-                   method="BFGS", options={"maxiter": max_iter, "gtol": 1e-9})
-    f, g = _objective(res.x, groups, moments, n_total)
+    x = np.asarray(start, dtype=float)
+    for _ in range(20):  # a restart drops a stale Hessian approximation ("precision loss")
+        res = minimize(_objective, x, args=(groups, moments, n_total), jac=True,
+                       method="BFGS", options={"maxiter": max_iter, "gtol": 1e-9})
+        f, g = _objective(res.x, groups, moments, n_total)
+        moved = np.abs(res.x - x).max()
+        x = res.x
+        if np.abs(g / 2).max() < 1e-6 or moved < 1e-12:
+            break
     p = data[0].shape[1]
     moments_count = len(data) * (p * (p + 1) / 2 + p)
     n_free = len(start)
