@@ -233,7 +233,7 @@ def test_persona_interlocutor_needs_personas(tmp_path):
 def test_questionnaire_description_override():
     from stickrole_utils.config import PromptTemplates
 
-    text = "Here we briefly describe some people."
+    text = "Read each portrait below."
     prompts = Prompts.from_config(PromptTemplates(descriptions={"pvq40": text},
                                                   query_cot="Think step by step."))
     pop = load_population("real_world_people")[:2]

@@ -59,7 +59,7 @@ def test_rank_order_heatmap_keeps_chunk_order_and_annotates():
     annots = [t.get_text() for t in ax.texts]
     assert annots[:2] == ["1.00", "-0.20"]  # row "c": c-c, c-b (c-a is NaN)
     assert annots.count("n/a") == 2
-    assert ax.collections[0].get_clim() == (0, 1)
+    assert ax.collections[0].get_clim() == (-1, 1)  # diverging: a negative r is not a 0
 
 
 def test_persona_order_plot_orders_by_no_conv(scores):

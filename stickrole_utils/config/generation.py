@@ -80,8 +80,9 @@ class PromptTemplates(Strict):
     """SVS dialogue: leads the ratings of the list's other values."""
 
     descriptions: dict[str, str] | None = None
-    """Questionnaire instructions by questionnaire name (e.g. ``{pvq40: "Here we briefly
-    describe some people. ..."}``) instead of the item bank's (an empty text: no instructions)."""
+    """Questionnaire instructions by questionnaire name (e.g. ``{pvq40: "Read each portrait
+    and say how much that person is like you."}``) instead of the item bank's (an empty text: no
+    instructions)."""
 
 
 class GenerationConfig(Strict):

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analysis.answers import read_answers
 from ..analysis.model import ModelAnalysis
 from ..analysis.model_io import read_model_analysis
 from ..design.instruments import INSTRUMENTS
@@ -88,7 +89,7 @@ def load_run(run_dir: str | Path) -> RunData:
         a = read_model_analysis(mdir)
         data.analyses[a.model] = a
         if files.answers.is_file():
-            data.answers[a.model] = pd.read_parquet(files.answers)
+            data.answers[a.model] = read_answers(files.answers)
         if files.conversations.is_file():
             data.conversations[a.model] = load_conversations(files.conversations)
     if not data.analyses:

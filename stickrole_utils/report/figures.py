@@ -148,8 +148,8 @@ def rank_order_heatmap(
     Returns
     -------
     matplotlib.figure.Figure
-        Colour scale fixed to 0..1 (negative values show as the lowest colour, their number is
-        still printed); NaN cells are blank and labelled "n/a".
+        Diverging colour scale fixed to -1..1 (blue negative, white 0, red positive: a negative
+        r must not look like 0); NaN cells are blank and labelled "n/a".
     """
     import seaborn as sns
 
@@ -158,7 +158,7 @@ def rank_order_heatmap(
     fig = Figure(figsize=(1.0 + 0.75 * n, 0.6 + 0.65 * n), layout="constrained")
     ax = fig.subplots()
     annot = mat.map(lambda v: "n/a" if pd.isna(v) else f"{v:.2f}")
-    sns.heatmap(mat, ax=ax, vmin=0, vmax=1, cmap="viridis", annot=annot, fmt="",
+    sns.heatmap(mat, ax=ax, vmin=-1, vmax=1, center=0, cmap="RdBu_r", annot=annot, fmt="",
                 annot_kws={"fontsize": 8}, square=True, cbar_kws={"shrink": 0.7},
                 linewidths=0.5, linecolor="white")
     for i, j in zip(*np.nonzero(mat.isna().to_numpy()), strict=True):  # seaborn skips NaN cells
@@ -320,7 +320,7 @@ def ipsative_plot(ipsative: pd.DataFrame, *, chunks: Sequence[str] | None = None
     for (a, b), r in pair.items():
         if a in mat.index and b in mat.index:
             mat.loc[a, b] = mat.loc[b, a] = r
-    sns.heatmap(mat, ax=ax_m, vmin=0, vmax=1, cmap="viridis", annot=len(names) <= 10, fmt=".2f",
+    sns.heatmap(mat, ax=ax_m, vmin=-1, vmax=1, center=0, cmap="RdBu_r", annot=len(names) <= 10, fmt=".2f",
                 annot_kws={"fontsize": 7}, square=True, cbar_kws={"shrink": 0.7})
     ax_m.set_title("Mean ipsative r per chunk pair", fontsize=10)
     ax_m.set_xlabel("")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..analysis.answers import read_answers
 from ..generation.store import read_manifest as generation_read_manifest
 from ..layout import ModelFiles, model_dir_name
 
@@ -328,7 +329,7 @@ def model_unparsed_table(model_dir: str | Path, metrics: Mapping[str, Any]) -> p
     ``n_items``."""
     path = ModelFiles(model_dir).answers
     if path.is_file():
-        return unparsed_table(pd.read_parquet(path, columns=["chunk", "questionnaire", "score"]))
+        return unparsed_table(read_answers(path))
     items, count = _count(metrics.get("n_items")), _count(metrics.get("unparsed_count"))
     return pd.DataFrame([{"chunk": "all", "questionnaire": "", "items": items, "unparsed": count,
                           "rate": _num(metrics.get("unparsed_rate"))}],
