@@ -34,7 +34,7 @@ from IPython.display import Markdown, display
 from stickrole_utils.experiment import pairwise_table, summarise
 from stickrole_utils.layout import RunLayout
 from stickrole_utils.pipeline import check_parameters
-from stickrole_utils.records import read_experiment, read_reliability
+from stickrole_utils.records import read_experiment, read_invariance, read_reliability
 from stickrole_utils.report import experiment_figures as figs
 from stickrole_utils.report import signal_figures as signal
 
@@ -43,6 +43,7 @@ pd.set_option("display.max_colwidth", None)  # measures in words, not cut
 layout = RunLayout(run_dir)
 table, comparisons = read_experiment(run_dir)
 reliability = read_reliability(run_dir)  # None for an experiment run before it existed
+invariance = read_invariance(run_dir)  # None likewise, or with `reliability.invariance: false`
 summary = summarise(table)
 pairwise = pairwise_table(layout)
 display(Markdown((f"## {title}" if title else f"## Experiment `{Path(run_dir).name}`")
@@ -132,6 +133,32 @@ signal.variance_shares(reliability)
 
 # %%
 signal.reliability_summary(reliability)
+
+# %% [markdown]
+# **Measurement invariance across contexts.** Does the questionnaire measure the same thing in
+# every context? For each of the four higher-order CFA models the contexts are the groups of
+# one multi-group CFA, fitted at three nested levels: *configural* (the same items load on the
+# same values), *metric* (equal loadings: a score difference means the same amount of the value)
+# and *scalar* (equal intercepts as well: score levels are comparable between contexts). A level
+# holds when, against the level below, CFI drops by no more than 0.010 and RMSEA rises by no
+# more than 0.015 (Cheung & Rensvold 2002; Chen 2007). The table gives the first level that
+# fails ("none": scalar holds) and, where the search ran, whether freeing the listed items
+# (their loadings at the metric level, intercepts at the scalar level) restores it. A model
+# whose invariance fails at the metric level re-orders personas between contexts for reasons
+# the questionnaire cannot tell apart from a change of values. One seed per model and setting
+# (the lowest); the floor models are left out; every fit in `invariance.csv`.
+
+# %%
+signal.invariance_summary(invariance)
+
+# %% [markdown]
+# **McDonald's omega beside Cronbach's alpha**, per value (mean over contexts; per context in
+# `reliability.csv`): omega is the share of a value's sum score that its factor explains, from
+# the CFA loadings; alpha (the original's, on centered answers) equals it only when every item
+# loads alike.
+
+# %%
+signal.omega_alpha(reliability)
 
 # %% [markdown]
 # ## Means over seeds

@@ -17,6 +17,8 @@ columns.csv``
 ``comparisons.csv``  :data:`COMPARISONS_COLUMNS` first
 ``reliability.csv``  DataFrame, :data:`RELIABILITY_COLUMNS`    :func:`read_reliability`
                      first
+``invariance.csv``   DataFrame, :data:`INVARIANCE_COLUMNS`     :func:`read_invariance`
+                     first
 ==================== ======================================= ============================
 
 The files a model's stages write have their own owners: ``answers.parquet``
@@ -49,6 +51,7 @@ __all__ = [
     "COMPARISONS_COLUMNS",
     "PAIRWISE_COLUMNS",
     "RELIABILITY_COLUMNS",
+    "INVARIANCE_COLUMNS",
     "StageRow",
     "RunSummaryFile",
     "RankingFile",
@@ -61,6 +64,7 @@ __all__ = [
     "read_ranking",
     "read_experiment",
     "read_reliability",
+    "read_invariance",
 ]
 
 #: The contract columns of leaderboard.csv, in order (extras follow).
@@ -94,6 +98,22 @@ RELIABILITY_COLUMNS: tuple[str, ...] = (
     "ci_low",  # float: lower bound of the interval (NaN where none)
     "ci_high",  # float: upper bound
     "n",  # int: personas (decomposition, ICC) or draws (noise floor)
+)
+
+#: Leading columns of ``invariance.csv`` (the setting columns follow; docs/method.md,
+#: Measurement invariance).
+INVARIANCE_COLUMNS: tuple[str, ...] = (
+    "model",  # str
+    "seed",  # int: the seed whose answers were fitted (the lowest of the model and setting)
+    "questionnaire",  # str: PVQ40 or SVS57
+    "group",  # str: the higher-order CFA model (conservation, openness_to_change, ...)
+    "level",  # str: configural, metric, scalar, or "partial <level>"
+    "cfi", "rmsea", "chi2", "df",  # float: the multi-group fit (lavaan's)
+    "delta_cfi", "delta_rmsea",  # float: against the level below (NaN for configural)
+    "holds",  # bool: dCFI >= -0.010 and dRMSEA <= 0.015 (and converged)
+    "freed",  # str: items (numbers) whose loadings/intercepts were freed (partial levels)
+    "converged",  # bool
+    "note",  # str: why a level could not be fitted
 )
 
 
@@ -281,3 +301,20 @@ def read_reliability(run_dir: str | Path) -> pd.DataFrame | None:
         return None
     return _csv(path, RELIABILITY_COLUMNS, "reliability table",
                 dtype={"model": str, "quantity": str, "value": str, "chunk": str})
+
+
+def read_invariance(run_dir: str | Path) -> pd.DataFrame | None:
+    """``<run>/invariance.csv`` (``None`` when absent): configural, metric and scalar
+    invariance across contexts per model, setting and higher-order CFA model.
+
+    Raises
+    ------
+    DataError
+        Not CSV, or a leading column missing.
+    """
+    path = RunLayout(run_dir).invariance_csv
+    if not path.is_file():
+        return None
+    return _csv(path, INVARIANCE_COLUMNS, "invariance table",
+                dtype={"model": str, "questionnaire": str, "group": str, "level": str,
+                       "freed": str, "note": str})

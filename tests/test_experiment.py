@@ -266,6 +266,7 @@ def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
     write_run_config(layout.run_dir, parse_run_config({
         "version": 1, "run": "exp", "models": [{"name": "a", "backend": "dummy"}],
         "report": {"title": "Seeds"}}))
+    _write_signal_files(layout)
     index = build_report(layout.run_dir, kernel_name=kernel)
     assert "experiment.html" in index.read_text()
     page = layout.experiment_page.read_text()
@@ -279,6 +280,42 @@ def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
     assert _images_in_section(page, "Downstream behaviour") == 1
     assert _images_in_section(page, "Value expression and behaviour") == 1
     assert _images_in_section(page, "Pairwise rank-order stability over contexts") == 1
+    # Signal and noise: ceiling vs observed, variance shares; tables: ICCs, invariance, omega
+    assert _images_in_section(page, "Signal and noise") == 2
+    section = re.split(r"<h[1-6][^>]*>", page.split(">Signal and noise<")[1])[0]
+    assert "first failing level" in section and "ΔCFI" in section and "-0.021" in section
+    assert "Cheung &amp; Rensvold" in section and "0.012" in section  # criteria stated
+    assert "omega" in section and "0.812" in section and "0.615" in section
+
+
+def _write_signal_files(layout) -> None:
+    """reliability.csv of models a, b, c from a synthetic experiment with omega and alpha
+    rows; invariance.csv where model a's metric invariance fails (dCFI -0.021)."""
+    from stickrole_utils.experiment import reliability_table, synthetic_cube, synthetic_scores
+    from stickrole_utils.experiment.synthetic import DEFAULT_COMPONENTS
+    from stickrole_utils.records import INVARIANCE_COLUMNS
+
+    rng = np.random.default_rng(0)
+    levels = {"persona": 10, "context": 3, "seed": 3}
+    cubes = {m: synthetic_cube(DEFAULT_COMPONENTS, levels, rng=rng) for m in "abc"}
+    rel = reliability_table(synthetic_scores(cubes, levels).assign(n_messages=1), n_boot=0)
+    extra = pd.DataFrame([
+        {"model": "a", "quantity": "omega", "value": "Power", "chunk": "c0", "estimate": 0.812,
+         "n_messages": 1},
+        {"model": "a", "quantity": "alpha", "value": "Power", "chunk": "c0", "estimate": 0.615,
+         "n_messages": 1}])
+    pd.concat([rel, extra], ignore_index=True).to_csv(layout.reliability_csv, index=False)
+    fits = [("configural", 0.99, 0.03, np.nan, np.nan, True),
+            ("metric", 0.969, 0.042, -0.021, 0.012, False),
+            ("partial metric", 0.985, 0.035, -0.005, 0.005, True),
+            ("scalar", 0.98, 0.036, -0.005, 0.001, True)]
+    inv = pd.DataFrame([{"model": "a", "seed": 0, "questionnaire": "pvq40",
+                         "group": "conservation", "level": lv, "cfi": cfi, "rmsea": rmsea,
+                         "chi2": 100.0, "df": 90, "delta_cfi": dc, "delta_rmsea": dr,
+                         "holds": ok, "freed": "13" if lv.startswith("partial") else "",
+                         "converged": True, "note": "", "n_messages": 1}
+                        for lv, cfi, rmsea, dc, dr, ok in fits])
+    inv[[*INVARIANCE_COLUMNS, "n_messages"]].to_csv(layout.invariance_csv, index=False)
 
 
 def _images_in_section(page: str, heading: str) -> int:

@@ -15,8 +15,9 @@ no more than 0.015 (:data:`DELTA_CFI`, :data:`DELTA_RMSEA`; Cheung & Rensvold 20
 2007). When one fails, the constrained parameters (loadings for metric, intercepts for scalar)
 are freed one item at a time, the item whose release lowers chi-square most first, until the
 level holds: the partial-invariance items (Byrne, Shavelson & Muthén 1989).
-:func:`longitudinal_invariance` is the same question in the longitudinal form (one group: the
-same personas answer in every context; each item's residuals correlate across contexts).
+Not built: the longitudinal form (one group, the same personas answering in every context,
+each item's residuals correlated across contexts): with 50 personas and 5 contexts it has more
+parameters than personas.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..design.values import HIGHER_ORDER
 from .mgcfa import GroupSpec, fit_indices, fit_multigroup
 
 __all__ = ["LEVELS", "DELTA_CFI", "DELTA_RMSEA", "INVARIANCE_COLUMNS", "multigroup_specs",
-           "fit_level", "invariance", "longitudinal_invariance", "mcdonald_omega"]
+           "fit_level", "invariance", "context_invariance", "first_failing", "mcdonald_omega"]
 
 #: The nested levels, weakest first.
 LEVELS: tuple[str, ...] = ("configural", "metric", "scalar")
@@ -115,18 +116,30 @@ def _start(specs: list[GroupSpec], data: list[np.ndarray], n_par: int) -> np.nda
 def fit_level(data: list[np.ndarray], factor_of: np.ndarray, m: int, level: str,
               free_loadings: frozenset[int] = frozenset(),
               free_intercepts: frozenset[int] = frozenset()) -> dict[str, Any]:
-    """Fit one level to the groups' data; returns the fit, its indices and ``converged``."""
+    """Fit one level to the groups' data; returns the fit, its indices and ``converged``.
+
+    The configural model shares no parameter between groups, so its likelihood is the sum of
+    the groups' own: each group is fitted alone (the same minimum, found several times
+    faster; ``fit`` is then the list of the groups' fits)."""
     p = data[0].shape[1]
-    specs, n_par = multigroup_specs(p, factor_of, m, len(data), level, free_loadings,
-                                    free_intercepts)
-    fit = fit_multigroup(data, specs, _start(specs, data, n_par))
     n = sum(d.shape[0] for d in data)
+    if level == "configural" and len(data) > 1:
+        fits = [fit_level([d], factor_of, m, level)["fit"] for d in data]
+        chi2 = sum(f.chi2 for f in fits)
+        df = sum(f.df for f in fits)
+        fit = fits
+        converged = all(f.converged for f in fits)
+    else:
+        specs, n_par = multigroup_specs(p, factor_of, m, len(data), level, free_loadings,
+                                        free_intercepts)
+        fit = fit_multigroup(data, specs, _start(specs, data, n_par))
+        chi2, df, converged = fit.chi2, fit.df, fit.converged
     chi2_0 = sum(d.shape[0] * (np.log(d.var(axis=0)).sum()
                                - np.linalg.slogdet(np.cov(d, rowvar=False, bias=True))[1])
                  for d in data)
     df_0 = len(data) * p * (p - 1) / 2
-    return {"fit": fit, "chi2": fit.chi2, "df": fit.df, "converged": fit.converged,
-            **fit_indices(fit.chi2, fit.df, chi2_0, df_0, n, len(data))}
+    return {"fit": fit, "chi2": chi2, "df": df, "converged": converged,
+            **fit_indices(chi2, df, chi2_0, df_0, n, len(data))}
 
 
 def _group_data(items: dict[str, pd.DataFrame], cols: list[int]) -> tuple[list, list[str]]:
@@ -141,7 +154,8 @@ def _group_data(items: dict[str, pd.DataFrame], cols: list[int]) -> tuple[list, 
 
 
 def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: str,
-               max_free: int | None = None, partial: bool = True) -> pd.DataFrame:
+               max_free: int | None = None, partial: bool = True,
+               omega: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
     """Configural, metric and scalar invariance of one higher-order model across contexts.
 
     Parameters
@@ -156,6 +170,9 @@ def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: st
         Most items freed in the search for partial invariance (default: half the items).
     partial : bool
         Search the partial-invariance items where a level fails (refits: the slow part).
+    omega : dict, optional
+        Filled with ``(context, value) -> McDonald's omega`` from the configural fit (each
+        context's own loadings: the same numbers as :func:`mcdonald_omega`, no extra fit).
 
     Returns
     -------
@@ -180,6 +197,11 @@ def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: st
     free: dict[str, frozenset[int]] = {"metric": frozenset(), "scalar": frozenset()}
     for level in LEVELS:
         res = fit_level(data, factor_of, len(factors), level)  # lavaan's group.equal level
+        if level == "configural" and omega is not None:
+            fits = res["fit"] if isinstance(res["fit"], list) else [res["fit"]]
+            for chunk, fit in zip(items, fits, strict=True):
+                omega.update({(chunk, v): w for v, w in
+                              _omega(fit, factor_of, factors).items()})
         row = _row(group, level, res, previous, frozenset(), cols)
         rows.append(row)
         if partial and level != "configural" and not row["holds"] and res["converged"]:
@@ -229,11 +251,6 @@ def _partial(data, factor_of, m, level, previous, max_free, free_loadings):
     return best, freed
 
 
-def longitudinal_invariance(*args: Any, **kwargs: Any) -> pd.DataFrame:
-    """Placeholder kept out of ``__all__`` use until the longitudinal form lands."""
-    raise NotImplementedError("the longitudinal form is not implemented yet")
-
-
 def mcdonald_omega(items: pd.DataFrame, instrument: Instrument) -> dict[str, float]:
     """McDonald's omega per value from the loadings of the four magnifying-glass CFA models.
 
@@ -269,12 +286,71 @@ def mcdonald_omega(items: pd.DataFrame, instrument: Instrument) -> dict[str, flo
         d = items.reindex(columns=cols).astype(float).dropna().to_numpy()
         ok = d.shape[0] > len(cols) and (d.var(axis=0) > 1e-12).all()
         res = fit_level([d], factor_of, len(factors), "configural") if ok else None
-        for k, (value, _) in enumerate(factors):
-            if res is None or not res["converged"]:
-                out[value] = float("nan")
-                continue
-            mats = res["fit"].matrices[0]
-            lam = np.abs(mats["lam"][factor_of == k, k].sum())
-            theta = np.diag(mats["theta"])[factor_of == k].sum()
-            out[value] = float(lam**2 / (lam**2 + theta))
+        out.update(_omega(res["fit"] if res else None, factor_of, factors))
     return out
+
+
+def _omega(fit, factor_of: np.ndarray, factors: list) -> dict[str, float]:
+    """Omega of each factor of one single-group fit (NaN where it did not converge)."""
+    out: dict[str, float] = {}
+    for k, (value, _) in enumerate(factors):
+        if fit is None or not fit.converged:
+            out[value] = float("nan")
+            continue
+        mats = fit.matrices[0]
+        lam = np.abs(mats["lam"][factor_of == k, k].sum())
+        theta = np.diag(mats["theta"])[factor_of == k].sum()
+        out[value] = float(lam**2 / (lam**2 + theta))
+    return out
+
+
+def context_invariance(items: dict[str, pd.DataFrame], instrument: Instrument,
+                       max_free: int = 2) -> tuple[pd.DataFrame, dict[tuple[str, str], float]]:
+    """:func:`invariance` of the four higher-order models and the omega of every value in every
+    context, from one set of fits.
+
+    Parameters
+    ----------
+    items : dict
+        Context -> wide raw answers (one row per persona, columns = item numbers).
+    instrument : Instrument
+        PVQ40 or SVS57.
+    max_free : int
+        Most items freed in the search for partial invariance; 0: no search.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The four tables stacked (:data:`INVARIANCE_COLUMNS`); ``(context, value) -> omega``.
+    """
+    omega: dict[tuple[str, str], float] = {}
+    tables = [invariance(items, instrument, g, max_free=max_free, partial=max_free > 0,
+                         omega=omega) for g in HIGHER_ORDER]
+    return pd.concat(tables, ignore_index=True), omega
+
+
+def first_failing(table: pd.DataFrame) -> pd.DataFrame:
+    """Per higher-order model of an :func:`invariance` table: the first full level that does
+    not hold (``none`` when scalar holds; ``configural`` also when a fit did not converge), its
+    ΔCFI and ΔRMSEA, and the items freed where partial invariance then holds.
+
+    Columns: ``group, first_failing, delta_cfi, delta_rmsea, partial_holds, freed, note``.
+    """
+    rows = []
+    for group, g in table.groupby("group", sort=False):
+        full = g[g["level"].isin(LEVELS)].set_index("level")
+        failing = next((lv for lv in LEVELS if lv in full.index
+                        and not bool(full.at[lv, "holds"])), "none")
+        row = {"group": group, "first_failing": failing, "delta_cfi": np.nan,
+               "delta_rmsea": np.nan, "partial_holds": None, "freed": "",
+               "note": "; ".join(sorted({str(n) for n in g["note"].dropna() if n}))}
+        if failing not in ("none",):
+            row["delta_cfi"] = full.at[failing, "delta_cfi"]
+            row["delta_rmsea"] = full.at[failing, "delta_rmsea"]
+            part = g[g["level"] == f"partial {failing}"]
+            if len(part):
+                row["partial_holds"] = bool(part["holds"].iloc[0])
+                row["freed"] = str(part["freed"].iloc[0])
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["group", "first_failing", "delta_cfi", "delta_rmsea",
+                                       "partial_holds", "freed", "note"])

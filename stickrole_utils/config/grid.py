@@ -85,6 +85,15 @@ class ReliabilitySettings(Strict):
     permutations: int = Field(default=200, ge=1)
     """Persona shuffles per model and seed of the permutation null."""
 
+    invariance: bool = True
+    """Measurement invariance across contexts (configural, metric, scalar) of the four
+    higher-order CFA models, and McDonald's omega, per model and setting on its lowest seed
+    (``invariance.csv``; the floor models are left out)."""
+
+    partial_invariance: int = Field(default=2, ge=0)
+    """Most items freed, one at a time, where a level of invariance fails (each step refits
+    the level once per item: the slow part); 0: no search."""
+
 
 class ExperimentSettings(Strict):
     """A grid of generation settings; each point is a run under the experiment's directory."""

@@ -9,6 +9,10 @@ across-seed metrics.
   per model family) the variance components and shares over persona, context, seed and every
   other factor that varies (:mod:`.decomposition`); the noise floor of each stability metric
   (:func:`noise_floor`).
+- :func:`invariance_table`: ``invariance.csv``: per model and setting, configural, metric and
+  scalar invariance of the four higher-order CFA models across contexts
+  (:mod:`stickrole_utils.analysis.invariance`), and the ``omega`` / ``alpha`` rows of
+  ``reliability.csv`` (McDonald's omega beside Cronbach's alpha per value and context).
 - :func:`signal_metrics`: the rows ``experiment.csv`` gains (seed empty: a value over seeds).
 """
 
@@ -22,14 +26,19 @@ import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
 
+from ..analysis.answers import read_answers
+from ..analysis.invariance import context_invariance
+from ..analysis.reliability import cronbach_alpha
+from ..analysis.scoring import item_matrix
+from ..design.instruments import get_instrument
 from ..io import atomic_write_text
 from ..layout import RunLayout
-from ..records import RELIABILITY_COLUMNS
+from ..records import INVARIANCE_COLUMNS, RELIABILITY_COLUMNS
 from .decomposition import decompose
 from .reliability import noise_ceiling, retest_rank_order, retest_table, score_cube
 
 __all__ = ["collect_scores", "reliability_table", "noise_floor", "permutation_null",
-           "signal_metrics", "write_signal", "SIGNAL_METRICS"]
+           "invariance_table", "signal_metrics", "write_signal", "SIGNAL_METRICS"]
 
 #: Metrics over seeds that ``experiment.csv`` gains per model and setting (seed empty).
 SIGNAL_METRICS: tuple[str, ...] = ("icc2_1", "icc2_k", "noise_ceiling", "retest_rank_order")
@@ -268,6 +277,81 @@ def noise_floor(experiment: pd.DataFrame, scores: pd.DataFrame, floor_models: Se
     return pd.DataFrame(rows)
 
 
+def _point_settings(point: Mapping[str, Any], cfg: Any) -> dict[str, Any]:
+    return {"n_messages": cfg.generation.n_messages,
+            **{k: v for k, v in point.items() if k not in ("seed", "n_messages")}}
+
+
+def invariance_table(points: Sequence[tuple[Mapping[str, Any], Any]], models: Sequence[str], *,
+                     skip: Sequence[str] = (), max_free: int = 2
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Measurement invariance across contexts, and omega beside alpha, per model and setting.
+
+    One seed per model and setting: the lowest. The seeds repeat the same personas, so pooling
+    them would count each persona several times (too small standard errors, a chi-square that
+    grows with the number of seeds).
+
+    Parameters
+    ----------
+    points : sequence of (point, RunConfig)
+        The grid (``config.expand_grid``).
+    models : sequence of str
+        Model names.
+    skip : sequence of str
+        Models left out (the floor models: random answers have no factor structure to compare,
+        and the fits on them are the slow ones).
+    max_free : int
+        Most items freed in the partial-invariance search; 0: no search.
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        ``invariance.csv`` (:data:`~stickrole_utils.records.INVARIANCE_COLUMNS`, then the
+        setting columns); ``reliability.csv`` rows ``omega`` and ``alpha`` per value and context (and
+        their means, ``value`` = ``all``). A model without answers, or with an instrument
+        without the value structure, gives no rows.
+    """
+    first: dict[tuple, tuple[int, Any, dict]] = {}
+    for point, cfg in points:
+        settings = _point_settings(point, cfg)
+        for model in models:
+            if model in skip:
+                continue
+            key = (model, *settings.items())
+            seed = cfg.generation.seed
+            if key not in first or seed < first[key][0]:
+                first[key] = (seed, cfg, settings)
+    inv_rows, rel_rows = [], []
+    for key, (seed, cfg, settings) in first.items():
+        model = key[0]
+        path = RunLayout(cfg.run_dir).answers(model)
+        if not path.is_file():
+            continue
+        answers = read_answers(path)
+        for q, qa in answers.groupby("questionnaire", sort=False):
+            inst = get_instrument(str(q))
+            if not inst.is_values:
+                continue
+            items = {str(c): item_matrix(ca) for c, ca in qa.groupby("chunk", sort=False)}
+            table, omega = context_invariance(items, inst, max_free=max_free)
+            base = {"model": model, "seed": seed, "questionnaire": q, **settings}
+            inv_rows += [{**base, **r} for r in table.to_dict("records")]
+            for chunk, x in items.items():
+                alpha = cronbach_alpha(x, inst)
+                for quantity, per_value in (("omega", {v: omega.get((chunk, v), np.nan)
+                                                       for v in alpha}), ("alpha", alpha)):
+                    vals = [float(per_value[v]) for v in alpha]
+                    rows = [*zip(alpha, vals, strict=True), ("all", float(np.nanmean(vals))
+                                                              if np.isfinite(vals).any()
+                                                              else np.nan)]
+                    rel_rows += [{"model": model, **settings, "quantity": quantity,
+                                  "value": v, "chunk": chunk, "estimate": e, "n": len(x)}
+                                 for v, e in rows]
+    settings_cols = list(dict.fromkeys(k for _, (_, _, st) in first.items() for k in st))
+    inv = pd.DataFrame(inv_rows).reindex(columns=[*INVARIANCE_COLUMNS, *settings_cols])
+    return inv, pd.DataFrame(rel_rows)
+
+
 def signal_metrics(reliability: pd.DataFrame) -> pd.DataFrame:
     """The rows ``experiment.csv`` gains: per model and setting, :data:`SIGNAL_METRICS` and the
     pooled variance shares (``share:<effects>``), with an empty ``seed`` (values over seeds).
@@ -287,11 +371,14 @@ def signal_metrics(reliability: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_signal(experiment: pd.DataFrame, scores: pd.DataFrame, layout: RunLayout,
-                 settings: Any) -> pd.DataFrame:
-    """Write ``reliability.csv`` into the experiment's directory and return ``experiment``
-    with :func:`signal_metrics`' rows added (what ``experiment.csv`` then holds).
+                 settings: Any, points: Sequence[tuple[Mapping[str, Any], Any]] | None = None,
+                 models: Sequence[Any] = ()) -> pd.DataFrame:
+    """Write ``reliability.csv`` (and, given ``points`` and ``settings.invariance``,
+    ``invariance.csv``) into the experiment's directory and return ``experiment`` with
+    :func:`signal_metrics`' rows added (what ``experiment.csv`` then holds).
 
-    ``settings`` is the experiment's :class:`~stickrole_utils.config.ReliabilitySettings`.
+    ``settings`` is the experiment's :class:`~stickrole_utils.config.ReliabilitySettings`;
+    ``points`` the grid and ``models`` its model entries (:func:`invariance_table`).
     """
     floor = noise_floor(experiment, scores, settings.floor_models, source=settings.noise_floor,
                         n_perm=settings.permutations, level=settings.ci_level,
@@ -299,6 +386,13 @@ def write_signal(experiment: pd.DataFrame, scores: pd.DataFrame, layout: RunLayo
     rel = reliability_table(scores, n_boot=settings.bootstrap, level=settings.ci_level,
                             seed=settings.seed, floor=floor) if len(scores) else floor
     layout.run_dir.mkdir(parents=True, exist_ok=True)
+    if points is not None and settings.invariance:
+        inv, omega = invariance_table(points, [m.name for m in models],
+                                      skip=settings.floor_models,
+                                      max_free=settings.partial_invariance)
+        if len(omega):
+            rel = pd.concat([rel, omega.reindex(columns=rel.columns)], ignore_index=True)
+        atomic_write_text(layout.invariance_csv, inv.to_csv(index=False))
     atomic_write_text(layout.reliability_csv, rel.to_csv(index=False))
     if not len(scores):
         return experiment

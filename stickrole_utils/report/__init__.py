@@ -30,7 +30,8 @@ _LAZY = {name: ".experiment_figures" for name in (
     "pairwise_heatmaps", "significance_matrix", "value_behaviour_bars", "metric_title",
     "task_title", "setting_label", "describe_grid")}
 _LAZY.update({name: ".signal_figures" for name in (
-    "ceiling_vs_observed", "variance_shares", "reliability_summary", "floor_band")})
+    "ceiling_vs_observed", "variance_shares", "reliability_summary", "floor_band",
+    "invariance_summary", "omega_alpha")})
 _LAZY["Explorer"] = ".explorer"
 
 

@@ -7,7 +7,10 @@
 - :func:`ceiling_vs_observed`: each model's rank-order stability between contexts beside its
   noise ceiling and its retest stability between seeds;
 - :func:`variance_shares`: stacked variance shares per model, pooled and per value;
-- :func:`reliability_summary`: the numbers behind them as a table.
+- :func:`reliability_summary`: the numbers behind them as a table;
+- :func:`invariance_summary`: the first level of measurement invariance that fails, per model,
+  setting and higher-order CFA model (``invariance.csv``);
+- :func:`omega_alpha`: McDonald's omega beside Cronbach's alpha per model and value.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from ..analysis.invariance import first_failing
 from ..design.values import VALUES
+from ..records import INVARIANCE_COLUMNS, RELIABILITY_COLUMNS
 
 __all__ = ["floor_rows", "floor_band", "ceiling_vs_observed", "variance_shares",
-           "reliability_summary", "EFFECT_WORDS"]
+           "reliability_summary", "invariance_summary", "omega_alpha", "EFFECT_WORDS"]
 
 #: Effects of the decomposition in words.
 EFFECT_WORDS: dict[str, str] = {
@@ -190,3 +195,46 @@ def reliability_summary(reliability: pd.DataFrame | None) -> pd.DataFrame:
     if noise:
         table["share: with seed (noise)"] = out[noise].sum(axis=1, min_count=1)
     return table.dropna(how="all").round(3)
+
+
+def invariance_summary(invariance: pd.DataFrame | None) -> pd.DataFrame:
+    """Per model, setting and higher-order CFA model: the first level of invariance across
+    contexts that fails (``none``: scalar holds, the contexts' scores are comparable), its ΔCFI
+    and ΔRMSEA against the level below, and, where the partial-invariance search ran, whether
+    freeing the listed items restores that level."""
+    if invariance is None or invariance.empty:
+        return pd.DataFrame()
+    settings = [c for c in invariance.columns if c not in INVARIANCE_COLUMNS]
+    keys = ["model", "seed", "questionnaire", *settings]
+    parts = []
+    for key, g in invariance.groupby(keys, sort=False, dropna=False):
+        ff = first_failing(g)
+        for k, v in zip(keys, key, strict=True):
+            ff[k] = v
+        parts.append(ff)
+    out = pd.concat(parts, ignore_index=True)
+    out = out[[*keys, *(c for c in out.columns if c not in keys)]]
+    out = out.rename(columns={"group": "CFA model", "first_failing": "first failing level",
+                              "delta_cfi": "ΔCFI", "delta_rmsea": "ΔRMSEA",
+                              "partial_holds": "partial holds", "freed": "items freed"})
+    return out.round(3).set_index([*keys, "CFA model"])
+
+
+def omega_alpha(reliability: pd.DataFrame | None) -> pd.DataFrame:
+    """Per model (and setting) and value: McDonald's omega and Cronbach's alpha, means over
+    contexts (per context in ``reliability.csv``)."""
+    if reliability is None or reliability.empty:
+        return pd.DataFrame()
+    rows = reliability[reliability["quantity"].isin(["omega", "alpha"])]
+    if rows.empty:
+        return pd.DataFrame()
+    settings = [c for c in reliability.columns if c not in RELIABILITY_COLUMNS
+                and rows[c].notna().any()]
+    table = rows.pivot_table(index=["model", *settings, "value"], columns="quantity",
+                             values="estimate", aggfunc="mean", dropna=False)
+    order = {v: i for i, v in enumerate([*VALUES, "all"])}
+    table = table.sort_index(level="value", key=lambda s: s.map(lambda v: order.get(v, 99)),
+                             sort_remaining=False)
+    table = table.sort_index(level="model", sort_remaining=False)
+    return table.reindex(columns=[c for c in ("omega", "alpha") if c in table.columns]
+                         ).dropna(how="all").round(3)

@@ -98,3 +98,51 @@ def test_experiment_rows_and_the_typed_reader(tmp_path):
     back = read_reliability(tmp_path)
     assert back is not None and len(back) == len(rel) and back.value.eq(rel.value).all()
     assert read_reliability(tmp_path / "nowhere") is None
+
+
+def _answers_points(tmp_path, models, seeds=(1, 0), n_personas=60):
+    """Grid points (point, config-like) whose runs hold synthetic answers of ``models``."""
+    from types import SimpleNamespace
+
+    from stickrole_utils.datasets import synthetic_answers
+
+    points = []
+    for seed in seeds:
+        run_dir = tmp_path / f"seed_{seed}"
+        answers = synthetic_answers({m: 0.8 for m in models}, n_personas=n_personas, seed=seed,
+                                    chunks=["ctx_a", "ctx_b", "ctx_c"])
+        for m in models:
+            path = RunLayout(run_dir).answers(m)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            answers[answers.model == m].to_parquet(path)
+        points.append(({"seed": seed}, SimpleNamespace(
+            run_dir=run_dir, generation=SimpleNamespace(seed=seed, n_messages=1))))
+    return points
+
+
+def test_invariance_table_fits_the_lowest_seed_and_puts_omega_beside_alpha(tmp_path):
+    from stickrole_utils.analysis.invariance import mcdonald_omega
+    from stickrole_utils.analysis.reliability import cronbach_alpha
+    from stickrole_utils.analysis.scoring import item_matrix
+    from stickrole_utils.design.instruments import PVQ40
+    from stickrole_utils.experiment.signal import invariance_table
+    from stickrole_utils.records import INVARIANCE_COLUMNS
+
+    points = _answers_points(tmp_path, ["m", "dummy"])
+    inv, rel = invariance_table(points, ["m", "dummy"], skip=["dummy"], max_free=0)
+    assert list(inv.columns) == [*INVARIANCE_COLUMNS, "n_messages"]
+    assert set(inv.model) == {"m"} and set(inv.seed) == {0}  # the floor model left out
+    assert len(inv) == 4 * 3 and inv.converged.all()  # 4 CFA models x 3 levels, no search
+    assert set(inv.level) == {"configural", "metric", "scalar"}
+    # omega from the configural fit = omega from a single-group fit of that context alone
+    answers = pd.read_parquet(RunLayout(tmp_path / "seed_0").answers("m"))
+    x = item_matrix(answers[answers.chunk == "ctx_b"])
+    omega = rel[(rel.quantity == "omega") & (rel.chunk == "ctx_b") & (rel.value != "all")]
+    alone = mcdonald_omega(x, PVQ40)
+    for r in omega.itertuples():
+        assert r.estimate == pytest.approx(alone[r.value], abs=1e-5)
+        assert 0 < r.estimate < 1
+    alpha = rel[(rel.quantity == "alpha") & (rel.chunk == "ctx_b") & (rel.value != "all")]
+    assert dict(zip(alpha.value, alpha.estimate, strict=True)) == pytest.approx(
+        cronbach_alpha(x, PVQ40))
+    assert len(rel[rel.value == "all"]) == 2 * 3  # mean per quantity and context
