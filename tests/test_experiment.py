@@ -21,7 +21,7 @@ from stickrole_utils.experiment import (
     compare_over_seeds,
     summarise,
 )
-from stickrole_utils.records import read_reliability
+from stickrole_utils.records import read_invariance, read_reliability
 
 BASE = {"version": 1, "run": "exp", "output_dir": "/tmp/o",
         "models": [{"name": "d", "backend": "dummy"}],
@@ -207,6 +207,11 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel, monkeypatc
     assert "experiment.html" in index
     page = (run_dir / "report" / "experiment.html").read_text()
     assert "Model comparisons" in page and "dummy-a" in page
+    # Signal and noise: ceiling vs observed and the variance shares drawn; 4 personas are too
+    # few for the invariance fits (13 items): invariance.csv says so instead of failing
+    assert _images_in_section(page, "Signal and noise") == 2
+    inv = read_invariance(run_dir)
+    assert len(inv) and not inv.converged.any() and inv.note.str.contains("complete personas").all()
     # the paper's figures: downstream stability (Fig 8), the chunk x chunk heat map of each
     # model per setting (Fig 10); one model has no pair for a significance matrix
     assert _images_in_section(page, "Downstream behaviour") == 1
