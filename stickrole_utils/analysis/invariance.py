@@ -31,7 +31,7 @@ from ..design.instruments import Instrument
 from ..design.values import HIGHER_ORDER
 from .mgcfa import GroupSpec, fit_indices, fit_multigroup
 
-__all__ = ["LEVELS", "DELTA_CFI", "DELTA_RMSEA", "INVARIANCE_COLUMNS", "multigroup_specs",
+__all__ = ["LEVELS", "DELTA_CFI", "DELTA_RMSEA", "LEVEL_COLUMNS", "multigroup_specs",
            "fit_level", "invariance", "context_invariance", "first_failing", "mcdonald_omega"]
 
 #: The nested levels, weakest first.
@@ -41,7 +41,7 @@ DELTA_CFI: float = 0.010
 #: Largest rise in RMSEA from the level below that still counts as invariant.
 DELTA_RMSEA: float = 0.015
 #: Columns of :func:`invariance`.
-INVARIANCE_COLUMNS: tuple[str, ...] = (
+LEVEL_COLUMNS: tuple[str, ...] = (
     "group", "level", "cfi", "rmsea", "chi2", "df", "delta_cfi", "delta_rmsea", "holds",
     "freed", "converged", "note")
 
@@ -177,7 +177,7 @@ def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: st
     Returns
     -------
     DataFrame
-        :data:`INVARIANCE_COLUMNS`, one row per level (``configural``, ``metric``, ``scalar``)
+        :data:`LEVEL_COLUMNS`, one row per level (``configural``, ``metric``, ``scalar``)
         and, where a level fails, one ``partial <level>`` row with the freed items (``freed``,
         item numbers: loadings at metric, intercepts at scalar) at which it holds (or the most
         tried). Each full level is lavaan's ``group.equal`` model; ``holds`` compares a level
@@ -191,7 +191,7 @@ def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: st
     if notes:
         return pd.DataFrame([{"group": group, "level": lv, "converged": False,
                               "holds": False, "note": "; ".join(notes)} for lv in LEVELS],
-                            columns=list(INVARIANCE_COLUMNS))
+                            columns=list(LEVEL_COLUMNS))
     max_free = len(cols) // 2 if max_free is None else max_free
     previous = None
     free: dict[str, frozenset[int]] = {"metric": frozenset(), "scalar": frozenset()}
@@ -209,7 +209,7 @@ def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: st
                                         max_free, free["metric"])
             rows.append(_row(group, f"partial {level}", res, previous, free[level], cols))
         previous = res
-    return pd.DataFrame(rows, columns=list(INVARIANCE_COLUMNS))
+    return pd.DataFrame(rows, columns=list(LEVEL_COLUMNS))
 
 
 def _holds(res: dict, previous: dict | None) -> tuple[float, float, bool]:
@@ -321,7 +321,7 @@ def context_invariance(items: dict[str, pd.DataFrame], instrument: Instrument,
     Returns
     -------
     (DataFrame, dict)
-        The four tables stacked (:data:`INVARIANCE_COLUMNS`); ``(context, value) -> omega``.
+        The four tables stacked (:data:`LEVEL_COLUMNS`); ``(context, value) -> omega``.
     """
     omega: dict[tuple[str, str], float] = {}
     tables = [invariance(items, instrument, g, max_free=max_free, partial=max_free > 0,
