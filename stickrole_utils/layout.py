@@ -15,7 +15,8 @@ Every other module asks a :class:`RunLayout` for a path instead of joining names
 An experiment (a params file with a grid) is a directory of runs, one per grid point::
 
     <output_dir>/<run>/                    RunLayout(run_dir)
-        experiment.csv  comparisons.csv  run_config.json  run_summary.json
+        experiment.csv  comparisons.csv  reliability.csv  invariance.csv
+        run_config.json  run_summary.json
         <point label>/                     point(label): a run directory as above
             params.json                    the point's params (what its stages read)
         report/index.html  report/experiment.html
@@ -147,6 +148,16 @@ class RunLayout:
     @property
     def comparisons_csv(self) -> Path:
         return self.run_dir / "comparisons.csv"
+
+    @property
+    def reliability_csv(self) -> Path:
+        """ICCs across seeds, variance components and noise floors of an experiment."""
+        return self.run_dir / "reliability.csv"
+
+    @property
+    def invariance_csv(self) -> Path:
+        """Measurement invariance across contexts of an experiment's models."""
+        return self.run_dir / "invariance.csv"
 
     @property
     def experiment_page(self) -> Path:

@@ -15,6 +15,10 @@ columns.csv``
 ``ranking.json``     :class:`RankingFile`                    :func:`read_ranking`
 ``experiment.csv``,  DataFrames, :data:`EXPERIMENT_COLUMNS`, :func:`read_experiment`
 ``comparisons.csv``  :data:`COMPARISONS_COLUMNS` first
+``reliability.csv``  DataFrame, :data:`RELIABILITY_COLUMNS`    :func:`read_reliability`
+                     first
+``invariance.csv``   DataFrame, :data:`INVARIANCE_COLUMNS`     :func:`read_invariance`
+                     first
 ==================== ======================================= ============================
 
 The files a model's stages write have their own owners: ``answers.parquet``
@@ -46,6 +50,8 @@ __all__ = [
     "EXPERIMENT_COLUMNS",
     "COMPARISONS_COLUMNS",
     "PAIRWISE_COLUMNS",
+    "RELIABILITY_COLUMNS",
+    "INVARIANCE_COLUMNS",
     "StageRow",
     "RunSummaryFile",
     "RankingFile",
@@ -57,6 +63,8 @@ __all__ = [
     "read_leaderboard_columns",
     "read_ranking",
     "read_experiment",
+    "read_reliability",
+    "read_invariance",
 ]
 
 #: The contract columns of leaderboard.csv, in order (extras follow).
@@ -78,6 +86,35 @@ COMPARISONS_COLUMNS: tuple[str, ...] = ("metric", "n_messages", "model_a", "mode
 #: Columns of the experiment's pairwise (chunk x chunk) table, before the other grid keys.
 PAIRWISE_COLUMNS: tuple[str, ...] = ("model", "seed", "n_messages", "chunk_a", "chunk_b",
                                      "value")
+#: Leading columns of ``reliability.csv`` (the setting columns follow: ``n_messages`` and the
+#: other grid keys but seed; empty where the setting is a factor of a decomposition).
+RELIABILITY_COLUMNS: tuple[str, ...] = (
+    "model",  # str: a model, "family:<name>" (its entries together), or a noise floor's source
+    "quantity",  # str: icc2_1, icc2_k, noise_ceiling, retest_rank_order, component:<effects>,
+    #              share:<effects>, noise_floor:<metric>
+    "value",  # str: a Schwartz value, or "all" (mean over values / pooled)
+    "chunk",  # str: a context, or "all"
+    "estimate",  # float
+    "ci_low",  # float: lower bound of the interval (NaN where none)
+    "ci_high",  # float: upper bound
+    "n",  # int: personas (decomposition, ICC) or draws (noise floor)
+)
+
+#: Leading columns of ``invariance.csv`` (the setting columns follow; docs/method.md,
+#: Measurement invariance).
+INVARIANCE_COLUMNS: tuple[str, ...] = (
+    "model",  # str
+    "seed",  # int: the seed whose answers were fitted (the lowest of the model and setting)
+    "questionnaire",  # str: PVQ40 or SVS57
+    "group",  # str: the higher-order CFA model (conservation, openness_to_change, ...)
+    "level",  # str: configural, metric, scalar, or "partial <level>"
+    "cfi", "rmsea", "chi2", "df",  # float: the multi-group fit (lavaan's)
+    "delta_cfi", "delta_rmsea",  # float: against the level below (NaN for configural)
+    "holds",  # bool: dCFI >= -0.010 and dRMSEA <= 0.015 (and converged)
+    "freed",  # str: items (numbers) whose loadings/intercepts were freed (partial levels)
+    "converged",  # bool
+    "note",  # str: why a level could not be fitted
+)
 
 
 class StageRow(BaseModel):
@@ -248,3 +285,36 @@ def read_experiment(run_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] | 
                    if layout.comparisons_csv.is_file()
                    else pd.DataFrame(columns=list(COMPARISONS_COLUMNS)))
     return table, comparisons
+
+
+def read_reliability(run_dir: str | Path) -> pd.DataFrame | None:
+    """``<run>/reliability.csv`` (``None`` when absent): ICCs, noise ceilings, variance
+    components and shares, noise floors (``docs/method.md``, Signal and noise).
+
+    Raises
+    ------
+    DataError
+        Not CSV, or a leading column missing.
+    """
+    path = RunLayout(run_dir).reliability_csv
+    if not path.is_file():
+        return None
+    return _csv(path, RELIABILITY_COLUMNS, "reliability table",
+                dtype={"model": str, "quantity": str, "value": str, "chunk": str})
+
+
+def read_invariance(run_dir: str | Path) -> pd.DataFrame | None:
+    """``<run>/invariance.csv`` (``None`` when absent): configural, metric and scalar
+    invariance across contexts per model, setting and higher-order CFA model.
+
+    Raises
+    ------
+    DataError
+        Not CSV, or a leading column missing.
+    """
+    path = RunLayout(run_dir).invariance_csv
+    if not path.is_file():
+        return None
+    return _csv(path, INVARIANCE_COLUMNS, "invariance table",
+                dtype={"model": str, "questionnaire": str, "group": str, "level": str,
+                       "freed": str, "note": str})

@@ -183,3 +183,32 @@ def test_commented_reasoning_entries_are_valid_model_entries():
                 said = {True: "on", False: "off"}.get(data.get("reasoning"), data.get("reasoning"))
                 assert opts.reasoning == (said or "auto")
     assert seen == 2
+
+
+def test_perturbation_factors_as_grid_keys_and_model_factors():
+    from stickrole_utils.config import GRID_KEYS, expand_grid, parse_run_config, run_spec
+
+    assert {"option_seed", "answer.temperature", "conversation.temperature", "mode",
+            "system_role", "persona_turn"} <= set(GRID_KEYS)
+    cfg = parse_run_config({
+        "version": 1, "run": "r", "output_dir": "/o",
+        "models": [{"name": "q4", "backend": "dummy",
+                    "factors": {"family": "smol", "quantization": "q4_k_m"}},
+                   {"name": "q8", "backend": "dummy",
+                    "factors": {"family": "smol", "quantization": "q8_0"}}],
+        "generation": {"chunks": ["chunk_no_conv"]},
+        "experiment": {"grid": {"option_seed": [1, 2], "answer.temperature": [0.0, 0.7]}}})
+    assert cfg.models[0].factors == {"family": "smol", "quantization": "q4_k_m"}
+    assert cfg.models[0].options == {}  # a common key, not a backend option
+    points = expand_grid(cfg)
+    assert [p for p, _ in points][1] == {"option_seed": 1, "answer.temperature": 0.7}
+    gen = points[1][1].generation
+    assert gen.seed == 0 and gen.answer.temperature == 0.7
+    assert gen.chunks[0].seed == "1_no_conv"  # only the option orders change
+    assert run_spec(parse_run_config(run_spec(cfg))) == run_spec(cfg)
+    with pytest.raises(ConfigError, match="answer.temprature"):
+        parse_run_config({"version": 1, "run": "r", "models": [{"name": "d", "backend": "dummy"}],
+                          "experiment": {"grid": {"answer.temprature": [0.1]}}})
+    with pytest.raises(ConfigError, match="answer.temperature"):
+        parse_run_config({"version": 1, "run": "r", "models": [{"name": "d", "backend": "dummy"}],
+                          "experiment": {"grid": {"answer.temperature": [-1]}}})

@@ -21,6 +21,7 @@ from stickrole_utils.experiment import (
     compare_over_seeds,
     summarise,
 )
+from stickrole_utils.records import read_invariance, read_reliability
 
 BASE = {"version": 1, "run": "exp", "output_dir": "/tmp/o",
         "models": [{"name": "d", "backend": "dummy"}],
@@ -186,9 +187,18 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel, monkeypatc
         assert (run_dir / label / "params.json").is_file()
     exp = pd.read_csv(run_dir / "experiment.csv")
     assert list(exp.columns) == list(EXPERIMENT_COLUMNS)
-    assert set(exp.metric) == {"rank_order", "ipsative", "downstream_rank_order:religion"}
-    assert len(exp) == 1 * 4 * 3  # models x points x metrics
-    assert sorted(exp.seed.unique()) == [0, 1] and sorted(exp.n_messages.unique()) == [1, 3]
+    per_seed = exp[exp.seed.notna()]
+    assert set(per_seed.metric) == {"rank_order", "ipsative", "downstream_rank_order:religion"}
+    assert len(per_seed) == 1 * 4 * 3  # models x points x metrics
+    assert sorted(per_seed.seed.unique()) == [0, 1]
+    assert sorted(per_seed.n_messages.unique()) == [1, 3]
+    # values over seeds (docs/method.md, Signal and noise): one per model and length
+    over = exp[exp.seed.isna()]
+    assert {"icc2_1", "icc2_k", "noise_ceiling", "retest_rank_order"} <= set(over.metric)
+    assert len(over[over.metric == "icc2_1"]) == 2
+    rel = read_reliability(run_dir)
+    assert {"icc2_1", "noise_ceiling", "component:persona:context",
+            "noise_floor:rank_order"} <= set(rel.quantity)
     # one model: no pair to compare (the t-test and BH variants are checked against scipy above)
     cmp_ = pd.read_csv(run_dir / "comparisons.csv")
     assert list(cmp_.columns) == list(COMPARISONS_COLUMNS) and cmp_.empty
@@ -197,6 +207,11 @@ def test_grid_run_writes_experiment_and_comparisons(tmp_path, kernel, monkeypatc
     assert "experiment.html" in index
     page = (run_dir / "report" / "experiment.html").read_text()
     assert "Model comparisons" in page and "dummy-a" in page
+    # Signal and noise: ceiling vs observed and the variance shares drawn; 4 personas are too
+    # few for the invariance fits (13 items): invariance.csv says so instead of failing
+    assert _images_in_section(page, "Signal and noise") == 2
+    inv = read_invariance(run_dir)
+    assert len(inv) and not inv.converged.any() and inv.note.str.contains("complete personas").all()
     # the paper's figures: downstream stability (Fig 8), the chunk x chunk heat map of each
     # model per setting (Fig 10); one model has no pair for a significance matrix
     assert _images_in_section(page, "Downstream behaviour") == 1
@@ -256,6 +271,7 @@ def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
     write_run_config(layout.run_dir, parse_run_config({
         "version": 1, "run": "exp", "models": [{"name": "a", "backend": "dummy"}],
         "report": {"title": "Seeds"}}))
+    _write_signal_files(layout)
     index = build_report(layout.run_dir, kernel_name=kernel)
     assert "experiment.html" in index.read_text()
     page = layout.experiment_page.read_text()
@@ -269,6 +285,42 @@ def test_report_of_an_experiment_directory_renders_its_page(tmp_path, kernel):
     assert _images_in_section(page, "Downstream behaviour") == 1
     assert _images_in_section(page, "Value expression and behaviour") == 1
     assert _images_in_section(page, "Pairwise rank-order stability over contexts") == 1
+    # Signal and noise: ceiling vs observed, variance shares; tables: ICCs, invariance, omega
+    assert _images_in_section(page, "Signal and noise") == 2
+    section = re.split(r"<h[1-6][^>]*>", page.split(">Signal and noise<")[1])[0]
+    assert "first failing level" in section and "ΔCFI" in section and "-0.021" in section
+    assert "Cheung &amp; Rensvold" in section and "0.012" in section  # criteria stated
+    assert "omega" in section and "0.812" in section and "0.615" in section
+
+
+def _write_signal_files(layout) -> None:
+    """reliability.csv of models a, b, c from a synthetic experiment with omega and alpha
+    rows; invariance.csv where model a's metric invariance fails (dCFI -0.021)."""
+    from stickrole_utils.experiment import reliability_table, synthetic_cube, synthetic_scores
+    from stickrole_utils.experiment.synthetic import DEFAULT_COMPONENTS
+    from stickrole_utils.records import INVARIANCE_COLUMNS
+
+    rng = np.random.default_rng(0)
+    levels = {"persona": 10, "context": 3, "seed": 3}
+    cubes = {m: synthetic_cube(DEFAULT_COMPONENTS, levels, rng=rng) for m in "abc"}
+    rel = reliability_table(synthetic_scores(cubes, levels).assign(n_messages=1), n_boot=0)
+    extra = pd.DataFrame([
+        {"model": "a", "quantity": "omega", "value": "Power", "chunk": "c0", "estimate": 0.812,
+         "n_messages": 1},
+        {"model": "a", "quantity": "alpha", "value": "Power", "chunk": "c0", "estimate": 0.615,
+         "n_messages": 1}])
+    pd.concat([rel, extra], ignore_index=True).to_csv(layout.reliability_csv, index=False)
+    fits = [("configural", 0.99, 0.03, np.nan, np.nan, True),
+            ("metric", 0.969, 0.042, -0.021, 0.012, False),
+            ("partial metric", 0.985, 0.035, -0.005, 0.005, True),
+            ("scalar", 0.98, 0.036, -0.005, 0.001, True)]
+    inv = pd.DataFrame([{"model": "a", "seed": 0, "questionnaire": "pvq40",
+                         "group": "conservation", "level": lv, "cfi": cfi, "rmsea": rmsea,
+                         "chi2": 100.0, "df": 90, "delta_cfi": dc, "delta_rmsea": dr,
+                         "holds": ok, "freed": "13" if lv.startswith("partial") else "",
+                         "converged": True, "note": "", "n_messages": 1}
+                        for lv, cfi, rmsea, dc, dr, ok in fits])
+    inv[[*INVARIANCE_COLUMNS, "n_messages"]].to_csv(layout.invariance_csv, index=False)
 
 
 def _images_in_section(page: str, heading: str) -> int:

@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import spearmanr
@@ -108,3 +109,29 @@ def test_known_truth_stable_vs_unstable_population():
                                     ["a", "b", "c"])["rank_order"]
     assert res["stable"] > 0.6
     assert abs(res["shuffled"]) < 0.15
+
+
+def test_fast_rank_order_equals_the_definition_with_ties_and_a_constant_column():
+    from stickrole_utils.analysis.stability import rank_order_fast
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for c in ("a", "b", "c"):
+        for p in range(6):
+            for v in ("Power", "Hedonism", "Benevolence"):
+                x = float(rng.integers(0, 3))  # ties
+                if v == "Benevolence" and c == "b":
+                    x = 1.0  # constant in chunk b: NaN, skipped
+                rows.append({"chunk": c, "persona": f"p{p}", "value": v, "centered": x})
+    scores = pd.DataFrame(rows)
+    exact = rank_order_summary(rank_order(scores, ["a", "b", "c"]), ["a", "b", "c"])
+    fast = rank_order_fast(scores, ["a", "b", "c"])
+    assert fast["rank_order"] == pytest.approx(exact["rank_order"], abs=1e-12)
+    assert fast["rank_order_nan"] == exact["rank_order_nan"] == 2
+    for a in "abc":
+        for b in "abc":
+            assert fast["pairwise_rank_order"][a][b] == pytest.approx(
+                exact["pairwise_rank_order"][a][b], abs=1e-12, nan_ok=True)
+    assert fast["rank_order_per_value"] == pytest.approx(exact["rank_order_per_value"])
+    # a persona without a score in one chunk: only the definition knows which pairs to use
+    assert rank_order_fast(scores.iloc[1:], ["a", "b", "c"]) is None

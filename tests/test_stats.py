@@ -123,3 +123,17 @@ def test_percentile_bootstrap_degenerate():
     assert 1.0 <= lo <= hi <= 3.0
     with pytest.raises(ValueError):
         percentile_bootstrap(lambda i: 1.0, 5, 10, rng, level=1.0)
+
+
+def test_bootstrap_workers_give_the_same_replicates(monkeypatch):
+    from stickrole_utils.analysis.stats import bootstrap_distribution, bootstrap_workers
+
+    x = np.arange(20.0) ** 2
+    serial = bootstrap_distribution(lambda i: x[i].mean(), 20, 9, np.random.default_rng(5))
+    forked = bootstrap_distribution(lambda i: x[i].mean(), 20, 9, np.random.default_rng(5),
+                                    workers=3)
+    np.testing.assert_array_equal(serial, forked)
+    monkeypatch.delenv("STICKROLE_BOOTSTRAP_WORKERS", raising=False)
+    assert bootstrap_workers(50) == 1  # opt-in
+    monkeypatch.setenv("STICKROLE_BOOTSTRAP_WORKERS", "4")
+    assert bootstrap_workers(50) == 4 and bootstrap_workers(2) == 2

@@ -47,6 +47,15 @@ from .downstream import (
     value_behaviour,
     value_behaviour_summary,
 )
+from .invariance import (
+    DELTA_CFI,
+    DELTA_RMSEA,
+    LEVELS,
+    context_invariance,
+    first_failing,
+    invariance,
+    mcdonald_omega,
+)
 from .mds import (
     TIE_TOLERANCE,
     mds_dissimilarities,
@@ -97,6 +106,7 @@ from .stability import (
     ipsative,
     ipsative_summary,
     rank_order,
+    rank_order_fast,
     rank_order_summary,
     spearman,
 )
@@ -104,6 +114,7 @@ from .stats import (
     COMPARISON_COLUMNS,
     benjamini_hochberg,
     bootstrap_distribution,
+    bootstrap_workers,
     compare_models,
     percentile_bootstrap,
 )
@@ -117,6 +128,15 @@ from .structure import (
 )
 
 __all__ = [
+    "DELTA_CFI",
+    "DELTA_RMSEA",
+    "LEVELS",
+    "context_invariance",
+    "first_failing",
+    "invariance",
+    "mcdonald_omega",
+    "rank_order_fast",
+    "bootstrap_workers",
     "register_metric",
     "registered_metrics",
     "compute_custom_metrics",

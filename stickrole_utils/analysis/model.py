@@ -46,8 +46,8 @@ from .downstream import (
 from .metrics import Metrics
 from .reliability import cronbach_alpha, mean_alpha
 from .scoring import item_matrix, substitute_unparsed, value_scores
-from .stability import ipsative, ipsative_summary, rank_order, rank_order_summary
-from .stats import percentile_bootstrap
+from .stability import ipsative, ipsative_summary, rank_order, rank_order_fast, rank_order_summary
+from .stats import bootstrap_workers, percentile_bootstrap
 from .structure import value_structure
 
 __all__ = ["ModelAnalysis", "analyze_model", "FIT_FAILURE_VALUES"]
@@ -200,6 +200,11 @@ def _nanmean_dict(d: dict) -> float:
     return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
 
 
+#: The Cardinal bootstrap's resamples use :func:`~.stability.rank_order_fast` (equal up to
+#: rounding); False: the definition, as before (``benchmarks/bench_bootstrap.py`` times both).
+FAST_RESAMPLES = True
+
+
 def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
           settings: AnalysisSettings, *, tables: bool) -> tuple[dict, dict]:
     """Metrics of one (already substituted) model table; ``tables`` also returns DataFrames.
@@ -208,8 +213,12 @@ def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
     order, Stress and CFA (no ipsative stability, no alpha).
     """
     scores = value_scores(answers[answers["questionnaire"].isin(set(qmap.values()))])
-    ro = rank_order(scores, chunks)
-    m = rank_order_summary(ro, chunks)
+    fast = None if tables or not FAST_RESAMPLES else rank_order_fast(scores, chunks)
+    if fast is None:
+        ro = rank_order(scores, chunks)
+        m = rank_order_summary(ro, chunks)
+    else:
+        m = fast
     ips = None
     if tables:
         ips = ipsative(scores, chunks)
@@ -395,7 +404,8 @@ def _analyze_values(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, st
                 return _cardinal(m | {"chunks": chunks})
 
             metrics["cardinal_ci"] = list(percentile_bootstrap(
-                cardinal_stat, len(personas), settings.bootstrap_cardinal, rng, settings.ci_level))
+                cardinal_stat, len(personas), settings.bootstrap_cardinal, rng, settings.ci_level,
+                workers=bootstrap_workers(settings.bootstrap_cardinal)))
 
     metrics["notes"] = notes
     return metrics, frames

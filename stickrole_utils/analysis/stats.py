@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import multiprocessing as mp
+import os
 import warnings
 from collections.abc import Callable
 
@@ -19,6 +21,7 @@ import pandas as pd
 from scipy import stats as sps
 
 __all__ = [
+    "bootstrap_workers",
     "bootstrap_distribution",
     "percentile_bootstrap",
     "benjamini_hochberg",
@@ -48,6 +51,7 @@ def bootstrap_distribution(
     n_units: int,
     n_boot: int,
     rng: np.random.Generator,
+    workers: int = 1,
 ) -> np.ndarray:
     """Bootstrap replicates of a statistic over resampled units (e.g. personas).
 
@@ -63,6 +67,10 @@ def bootstrap_distribution(
         Number of bootstrap resamples.
     rng
         Random generator; the draws are ``rng.integers(0, n_units, size=n_units)`` per resample.
+    workers
+        Processes that share the replicates (forked: the statistic need not pickle); the
+        draws are made here, in order, so the replicates are the same for any number of
+        workers. 1 (or no ``fork`` on the platform): in this process.
 
     Returns
     -------
@@ -74,10 +82,46 @@ def bootstrap_distribution(
     out = np.full(n_boot, np.nan)
     if n_units == 0:
         return out
-    for b in range(n_boot):
-        idx = rng.integers(0, n_units, size=n_units)
+    draws = [rng.integers(0, n_units, size=n_units) for _ in range(n_boot)]
+    workers = min(workers, n_boot)
+    if workers > 1 and "fork" in mp.get_all_start_methods():
+        global _STATISTIC
+        _STATISTIC = statistic
+        try:
+            with mp.get_context("fork").Pool(workers) as pool:
+                out[:] = pool.map(_replicate, draws, chunksize=1)
+        finally:
+            _STATISTIC = None
+        return out
+    for b, idx in enumerate(draws):
         out[b] = float(statistic(idx))
     return out
+
+
+_STATISTIC: Callable[[np.ndarray], float] | None = None
+
+
+def _replicate(idx: np.ndarray) -> float:
+    """One replicate in a forked worker (one BLAS thread each: the workers are the cores)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return float(_STATISTIC(idx))  # type: ignore[misc]
+
+
+def bootstrap_workers(n_boot: int) -> int:
+    """Worker processes for ``n_boot`` expensive replicates: ``STICKROLE_BOOTSTRAP_WORKERS``
+    (a number, or ``auto``: the CPUs this process may use), never more than the replicates;
+    1 when unset. Opt-in: grid points and models already run side by side (Ray, the pipeline's
+    workers), and on the loaded 2-core machine the workers gained nothing
+    (``benchmarks/bench_bootstrap.py``)."""
+    env = os.environ.get("STICKROLE_BOOTSTRAP_WORKERS", "").strip()
+    if env == "auto":
+        n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)
+    else:
+        n = int(env) if env.isdigit() else 1
+    return max(1, min(n, n_boot))
 
 
 def percentile_bootstrap(
@@ -86,6 +130,7 @@ def percentile_bootstrap(
     n_boot: int,
     rng: np.random.Generator,
     level: float = 0.95,
+    workers: int = 1,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of a statistic over resampled units.
 
@@ -95,6 +140,8 @@ def percentile_bootstrap(
         As in :func:`bootstrap_distribution`.
     level
         Coverage of the interval, in (0, 1).
+    workers
+        Processes sharing the replicates (:func:`bootstrap_distribution`; same interval).
 
     Returns
     -------
@@ -121,7 +168,7 @@ def percentile_bootstrap(
     """
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level}")
-    reps = bootstrap_distribution(statistic, n_units, n_boot, rng)
+    reps = bootstrap_distribution(statistic, n_units, n_boot, rng, workers)
     finite = reps[~np.isnan(reps)]
     if finite.size < reps.size:
         logger.info("bootstrap: %d of %d replicates are NaN and left out",

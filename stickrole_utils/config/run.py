@@ -54,7 +54,8 @@ class ModelEntry(Strict):
     the backend, kept in :attr:`options` and validated by the backend's own options model when
     the params are checked for generation (``generation.backends``: each backend declares its
     options, with their defaults and one-line errors; ``docs/params.md`` lists them). Dumps
-    write the entry flat again.
+    write the entry flat again. ``factors`` are the entry's labels for an experiment's analysis
+    (a common key: no backend sees them).
     """
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._+-]+$")
@@ -78,6 +79,12 @@ class ModelEntry(Strict):
     """GPUs the model's generation task needs (a Ray resource request; Ray then sets the task's
     ``CUDA_VISIBLE_DEVICES``). ``None``: the backend's default (an in-process model: 1 when it
     offloads layers, else 0); a cluster without GPUs runs a GPU request with 0 (logged)."""
+
+    factors: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    """Labels of this entry as a factor of an experiment's variance decomposition, e.g.
+    ``{family: smollm2, quantization: q4_k_m}``: entries with the same ``family`` are analysed
+    together, each other key (here ``quantization``) a factor beside persona, context and seed
+    (``docs/method.md``, Signal and noise). Labels only: they change nothing that is generated."""
 
     options: dict[str, Any] = Field(default_factory=dict)
     """The backend's options (every other key of the entry), checked by its options model."""
@@ -191,6 +198,16 @@ class RunConfig(Strict):
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise ValueError(f"model names must be unique; repeated: {', '.join(dup)}")
+        return self
+
+    @model_validator(mode="after")
+    def _floor_models(self) -> RunConfig:
+        if self.experiment is not None:
+            names = [m.name for m in self.models]
+            unknown = [f for f in self.experiment.reliability.floor_models if f not in names]
+            if unknown:
+                raise ValueError(f"experiment.reliability.floor_models: no model named "
+                                 f"{', '.join(map(repr, unknown))}; models: {', '.join(names)}")
         return self
 
     @model_validator(mode="after")

@@ -25,7 +25,7 @@ import pandas as pd
 
 from ..analysis.metrics import Metrics, read_metrics
 from ..analysis.stats import compare_models
-from ..config import RunConfig
+from ..config import RunConfig, grid_points, point_label
 from ..io import atomic_write_text, read_json
 from ..layout import RunLayout
 from ..records import COMPARISONS_COLUMNS, EXPERIMENT_COLUMNS, PAIRWISE_COLUMNS
@@ -136,12 +136,34 @@ def _in_order(present: Sequence[str], order: Sequence[str]) -> list[str]:
     return first + [c for c in present if c not in first]
 
 
+def _points(layout: RunLayout, cfg: Mapping[str, Any], extra: list[str]
+            ) -> list[tuple[Any, dict[str, Any]]]:
+    """(point directory, its seed, n_messages and other grid keys) of every grid point: the
+    points of the experiment's grid (``run_config.json``) whose directory holds params, in
+    grid order; without a grid, every directory holding params with the keys its generation
+    settings give."""
+    grid = (cfg.get("experiment") or {}).get("grid") or {}
+    if grid:
+        out = []
+        for point in grid_points(grid):
+            where = layout.point(point_label(point)).run_dir
+            if not RunLayout(where).params.is_file():
+                continue
+            gen = read_json(RunLayout(where).params, "grid point params").get("generation") or {}
+            keys = {"seed": gen.get("seed"), "n_messages": gen.get("n_messages")}
+            out.append((where, {**keys, **{k: point[k] for k in extra}}))
+        return out
+    return [(p, {k: (read_json(RunLayout(p).params, "grid point params").get("generation")
+                     or {}).get(k) for k in ("seed", "n_messages")})
+            for p in layout.point_dirs()]
+
+
 def pairwise_table(layout: RunLayout) -> pd.DataFrame:
     """The chunk x chunk rank-order stability (``metrics.json``'s ``pairwise_rank_order``) of
     every model at every grid point of the experiment in ``layout``, long.
 
-    A point's keys come from its ``params.json`` (``generation.seed``, ``generation.n_messages``
-    and the other keys of the experiment's grid, as listed in ``run_config.json``); models are
+    A point's keys are its values of the experiment's grid (``run_config.json``), with
+    ``seed`` and ``n_messages`` read from its ``params.json``; models are
     those with a ``metrics.json`` at the point, in the order of the experiment's params; chunks
     in the params' order (:func:`params_chunk_order`), then any others in the model's order.
 
@@ -157,9 +179,7 @@ def pairwise_table(layout: RunLayout) -> pd.DataFrame:
     order = [m.get("name") for m in cfg.get("models") or []]
     chunk_order = params_chunk_order(cfg)
     rows = []
-    for point in layout.point_dirs():
-        gen = read_json(RunLayout(point).params, "grid point params").get("generation") or {}
-        keys = {k: gen.get(k) for k in ("seed", "n_messages", *extra)}
+    for point, keys in _points(layout, cfg, extra):
         found = [(read_metrics(p), p.parent.name)
                  for p in sorted(point.glob(f"*/{layout.metrics('m').name}"))]
         found.sort(key=lambda f: order.index(f[0].model) if f[0].model in order else len(order))
@@ -207,6 +227,7 @@ def compare_over_seeds(table: pd.DataFrame,
     """
     if fdr not in ("bh", "bh_with_diagonal"):
         raise ValueError(f"fdr must be 'bh' or 'bh_with_diagonal', got {fdr!r}")
+    table = table[table["seed"].notna()]  # values over seeds (reliability) are not compared
     settings = _settings(table)
     extra = [c for c in settings if c != "n_messages"]
     keys = ["metric", *settings]

@@ -62,7 +62,8 @@ def _identity(cfg: RunConfig, entry: ModelEntry, info: dict[str, Any], placement
     backend_id = {k: info.get(k) for k in backend_class(entry.backend).identity_keys
                   if k in info}
     opts = model_options(entry)
-    model = {**entry.model_dump(mode="json", exclude={"options", "gpus"}),
+    # factors label the entry for the analysis; they change nothing that is generated
+    model = {**entry.model_dump(mode="json", exclude={"options", "gpus", "factors"}),
              **opts.model_dump(mode="json", exclude=set(opts.operational))}
     return {
         "generation": gen,

@@ -54,7 +54,7 @@ import pandas as pd
 
 from ..config import expand_grid, run_spec
 from ..errors import ConfigError, DataError
-from ..experiment import collect_experiment, write_experiment
+from ..experiment import collect_experiment, collect_scores, write_experiment, write_signal
 from ..generation import load_params
 from ..io import atomic_write_text
 from ..layout import RunLayout
@@ -421,16 +421,22 @@ def _experiment_stages(cfg, layout: RunLayout, points: list, models: list[str],
                        nb_src: Path) -> list[StageSpec]:
     """The experiment stage (computed here: experiment.csv and comparisons.csv) and its page
     (``50_experiment``, which only displays them)."""
-    metric_files = [RunLayout(c.run_dir).metrics(m) for _, c in points for m in models]
+    metric_files = [f for _, c in points for m in models
+                    for f in (RunLayout(c.run_dir).metrics(m), RunLayout(c.run_dir).table(m, "scores"),
+                              RunLayout(c.run_dir).answers(m))]
     section = {"experiment": cfg.experiment.model_dump(mode="json"), "models": models}
 
     def compute() -> None:
         table = collect_experiment(points, models)
         if table.empty:
             raise DataError("no grid point has a model's metrics.json")
+        table = write_signal(table, collect_scores(points, cfg.models), layout,
+                             cfg.experiment.reliability, points, cfg.models)
         write_experiment(table, layout, cfg.experiment.comparisons.fdr)
 
-    outputs = [layout.experiment_csv, layout.comparisons_csv]
+    outputs = [layout.experiment_csv, layout.comparisons_csv, layout.reliability_csv]
+    if cfg.experiment.reliability.invariance:
+        outputs.append(layout.invariance_csv)
     page_params = {"run_dir": str(layout.run_dir), "title": cfg.report.title}
     nb = nb_src / NOTEBOOK_FILES["experiment"]
     return [

@@ -29,6 +29,9 @@ _LAZY = {name: ".experiment_figures" for name in (
     "HUMAN_REFERENCE", "downstream_bars", "experiment_bars", "metric_by_length",
     "pairwise_heatmaps", "significance_matrix", "value_behaviour_bars", "metric_title",
     "task_title", "setting_label", "describe_grid")}
+_LAZY.update({name: ".signal_figures" for name in (
+    "ceiling_vs_observed", "variance_shares", "reliability_summary", "floor_band",
+    "invariance_summary", "omega_alpha")})
 _LAZY["Explorer"] = ".explorer"
 
 
@@ -47,6 +50,10 @@ __all__ = [
     "task_title",
     "setting_label",
     "describe_grid",
+    "ceiling_vs_observed",
+    "variance_shares",
+    "reliability_summary",
+    "floor_band",
     "Explorer",
     "cfa_table",
     "links_html",

@@ -39,6 +39,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from ..design.values import VALUES
+from .signal_figures import floor_band
 
 __all__ = ["HUMAN_REFERENCE", "METRIC_TITLES", "TASK_TITLES", "metric_title", "task_title",
            "setting_label", "describe_grid", "means_table", "experiment_bars", "metric_by_length",
@@ -319,10 +320,22 @@ def means_table(summary: pd.DataFrame) -> pd.DataFrame:
     return wide.reindex(columns=columns).rename_axis(columns=None)
 
 
-def experiment_bars(summary: pd.DataFrame, metric: str = "rank_order") -> Figure:
+def _setting_of(part: pd.DataFrame) -> dict:
+    """The other grid keys' values of one panel (for its noise floor)."""
+    return {k: part[k].iloc[0] for k in _extra_settings(part) if len(part)}
+
+
+def _floor(ax, reliability: pd.DataFrame | None, metric: str, part: pd.DataFrame) -> None:
+    if reliability is not None:
+        floor_band(ax, reliability, metric, _setting_of(part))
+
+
+def experiment_bars(summary: pd.DataFrame, metric: str = "rank_order",
+                    reliability: pd.DataFrame | None = None) -> Figure:
     """Mean ± SE over seeds of ``metric`` per model, one bar per conversation length
     (``n_messages``), with the human reference values as horizontal lines (the paper's Figs
-    4-5); one panel per value of any other grid key."""
+    4-5); one panel per value of any other grid key. With ``reliability`` (``reliability.csv``)
+    the metric's noise floor is a grey band."""
     data = summary[summary["metric"] == metric]
     if data.empty:
         return _empty(f"no {metric_title(metric).lower()} in this experiment")
@@ -333,16 +346,18 @@ def experiment_bars(summary: pd.DataFrame, metric: str = "rank_order") -> Figure
     fig, axes = _figure(len(panels), (width, 3.4), legend_in=2.0)
     for ax, (label, _, part) in zip(axes, panels, strict=False):
         _bar_panel(ax, part.assign(model=part["model"].astype(str)), models, lengths, metric)
+        _floor(ax, reliability, metric, part)
         _title(ax, metric_title(metric) + (f"\n{label}" if label else ""), width)
     _legend(fig, axes[0])
     return fig
 
 
-def metric_by_length(summary: pd.DataFrame, metric: str = "rank_order") -> Figure:
+def metric_by_length(summary: pd.DataFrame, metric: str = "rank_order",
+                     reliability: pd.DataFrame | None = None) -> Figure:
     """Mean ± SE over seeds of ``metric`` against the conversation length, one line per model
     (the paper's Fig 6 for ``rank_order``, Fig 7 for ``ipsative``); one panel per value of any
     other grid key. A model with no value at some length has a gap there and says "n/a at"
-    those lengths in the legend."""
+    those lengths in the legend. With ``reliability``, the noise floor as a grey band."""
     data = summary[summary["metric"] == metric]
     name = metric_title(metric)
     if data.empty:
@@ -362,6 +377,7 @@ def metric_by_length(summary: pd.DataFrame, metric: str = "rank_order") -> Figur
                         color=_color(i), label=str(model) + (
                             f" (n/a at {', '.join(missing)} messages)" if missing else ""))
         _human_lines(ax, metric)
+        _floor(ax, reliability, metric, part)
         ax.axhline(0, color="black", lw=0.6)
         ax.set_xlabel("simulated conversation length\n(messages between the opener and the "
                       "questionnaire)", fontsize=9)
@@ -444,10 +460,12 @@ def _metrics_with_prefix(summary: pd.DataFrame, prefix: str) -> list[str]:
     return [m for m in pd.unique(summary["metric"]) if str(m).startswith(prefix)]
 
 
-def downstream_bars(summary: pd.DataFrame) -> Figure:
+def downstream_bars(summary: pd.DataFrame, reliability: pd.DataFrame | None = None) -> Figure:
     """Rank-order stability of the behaviour in each downstream task (the paper's Fig 8): Mean ±
     SE over seeds per model, one bar per conversation length, one panel per task (and per value
-    of any other grid key) (``downstream_rank_order:<task>`` rows of a ``summarise`` table)."""
+    of any other grid key) (``downstream_rank_order:<task>`` rows of a ``summarise`` table).
+    With ``reliability``, the floor models' values as a grey band (the permutation null
+    covers values, not behaviour)."""
     metrics = _metrics_with_prefix(summary, "downstream_rank_order:")
     if not metrics:
         return _empty("no downstream task in this experiment")
@@ -459,6 +477,7 @@ def downstream_bars(summary: pd.DataFrame) -> Figure:
     fig, axes = _figure(len(panels), (width, 3.4), legend_in=2.0)
     for ax, (label, key, part) in zip(axes, panels, strict=False):
         _bar_panel(ax, part.assign(model=part["model"].astype(str)), models, lengths, key[0])
+        _floor(ax, reliability, key[0], part)
         _title(ax, metric_title(key[0]) + (f"\n{label}" if label else ""), width)
     _legend(fig, axes[0])
     return fig
