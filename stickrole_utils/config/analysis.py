@@ -45,6 +45,13 @@ class AnalysisSettings(Strict):
     SRMR = RMSEA = 1 (the leaderboard's rule); ``nan`` leaves it out of the means.
     metrics.json always stores the raw NaN with ``converged: false``."""
 
+    cfa_crawls: Literal["judge", "follow"] = "judge"
+    """On near-random answers a CFA fit often has no minimum and lavaan's optimizer crawls along
+    a valley for up to 3 x 10,000 iterations before its verdict. ``judge`` (fast) decides such a
+    crawl after at most 600 iterations from the level of its gradient (``CrawlRule``; ~0.5 s for
+    the 36 fits of a random-answer model); ``follow`` runs it to the end as lavaan does (closer
+    to lavaan's verdicts, ~17x the iterations on pure noise). See docs/performance.md, CFA."""
+
     chunks: list[str] | None = None
     """Chunk order for the stability matrix and leaderboard columns. ``None``: the leaderboard's
     order for the nine known chunks, then any other chunks alphabetically."""
