@@ -123,7 +123,7 @@ def item_intercorrelations(items: pd.DataFrame, instrument: Instrument) -> pd.Da
         const = np.all(x == x[:1], axis=0)
     r = np.zeros((k, k))
     if x.shape[0] >= 2:
-        ranks = np.apply_along_axis(rankdata, 0, x)
+        ranks = rankdata(x, axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             c = np.corrcoef(ranks, rowvar=False)
         r = np.atleast_2d(c).copy()
