@@ -1,0 +1,149 @@
+"""How well can a crawl be judged early? Replays the optimizer paths of the CFA reference fits
+under candidate crawl rules and counts their verdicts against lavaan's stable ones.
+
+On near-random answers lavaan's optimizer can crawl for thousands of iterations along a valley
+without a minimum; stickrole's default (``analysis.cfa_crawls: judge``) decides such a crawl early
+from the level of its gradient (``CrawlRule``), ``follow`` runs it to the end. This script follows
+every attempt of every reference fit to nlminb's end once, keeping the max |gradient| at each
+iteration and the point every 50 iterations, then replays any rule (first look, its limit, last
+look, its limit) over those paths without refitting. It prints, per rule, the stable lavaan
+verdicts missed and the iterations spent on the noise sets (a proxy for time).
+
+Usage: ``python benchmarks/cfa_crawl_rules.py`` (a few minutes on 2 cores; run from the repository
+root: it reads ``tests/reference/cfa_lavaan.csv`` and the fixtures of ``make_cfa_fixtures.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "reference")]
+
+import test_cfa_reference as T  # noqa: E402
+
+from stickrole_utils.analysis import cfa as cfa_module  # noqa: E402
+from stickrole_utils.analysis import cfa_ml  # noqa: E402
+from stickrole_utils.analysis.cfa_nlminb import nlminb  # noqa: E402
+from stickrole_utils.design.instruments import get_instrument  # noqa: E402
+
+SNAP_EVERY = 50
+SNAP_UNTIL = 3000
+
+
+def record_paths() -> dict:
+    """Every attempt of every reference fit, followed to nlminb's end."""
+    paths: dict = {}
+    current: list = []
+
+    def recording_fit_ml(problem, start, crawl=None):  # noqa: ANN001, ARG001
+        plans = [("default", start, True), ("default", start, False),
+                 ("simple", cfa_ml.simple_start(problem.p, problem.m), False)]
+        attempts = []
+        for _, x0, scaled in plans:
+            scale = np.ones_like(x0)
+            if scaled:
+                big = np.abs(x0) > 1
+                scale[big] = 1.0 / np.abs(x0[big])
+            trace: list[float] = []
+            snaps: dict = {}
+
+            def cap(it, x, g, state, trace=trace, snaps=snaps):  # noqa: ANN001, ARG001
+                trace.append(float(np.abs(g).max()))
+                if it % SNAP_EVERY == 0 and 0 < it <= SNAP_UNTIL:
+                    snaps[it] = x.copy()
+                return False
+
+            res = nlminb(problem.value, problem.gradient, x0, scale, cap=cap)
+            gmax = float(np.abs(problem.gradient(res.x)).max()) if res.converged else np.nan
+            accepted = bool(res.converged and gmax <= cfa_ml.GRADIENT_TOL)
+            snaps["end"] = res.x.copy()
+            # every attempt, also after an accepted one: a rule may fail that one early
+            attempts.append({"trace": np.array(trace), "snaps": snaps, "accepted": accepted,
+                             "iterations": res.iterations})
+        current.append({"problem": problem, "attempts": attempts})
+        return cfa_ml.fit_ml(problem, start, crawl=cfa_ml.CRAWL_RULE)
+
+    cfa_module.fit_ml = recording_fit_ml
+    try:
+        for name in T.REF["dataset"].unique():
+            build, instrument = T.REFERENCE_DATASETS[name]
+            items, inst = build(), get_instrument(instrument)
+            for group in T.CFA_GROUPS:
+                current.clear()
+                cfa_module.fit_cfa(items, inst, group)
+                paths[(name, group)] = current[0] if current else None
+    finally:
+        cfa_module.fit_ml = cfa_ml.fit_ml
+    return paths
+
+
+def replay(rec: dict, rule: tuple) -> tuple[np.ndarray | None, int]:
+    """(the accepted point or None, iterations spent) under ``rule`` = (first look, its limit,
+    last look, its limit); a look of None never judges (lavaan: ``follow``)."""
+    f1, l1, f2, l2 = rule
+    used = 0
+    for a in rec["attempts"]:
+        t, it = a["trace"], a["iterations"]
+        if f1 is not None and it > f1 and np.median(t[f1 // 2:f1]) > l1:
+            used += f1
+            continue
+        if f2 is not None and it > f2:
+            used += f2
+            if np.median(t[f2 // 2:f2]) < l2:
+                return a["snaps"][f2], used
+            continue
+        used += it
+        if a["accepted"]:
+            return a["snaps"]["end"], used
+    return None, used
+
+
+def score(paths: dict, rule: tuple) -> dict:
+    ref = T.REF.set_index(["dataset", "group"])
+    noise = set(T.NOISE_CHUNKS) | set(T.NOISE_SETS)
+    wrong, cost, n = [], 0, 0
+    for (name, group), rec in paths.items():
+        if rec is None:  # lavaan and stickrole stop before fitting (zero variance, ...)
+            continue
+        x, used = replay(rec, rule)
+        cost += used if name in noise else 0
+        used_fit = False
+        if x is not None:
+            pb = rec["problem"]
+            off = pb.phi(x)[np.tril_indices(pb.m, -1)]
+            used_fit = not (off.size and off.max() >= 1)
+        r = ref.loc[(name, group)]
+        if r["stable_used"]:
+            n += 1
+            if used_fit != (r["verdict"] == "ok"):
+                wrong.append(f"{name} {group}")
+    return {"rule": rule, "stable": n, "missed": len(wrong), "noise iterations": cost,
+            "first missed": ", ".join(wrong[:4])}
+
+
+def main() -> int:
+    paths = record_paths()
+    rules = [(None, 0.0, None, 0.0), (150, 1.5e-2, 600, 4e-3)]
+    for (f1, l1), (f2, l2) in itertools.product(
+            [(None, 0.0), (150, 1.5e-2), (150, 3e-2), (300, 1.5e-2), (600, 1.5e-2)],
+            itertools.product([600, 800, 1000, 1500, 2000, 3000], [3e-3, 4e-3, 5e-3, 6e-3])):
+        if f1 is None or f2 > f1:
+            rules.append((f1, l1, f2, l2))
+    table = pd.DataFrame([score(paths, r) for r in rules])
+    with pd.option_context("display.width", 200, "display.max_colwidth", 90):
+        print("follow (no rule) and the default rule:")
+        print(table.head(2).to_string(index=False))
+        print("\nbest rules:")
+        print(table.iloc[2:].sort_values(["missed", "noise iterations"]).head(12)
+              .to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
