@@ -27,6 +27,7 @@ from .config import (
     LeaderboardSettings,
     ModelEntry,
     PromptTemplates,
+    ReliabilitySettings,
     ReportSettings,
     RunConfig,
     SamplingConfig,
@@ -105,6 +106,7 @@ def render() -> str:
     out += _section("Prompt texts: `generation.prompts` (and a prompts file)", PromptTemplates)
     out += _section("`experiment:`", ExperimentSettings)
     out += _section("`experiment.comparisons:`", ComparisonSettings)
+    out += _section("`experiment.reliability:`", ReliabilitySettings)
     out += _section("`analysis:`", AnalysisSettings)
     out += _section("`leaderboard:`", LeaderboardSettings)
     out += _section("`report:`", ReportSettings)

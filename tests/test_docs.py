@@ -31,3 +31,34 @@ def test_documented_run_tree_is_layouts():
     for tree in trees[:2]:
         lines = [line[4:] for line in tree.rstrip("\n").split("\n")]
         assert "\n".join(lines) in doc, "extending.md's run-directory tree differs from layout.py's"
+
+
+def test_every_settings_model_has_a_section():
+    """Every settings model reachable from a params file's top level is documented (a nested
+    section added later must get its own table)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from stickrole_utils.config import RunConfig
+
+    seen, todo = set(), [RunConfig]
+    while todo:
+        model = todo.pop()
+        if model in seen:
+            continue
+        seen.add(model)
+        for field in model.model_fields.values():
+            stack = [field.annotation]
+            while stack:
+                tp = stack.pop()
+                if isinstance(tp, type) and issubclass(tp, BaseModel):
+                    todo.append(tp)
+                stack += list(typing.get_args(tp))
+    from stickrole_utils.paramsdoc import _table
+
+    text = render()
+    skip = {RunConfig: ("source",)}
+    missing = [m.__name__ for m in seen
+               if "\n".join(_table(m, skip.get(m, ()))) not in text]
+    assert not missing, missing
