@@ -48,6 +48,20 @@ ICC_COLUMNS: tuple[str, ...] = (
 )
 
 
+def _step_up(bound: np.ndarray, k: int) -> np.ndarray:
+    """A bound of ICC(2,1) stepped up to ICC(2,k) by Spearman-Brown, k b / (1 + (k-1) b).
+
+    The map increases from -inf to 1 as b goes from -1/(k-1) to 1; a bound at or below
+    -1/(k-1) (few personas, a wide interval) therefore steps up to -inf. pingouin and psych apply
+    the formula there too and report a finite number above the upper bound (e.g. a lower bound
+    of 23.2 for an interval ending at 0.89 with 5 personas and 3 seeds): not an interval.
+    """
+    b = np.asarray(bound, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = k * b / (1 + (k - 1) * b)
+    return np.where(1 + (k - 1) * b <= 0, -np.inf, out)
+
+
 def icc_matrix(x: np.ndarray, level: float = 0.95) -> dict[str, np.ndarray]:
     """ICC(2,1) and ICC(2,k) of ``x[..., n targets, k raters]`` (no missing values).
 
@@ -78,8 +92,9 @@ def icc_matrix(x: np.ndarray, level: float = 0.95) -> dict[str, np.ndarray]:
     quantiles :math:`F^* = F_{1-\\alpha/2}(n-1, \\nu)`, :math:`F_* = F_{1-\\alpha/2}(\\nu, n-1)`:
     :math:`L = n(MS_R - F^* MS_E) / (F^*(k MS_C + (kn-k-n)MS_E) + n MS_R)`,
     :math:`U = n(F_* MS_R - MS_E) / (k MS_C + (kn-k-n)MS_E + n F_* MS_R)`; ICC(2,k)'s bounds are
-    these stepped up by Spearman-Brown, :math:`kL/(1+(k-1)L)`. As pingouin's
-    ``intraclass_corr`` (rows ``ICC2``, ``ICC2k``) and R's ``psych::ICC``.
+    these stepped up by Spearman-Brown, :math:`kL/(1+(k-1)L)` (:math:`-\\infty` where
+    :math:`L \\le -1/(k-1)`, see :func:`_step_up`). As pingouin's ``intraclass_corr`` (rows
+    ``ICC2``, ``ICC2k``) and R's ``psych::ICC`` elsewhere.
 
     Examples
     --------
@@ -112,8 +127,7 @@ def icc_matrix(x: np.ndarray, level: float = 0.95) -> dict[str, np.ndarray]:
         high = n * (f_lo * ms_r - ms_e) / (common + n * f_lo * ms_r)
     return {
         "icc2_1": icc2, "icc2_1_low": low, "icc2_1_high": high,
-        "icc2_k": icc2k, "icc2_k_low": k * low / (1 + (k - 1) * low),
-        "icc2_k_high": k * high / (1 + (k - 1) * high),
+        "icc2_k": icc2k, "icc2_k_low": _step_up(low, k), "icc2_k_high": _step_up(high, k),
         "ms_rows": ms_r, "ms_cols": ms_c, "ms_error": ms_e,
     }
 

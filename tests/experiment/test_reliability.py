@@ -98,3 +98,19 @@ def test_one_seed_gives_nan_not_an_error():
     icc = retest_table(scores)
     assert icc["estimate"].isna().all()
     assert np.isnan(noise_ceiling(icc))
+
+
+def test_icc2k_interval_is_an_interval_with_few_personas():
+    """With 5 personas and 3 seeds ICC(2,1)'s lower bound can fall below -1/(k-1); stepped up
+    by Spearman-Brown it is then -inf, never a number above the upper bound (pingouin's 23.2)."""
+    from stickrole_utils.experiment.reliability import icc_matrix
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(200, 5, 3))  # 200 independent pure-noise problems
+    r = icc_matrix(x)
+    low, high = r["icc2_1_low"], r["icc2_k_low"]
+    assert (low <= -0.5).any()  # the case arises
+    assert (r["icc2_k_low"] <= r["icc2_k_high"]).all()
+    assert np.isneginf(high[low <= -0.5]).all()
+    ok = low > -0.5
+    assert np.allclose(high[ok], 3 * low[ok] / (1 + 2 * low[ok]))
