@@ -42,14 +42,8 @@ def record_paths() -> dict:
     current: list = []
 
     def recording_fit_ml(problem, start, crawl=None):  # noqa: ANN001, ARG001
-        plans = [("default", start, True), ("default", start, False),
-                 ("simple", cfa_ml.simple_start(problem.p, problem.m), False)]
         attempts = []
-        for _, x0, scaled in plans:
-            scale = np.ones_like(x0)
-            if scaled:
-                big = np.abs(x0) > 1
-                scale[big] = 1.0 / np.abs(x0[big])
+        for _, x0, scale in cfa_ml.attempt_plans(problem, start):
             trace: list[float] = []
             snaps: dict = {}
 

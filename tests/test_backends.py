@@ -2,8 +2,6 @@
 OpenAI-compatible HTTP (local server), llama.cpp input errors."""
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -27,6 +25,8 @@ from stickrole_utils.generation.backends import (
     register_backend,
 )
 
+from .fake_http import JSONHandler, serving
+
 ITEM = [{"role": "user", "content": "Pick one.\n(A) x\n(B) y\n(C) z\nReply."}]
 
 
@@ -42,9 +42,8 @@ def test_dummy_is_seeded_and_uniform():
     assert b.chat([{"role": "user", "content": "Hello"}], s, 1).text  # filler, no letter
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     fail_first = 0
-    seen: list = []
 
     def do_POST(self):  # noqa: N802 (http.server API)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -60,28 +59,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b'{"error": "maximum context length exceeded"}')
             return
-        reply = {"choices": [{"message": {"role": "assistant", "content": "Answer: (B)"}}],
-                 "usage": {"prompt_tokens": 7, "completion_tokens": 3}}
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        return None
+        self.send_json({"choices": [{"message": {"role": "assistant", "content": "Answer: (B)"}}],
+                        "usage": {"prompt_tokens": 7, "completion_tokens": 3}})
 
 
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    _Handler.seen = []
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
-    srv.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 def _openai(url, retries=3):
@@ -242,12 +227,8 @@ class _UsageHandler(_Handler):
 
     def do_POST(self):  # noqa: N802 (http.server API)
         self.rfile.read(int(self.headers["Content-Length"]))
-        data = json.dumps({"choices": [{"message": {"content": "Answer: (A)"}}],
-                           **type(self).reply_extra}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json({"choices": [{"message": {"content": "Answer: (A)"}}],
+                        **type(self).reply_extra})
 
 
 @pytest.mark.parametrize("extra, expected", [
@@ -266,14 +247,9 @@ def test_openai_usage_from_the_reply(extra, expected):
     )
 
     _UsageHandler.reply_extra = extra
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _UsageHandler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    try:
-        b = _openai(f"http://127.0.0.1:{srv.server_address[1]}/v1")
+    with serving(_UsageHandler) as url:
+        b = _openai(url)
         b.chat(ITEM, SamplingConfig(), 0)
-    finally:
-        srv.shutdown()
-        srv.server_close()
     if expected is None:
         n = estimate_prompt_tokens(ITEM)
         expected = (n, n, estimate_tokens("Answer: (A)"))

@@ -7,8 +7,6 @@ thinking-model GGUF in ``test_reasoning_gguf.py``."""
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pandas as pd
@@ -43,6 +41,7 @@ from stickrole_utils.report import metrics_summary, unparsed_table
 from stickrole_utils.report.explorer import conversation_html
 
 from .conftest import pvq_rows
+from .fake_http import JSONHandler, serving
 
 THINK = REASONING_FORMATS["think"]
 
@@ -152,9 +151,7 @@ def test_conversation_turns_under_both_rules():
 # -- a served model -------------------------------------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    seen: list = []
-
+class _Handler(JSONHandler):
     def do_POST(self):  # noqa: N802 (http.server API)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append(body)
@@ -169,27 +166,14 @@ class _Handler(BaseHTTPRequestHandler):
             message = {"content": "Nice move.", "reasoning_content": "SERVER-THOUGHT turn"}
         usage = {"prompt_tokens": 20, "completion_tokens": 12,
                  "completion_tokens_details": {"reasoning_tokens": 9}}
-        data = json.dumps({"choices": [{"message": {"role": "assistant", **message}}],
-                           "usage": usage}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        return None
+        self.send_json({"choices": [{"message": {"role": "assistant", **message}}],
+                        "usage": usage})
 
 
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    _Handler.seen = []
-    yield f"http://127.0.0.1:{srv.server_address[1]}/v1"
-    srv.shutdown()
-    srv.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 def _served(url, **opts):

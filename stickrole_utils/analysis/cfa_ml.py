@@ -28,7 +28,7 @@ import numpy as np
 from . import cfa_kernels as kernels
 from .cfa_nlminb import NlminbResult, nlminb
 
-__all__ = ["MLProblem", "Attempt", "CRAWL_RULE", "CrawlRule", "MLFit", "fit_ml", "lavaan_start", "simple_start"]
+__all__ = ["MLProblem", "Attempt", "attempt_plans", "CRAWL_RULE", "CrawlRule", "MLFit", "fit_ml", "lavaan_start", "simple_start"]
 
 #: lavaan's ``optim.dx.tol``: largest |gradient element| of F/2 accepted at a solution.
 GRADIENT_TOL: float = 1e-3
@@ -286,6 +286,18 @@ class MLFit:
         return bool(self.attempts) and self.attempts[-1].crawl is not None
 
 
+def attempt_plans(problem: MLProblem, start: np.ndarray
+                  ) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """lavaan's optimizer attempts, in order: (start name, start, nlminb's ``scale``). The
+    default start with scale 1/|start| where |start| > 1, the same start unscaled, the simple
+    start unscaled (see the module docstring)."""
+    scale = np.ones_like(start)
+    big = np.abs(start) > 1
+    scale[big] = 1.0 / np.abs(start[big])
+    return [("default", start, scale), ("default", start, np.ones_like(start)),
+            ("simple", simple_start(problem.p, problem.m), np.ones(problem.n_par))]
+
+
 def fit_ml(problem: MLProblem, start: np.ndarray, crawl: CrawlRule | None = CRAWL_RULE
            ) -> MLFit:
     """lavaan's optimizer attempts (see module docstring) from lavaan's default ``start``.
@@ -294,14 +306,9 @@ def fit_ml(problem: MLProblem, start: np.ndarray, crawl: CrawlRule | None = CRAW
     :class:`CrawlRule`); None runs every attempt to nlminb's own end, as lavaan does (exact,
     but up to 3 x 10,000 iterations on noise).
     """
-    plans = [("default", start, True), ("default", start, False),
-             ("simple", simple_start(problem.p, problem.m), False)]
     attempts: list[Attempt] = []
-    for name, x0, scaled in plans:
-        scale = np.ones_like(x0)
-        if scaled:
-            big = np.abs(x0) > 1
-            scale[big] = 1.0 / np.abs(x0[big])
+    for k, (name, x0, scale) in enumerate(attempt_plans(problem, start)):
+        scaled = k == 0  # the first plan is the scaled one
         trace: list[float] = []
         verdict: list[bool] = []
         monitor = None
