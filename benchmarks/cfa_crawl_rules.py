@@ -29,7 +29,6 @@ import test_cfa_reference as T  # noqa: E402
 
 from stickrole_utils.analysis import cfa as cfa_module  # noqa: E402
 from stickrole_utils.analysis import cfa_ml  # noqa: E402
-from stickrole_utils.analysis.cfa_nlminb import nlminb  # noqa: E402
 from stickrole_utils.design.instruments import get_instrument  # noqa: E402
 
 SNAP_EVERY = 50
@@ -44,16 +43,13 @@ def record_paths() -> dict:
     def recording_fit_ml(problem, start, crawl=None):  # noqa: ANN001, ARG001
         attempts = []
         for _, x0, scale in cfa_ml.attempt_plans(problem, start):
-            trace: list[float] = []
-            snaps: dict = {}
-
-            def cap(it, x, g, state, trace=trace, snaps=snaps):  # noqa: ANN001, ARG001
-                trace.append(float(np.abs(g).max()))
-                if it % SNAP_EVERY == 0 and 0 < it <= SNAP_UNTIL:
-                    snaps[it] = x.copy()
-                return False
-
-            res = nlminb(problem.value, problem.gradient, x0, scale, cap=cap)
+            trace = np.zeros(10001)
+            path = np.zeros((SNAP_UNTIL // SNAP_EVERY + 1, x0.size))
+            res, _ = cfa_ml.run_attempt(problem, x0, scale, (-1, 0.0, -1, 0.0), trace, path,
+                                        SNAP_EVERY)
+            trace = trace[:res.iterations]  # iterations 0 .. end - 1 started
+            snaps = {k * SNAP_EVERY: path[k] for k in range(1, len(path))
+                     if k * SNAP_EVERY <= res.iterations}
             gmax = float(np.abs(problem.gradient(res.x)).max()) if res.converged else np.nan
             accepted = bool(res.converged and gmax <= cfa_ml.GRADIENT_TOL)
             snaps["end"] = res.x.copy()
@@ -124,17 +120,21 @@ def score(paths: dict, rule: tuple) -> dict:
 def main() -> int:
     paths = record_paths()
     rules = [(None, 0.0, None, 0.0), (150, 1.5e-2, 600, 4e-3)]
+    firsts = [(None, 0.0), (150, 1.5e-2), (150, 3e-2), (300, 1.5e-2), (300, 3e-2), (600, 1.5e-2)]
     for (f1, l1), (f2, l2) in itertools.product(
-            [(None, 0.0), (150, 1.5e-2), (150, 3e-2), (300, 1.5e-2), (600, 1.5e-2)],
-            itertools.product([600, 800, 1000, 1500, 2000, 3000], [3e-3, 4e-3, 5e-3, 6e-3])):
+            firsts, itertools.product([600, 800, 1000, 1500, 2000, 3000], [3e-3, 4e-3, 5e-3, 6e-3])):
         if f1 is None or f2 > f1:
             rules.append((f1, l1, f2, l2))
+    rules += [(f1, l1, None, 0.0) for f1, l1 in firsts[1:]]  # fail early, else follow
     table = pd.DataFrame([score(paths, r) for r in rules])
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         print("follow (no rule) and the default rule:")
         print(table.head(2).to_string(index=False))
         print("\nbest rules:")
         print(table.iloc[2:].sort_values(["missed", "noise iterations"]).head(12)
+              .to_string(index=False))
+        print("\nfail early, else follow to the end:")
+        print(table[table["rule"].map(lambda r: r[2] is None and r[0] is not None)]
               .to_string(index=False))
     return 0
 

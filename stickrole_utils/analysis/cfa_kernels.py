@@ -15,11 +15,19 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["sigma_and_phi", "inverse_logdet", "gradient", "bfgs_update", "rel_dist", "abs_max",
-           "matvec", "dot"]
+__all__ = ["sigma_and_phi", "inverse_logdet", "ml_value", "ml_gradient", "gradient", "bfgs_update",
+           "rel_dist", "abs_max", "matvec", "dot", "PD_EIGEN", "HUGE"]
+
+#: lavaan treats Sigma as not positive definite below this eigenvalue (sqrt of machine eps).
+PD_EIGEN = float(np.sqrt(np.finfo(float).eps))
+
+#: what lavaan's objective returns where Sigma is not positive definite
+HUGE = 1e20
 
 # Plain loops, no BLAS: the result is the same on every CPU (a BLAS picks kernels by CPU, and
-# near-random fits are sensitive to the last bits).
+# near-random fits are sensitive to the last bits). Every sum is taken in one fixed order (no
+# reassociation), but the loops are ordered so that the innermost one runs over independent
+# sums: the CPU overlaps them instead of waiting on one chain of additions (about 3x faster).
 
 
 @njit(cache=True)
@@ -27,11 +35,10 @@ def matvec(a: np.ndarray, v: np.ndarray) -> np.ndarray:
     """a @ v."""
     n, k = a.shape
     out = np.zeros(n)
-    for i in range(n):
-        t = 0.0
-        for j in range(k):
-            t += a[i, j] * v[j]
-        out[i] = t
+    for j in range(k):  # each out[i] sums its terms in j order; the i are independent
+        vj = v[j]
+        for i in range(n):
+            out[i] += a[i, j] * vj
     return out
 
 
@@ -42,11 +49,10 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     m = b.shape[1]
     out = np.zeros((n, m))
     for i in range(n):
-        for j in range(m):
-            t = 0.0
-            for q in range(k):
-                t += a[i, q] * b[q, j]
-            out[i, j] = t
+        for q in range(k):  # each out[i, j] sums its terms in q order; the j are independent
+            aiq = a[i, q]
+            for j in range(m):
+                out[i, j] += aiq * b[q, j]
     return out
 
 
@@ -74,41 +80,79 @@ def inverse_logdet(sig: np.ndarray) -> tuple[bool, np.ndarray, float, float]:
     """
     p = sig.shape[0]
     el = np.zeros((p, p))
+    a = sig.copy()
     logdet = 0.0
-    for j in range(p):
-        d = sig[j, j]
-        for k in range(j):
-            d -= el[j, k] * el[j, k]
+    for j in range(p):  # right-looking: column j, then its terms off the trailing block
+        d = a[j, j]
         if not d > 0.0:
             return False, el, 0.0, 0.0
         d = np.sqrt(d)
         el[j, j] = d
         logdet += 2.0 * np.log(d)
         for i in range(j + 1, p):
-            v = sig[i, j]
-            for k in range(j):
-                v -= el[i, k] * el[j, k]
-            el[i, j] = v / d
-    # inverse of the lower triangle, column by column (forward substitution)
-    li = np.zeros((p, p))
-    for j in range(p):
-        li[j, j] = 1.0 / el[j, j]
+            el[i, j] = a[i, j] / d
         for i in range(j + 1, p):
-            v = 0.0
-            for k in range(j, i):
-                v -= el[i, k] * li[k, j]
-            li[i, j] = v / el[i, i]
+            lij = el[i, j]
+            for k in range(j + 1, i + 1):
+                a[i, k] -= lij * el[k, j]
+    # inverse of the lower triangle, row by row (forward substitution)
+    li = np.zeros((p, p))
+    acc = np.zeros(p)
+    for i in range(p):
+        for j in range(i):
+            acc[j] = 0.0
+        for k in range(i):
+            e = el[i, k]
+            for j in range(k + 1):
+                acc[j] -= e * li[k, j]
+        for j in range(i):
+            li[i, j] = acc[j] / el[i, i]
+        li[i, i] = 1.0 / el[i, i]
     w = np.zeros((p, p))
+    for i in range(p):
+        for k in range(i, p):  # (L^-T L^-1)_ij = sum_k li[k, i] li[k, j], k >= max(i, j)
+            lki = li[k, i]
+            for j in range(i + 1):
+                w[i, j] += lki * li[k, j]
     tr = 0.0
     for i in range(p):
-        for j in range(i + 1):
-            v = 0.0
-            for k in range(i, p):  # (L^-T L^-1)_ij = sum_k li[k, i] li[k, j], k >= max(i, j)
-                v += li[k, i] * li[k, j]
-            w[i, j] = v
-            w[j, i] = v
+        for j in range(i):
+            w[j, i] = w[i, j]
         tr += w[i, i]
     return True, w, logdet, tr
+
+
+@njit(cache=True)
+def ml_value(x: np.ndarray, e: np.ndarray, s: np.ndarray, logdet_s: float
+             ) -> tuple[bool, float, np.ndarray, np.ndarray]:
+    """lavaan's objective F/2 = (log|Sigma| + tr(S Sigma^-1) - log|S| - p) / 2, clamped at 0, and
+    1e20 where lavaan calls Sigma not positive definite (an eigenvalue below PD_EIGEN).
+
+    Returns (Sigma positive definite, F/2, Sigma^-1, phi(f_i, f_j)); Sigma^-1 is meaningless
+    where Sigma is not positive definite.
+    """
+    p = s.shape[0]
+    ph, sig = sigma_and_phi(x, e, p)
+    ok, w, logdet, tr = inverse_logdet(sig)
+    # the eigenvalues of Sigma are >= 1/tr(Sigma^-1) and the smallest is <= p/tr(Sigma^-1)
+    if ok and 1.0 / tr < PD_EIGEN:
+        if p / tr < PD_EIGEN or np.linalg.eigvalsh(sig)[0] < PD_EIGEN:
+            ok = False
+    if not ok:
+        return False, HUGE, w, ph
+    fx = logdet + dot(w, s) - logdet_s - p
+    return True, 0.5 * fx if fx > 0 else 0.0, w, ph
+
+
+@njit(cache=True)
+def ml_gradient(x: np.ndarray, e: np.ndarray, s: np.ndarray, f: np.ndarray, m: int,
+                pk: np.ndarray, pl: np.ndarray) -> np.ndarray:
+    """Gradient of F/2 at x (see :func:`gradient`); where Sigma is not positive definite lavaan
+    uses a generalised inverse (never on nlminb's path: such points are never accepted)."""
+    ok, _, w, ph = ml_value(x, e, s, 0.0)
+    if not ok:
+        w = np.linalg.pinv(sigma_and_phi(x, e, s.shape[0])[1])
+    return gradient(x, w, ph, s, f, m, pk, pl)
 
 
 @njit(cache=True)
@@ -154,9 +198,14 @@ def bfgs_update(hmat: np.ndarray, bmat: np.ndarray, step: np.ndarray, y: np.ndar
         yby += y[i] * by[i]
     c = (1.0 + rho * yby) * rho
     for i in range(n):
+        yi = y[i] / ys  # divisions hoisted out of the inner loop (n, not n^2, of them)
+        hi = hs[i] / shs
+        ci = c * step[i]
+        si = rho * step[i]
+        bi = rho * by[i]
         for j in range(n):
-            hmat[i, j] += y[i] * y[j] / ys - hs[i] * hs[j] / shs
-            bmat[i, j] += c * step[i] * step[j] - rho * (step[i] * by[j] + by[i] * step[j])
+            hmat[i, j] += yi * y[j] - hi * hs[j]
+            bmat[i, j] += ci * step[j] - (si * by[j] + bi * step[j])
 
 
 @njit(cache=True)

@@ -24,21 +24,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 
 from . import cfa_kernels as kernels
-from .cfa_nlminb import NlminbResult, nlminb
+from . import cfa_nlminb as nl
+from .cfa_nlminb import NlminbResult
 
-__all__ = ["MLProblem", "Attempt", "attempt_plans", "CRAWL_RULE", "CrawlRule", "MLFit", "fit_ml", "lavaan_start", "simple_start"]
+__all__ = ["MLProblem", "Attempt", "attempt_plans", "run_attempt", "CRAWL_RULE", "CrawlRule", "MLFit", "fit_ml", "lavaan_start", "simple_start"]
 
 #: lavaan's ``optim.dx.tol``: largest |gradient element| of F/2 accepted at a solution.
 GRADIENT_TOL: float = 1e-3
-
-#: lavaan treats Sigma as not positive definite below this eigenvalue (sqrt of machine eps).
-_PD_EIGEN = float(np.sqrt(np.finfo(float).eps))
-
-#: what lavaan's objective returns where Sigma is not positive definite
-_HUGE = 1e20
-
 
 class MLProblem:
     """F/2 and its gradient for Sigma = Lambda Phi Lambda' + Theta (one loading per item).
@@ -64,8 +59,6 @@ class MLProblem:
         self._pk = np.array([k for k, _ in self.pairs], dtype=np.int64)
         self._pl = np.array([ll for _, ll in self.pairs], dtype=np.int64)
         self.logdet_s = float(np.linalg.slogdet(s)[1])
-        self._cache_x: np.ndarray | None = None
-        self._cache: tuple[np.ndarray, np.ndarray] | None = None
 
     def phi(self, x: np.ndarray) -> np.ndarray:
         """The m x m factor correlation matrix."""
@@ -81,43 +74,15 @@ class MLProblem:
     def sigma(self, x: np.ndarray) -> np.ndarray:
         return self._expanded(x)[1]
 
-    def _inverse(self, sig: np.ndarray) -> tuple[np.ndarray, float] | None:
-        """(Sigma^-1, log|Sigma|), or None where lavaan would call Sigma not positive definite."""
-        ok, w, logdet, tr = kernels.inverse_logdet(sig)
-        if not ok:
-            return None
-        # the eigenvalues of Sigma are >= 1/tr(Sigma^-1) and the smallest is <= p/tr(Sigma^-1)
-        if 1.0 / tr < _PD_EIGEN:
-            if self.p / tr < _PD_EIGEN or np.linalg.eigvalsh(sig)[0] < _PD_EIGEN:
-                return None
-        return w, logdet
-
     def value(self, x: np.ndarray) -> float:
         """lavaan's objective F/2 (1e20 where Sigma is not positive definite)."""
-        ph, sig = self._expanded(x)
-        inv = self._inverse(sig)
-        if inv is None:
-            self._cache_x = None
-            return _HUGE
-        w, logdet = inv
-        self._cache_x = x  # the optimizer never changes an array in place
-        self._cache = (w, ph)
-        fx = logdet + kernels.dot(w, self.s) - self.logdet_s - self.p
-        return 0.5 * fx if fx > 0 else 0.0
+        return kernels.ml_value(x, self._e, self.s, self.logdet_s)[1]
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
         """Gradient of F/2: with W = Sigma^-1, M = W - W S W and Phi_ij = phi(f_i, f_j),
         d/dlambda = (M o Phi) lambda, d/dtheta_i = M_ii / 2, d/dphi_kl = (Lambda' M Lambda)_kl.
         """
-        if self._cache_x is x:
-            w, ph = self._cache
-        else:
-            ph, sig = self._expanded(x)
-            inv = self._inverse(sig)
-            # lavaan uses a generalised inverse there (never on nlminb's path: such points are
-            # never accepted)
-            w = np.linalg.pinv(sig) if inv is None else inv[0]
-        return kernels.gradient(x, w, ph, self.s, self.f, self.m, self._pk, self._pl)
+        return kernels.ml_gradient(x, self._e, self.s, self.f, self.m, self._pk, self._pl)
 
     def fisher(self, x: np.ndarray) -> np.ndarray:
         """Expected Hessian of F/2 (Fisher information up to a factor)."""
@@ -233,14 +198,6 @@ class CrawlRule:
     last_look: int = 600  #: iterations after which every crawl is judged
     last_limit: float = 4e-3  #: converged when the median max |gradient| is below this
 
-    def decide(self, gmax: list[float], k: int) -> bool | None:
-        """At iteration ``k``: True (converged), False (failed) or None (run on)."""
-        if k == self.first_look:
-            return False if float(np.median(gmax[k // 2:k])) > self.first_limit else None
-        if k >= self.last_look:
-            return float(np.median(gmax[k // 2:k])) < self.last_limit
-        return None
-
 
 #: the rule stickrole uses by default
 CRAWL_RULE = CrawlRule()
@@ -298,38 +255,89 @@ def attempt_plans(problem: MLProblem, start: np.ndarray
             ("simple", simple_start(problem.p, problem.m), np.ones(problem.n_par))]
 
 
+@njit(cache=True)
+def _run_attempt(s: np.ndarray, logdet_s: float, e: np.ndarray, f: np.ndarray, m: int,
+                 pk: np.ndarray, pl: np.ndarray, v: np.ndarray, iv: np.ndarray, wk: np.ndarray,
+                 hmat: np.ndarray, bmat: np.ndarray, first_look: int, first_limit: float,
+                 last_look: int, last_limit: float, trace: np.ndarray, path: np.ndarray,
+                 path_every: int) -> int:
+    """One nlminb run on F/2, compiled end to end (the objective inline, no Python per
+    iteration); the crawl rule's looks at -1 never judge. Returns the rule's verdict (1
+    converged, 0 failed) or -1 where nlminb ended by itself (its code in ``iv[CODE]``).
+    ``trace[k]`` is max |gradient| at the start of iteration k (as far as ``trace`` reaches);
+    ``path[r]`` the point at the start of iteration r * path_every (ditto; for the crawl-rule
+    replay in ``benchmarks/cfa_crawl_rules.py``)."""
+    x, g = wk[nl.X], wk[nl.G]
+    n = x.shape[0]
+    x_eval = np.empty(n)  # the point of the last evaluation, whose W and Phi are kept
+    w_eval = np.zeros((s.shape[0], s.shape[0]))
+    ph_eval = np.zeros((s.shape[0], s.shape[0]))
+    kept = False
+    while True:
+        req = nl.port_next(v, iv, wk, hmat, bmat)
+        if req == nl.REQ_F:
+            ok, fx, w, ph = kernels.ml_value(x, e, s, logdet_s)
+            v[nl.F] = fx
+            kept = ok
+            if ok:
+                x_eval[:] = x
+                w_eval, ph_eval = w, ph
+        elif req == nl.REQ_G:
+            same = kept
+            if same:
+                for i in range(n):
+                    if x_eval[i] != x[i]:
+                        same = False
+                        break
+            if same:
+                g[:] = kernels.gradient(x, w_eval, ph_eval, s, f, m, pk, pl)
+            else:
+                g[:] = kernels.ml_gradient(x, e, s, f, m, pk, pl)
+        elif req == nl.REQ_ITERATION:
+            k = iv[nl.NITER]
+            if k < trace.shape[0]:
+                trace[k] = kernels.abs_max(g)
+            if path_every > 0 and k % path_every == 0 and k // path_every < path.shape[0]:
+                path[k // path_every] = x
+            if k == first_look and np.median(trace[k // 2:k]) > first_limit:
+                return 0
+            if k == last_look:
+                return 1 if np.median(trace[k // 2:k]) < last_limit else 0
+        else:
+            return -1
+
+
+def run_attempt(problem: MLProblem, x0: np.ndarray, scale: np.ndarray,
+                looks: tuple[int, float, int, float], trace: np.ndarray,
+                path: np.ndarray | None = None, path_every: int = 0) -> tuple[NlminbResult, int]:
+    """One nlminb run from ``x0`` (see :func:`_run_attempt`): (its result, the crawl rule's
+    verdict or -1); a run stopped by the rule has code 0."""
+    ws = nl.Workspace(x0, scale)  # lavaan's control
+    verdict = _run_attempt(problem.s, problem.logdet_s, problem._e, problem.f, problem.m,
+                           problem._pk, problem._pl, ws.v, ws.iv, ws.wk, ws.h, ws.b, *looks,
+                           trace, np.zeros((0, x0.size)) if path is None else path, path_every)
+    return ws.result(0 if verdict >= 0 else int(ws.iv[nl.CODE])), verdict
+
+
 def fit_ml(problem: MLProblem, start: np.ndarray, crawl: CrawlRule | None = CRAWL_RULE
            ) -> MLFit:
     """lavaan's optimizer attempts (see module docstring) from lavaan's default ``start``.
 
     ``crawl`` judges attempts still running after a few hundred iterations (see
-    :class:`CrawlRule`); None runs every attempt to nlminb's own end, as lavaan does (exact,
-    but up to 3 x 10,000 iterations on noise).
+    :class:`CrawlRule`); None runs every attempt to nlminb's own end, as lavaan does (exact:
+    up to 3 x 10,000 iterations on noise, compiled).
     """
+    looks = ((-1, 0.0, -1, 0.0) if crawl is None else
+             (crawl.first_look, crawl.first_limit, crawl.last_look, crawl.last_limit))
+    trace = np.zeros(max(looks[0], looks[2]) + 1)
     attempts: list[Attempt] = []
     for k, (name, x0, scale) in enumerate(attempt_plans(problem, start)):
         scaled = k == 0  # the first plan is the scaled one
-        trace: list[float] = []
-        verdict: list[bool] = []
-        monitor = None
-        if crawl is not None:
-
-            def monitor(it: int, x: np.ndarray, g: np.ndarray, state: object,
-                        trace: list[float] = trace, verdict: list[bool] = verdict,
-                        rule: CrawlRule = crawl) -> bool:
-                trace.append(kernels.abs_max(g))
-                if it in (rule.first_look, rule.last_look):
-                    ok = rule.decide(trace, it)
-                    if ok is not None:
-                        verdict.append(ok)
-                        return True
-                return False
-
-        res = nlminb(problem.value, problem.gradient, x0, scale, cap=monitor)
-        if res.code == 0:  # stopped by the crawl rule
-            att = Attempt(name, scaled, res, trace[-1], crawl=verdict[0])
+        res, verdict = run_attempt(problem, x0, scale, looks, trace)
+        if verdict >= 0:  # stopped by the crawl rule
+            att = Attempt(name, scaled, res, float(trace[res.iterations]), crawl=bool(verdict))
         else:
-            gmax = float(np.abs(problem.gradient(res.x)).max()) if res.converged else np.nan
+            gmax = kernels.abs_max(problem.gradient(res.x)) if res.converged else np.nan
             att = Attempt(name, scaled, res, gmax)
         attempts.append(att)
         if att.converged:
