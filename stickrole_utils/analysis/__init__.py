@@ -124,6 +124,7 @@ from .structure import (
     circular_rank_distance,
     item_intercorrelations,
     rank_distance,
+    structure_stress,
     value_structure,
 )
 
@@ -217,5 +218,6 @@ __all__ = [
     "circular_rank_distance",
     "rank_distance",
     "value_structure",
+    "structure_stress",
     "MAX_RANK_DISTANCE",
 ]
