@@ -123,6 +123,20 @@ def test_fast_rank_order_bootstrap_statistic_equals_the_exact_one():
         assert np.isfinite(fast(identity))
 
 
+def test_resample_ranks_by_counting_equal_rankdata():
+    from scipy.stats import rankdata
+
+    from stickrole_utils.analysis.bootstrap import _ResampleRanks
+
+    rng = np.random.default_rng(3)
+    for x in (rng.normal(size=(20, 7)), rng.integers(-1, 3, (15, 9)).astype(float),
+              np.ones((5, 2))):
+        ranks = _ResampleRanks(x)
+        for _ in range(20):
+            idx = rng.integers(0, len(x), len(x))
+            np.testing.assert_array_equal(ranks(idx), rankdata(x[idx], axis=0))
+
+
 def test_settings_change_only_what_they_name(nine_chunks):
     base = analyze_model(nine_chunks, FAST).metrics
     drop = analyze_model(nine_chunks, FAST.model_copy(update={"unparsed": "drop"})).metrics
