@@ -442,7 +442,9 @@ def _cardinal_statistic(subst: pd.DataFrame, scores: pd.DataFrame, chunks: list[
     (persona x item) arrays, in the order of the resampled table's pivots
     (:func:`~.bootstrap.resampled_rows`). Only the Cardinal score's columns are computed:
     rank order per chunk pair (:func:`~.stability.rank_order_arrays`), Stress
-    (:func:`~.structure.structure_stress`, the same SMACOF from the same theoretical start)
+    (:func:`~.structure.structure_stress`, the same SMACOF from the same theoretical start; not
+    warm-started from the full-sample configuration, which moved Stress by ~0.003 on resamples:
+    ``docs/performance.md``, Signal and noise: agreement and speed)
     and the four CFA fits (:func:`~.cfa.fit_magnifying_glass` on the same matrix: the
     numbers, and the verdicts that rounding can decide, are those of the resampled table).
     ``tests/test_analysis.py`` checks equality with the table path. None when a persona
