@@ -128,7 +128,7 @@ signal.ceiling_vs_observed(summary, reliability)
 signal.variance_shares(reliability)
 
 # %% [markdown]
-# Per model and setting: mean ICCs over values and contexts, ceiling, retest stability and the
+# Per model and setting: median ICCs over values and contexts, ceiling, retest stability and the
 # pooled shares (per value and context, with intervals, in `reliability.csv`).
 
 # %%

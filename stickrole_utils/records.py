@@ -92,7 +92,8 @@ RELIABILITY_COLUMNS: tuple[str, ...] = (
     "model",  # str: a model, "family:<name>" (its entries together), or a noise floor's source
     "quantity",  # str: icc2_1, icc2_k, noise_ceiling, retest_rank_order, component:<effects>,
     #              share:<effects>, noise_floor:<metric>
-    "value",  # str: a Schwartz value, or "all" (mean over values / pooled)
+    "value",  # str: a Schwartz value, or "all" (over values: the median of the ICCs over
+    #           values and chunks, the mean of alpha / omega over values; or pooled)
     "chunk",  # str: a context, or "all"
     "estimate",  # float
     "ci_low",  # float: lower bound of the interval (NaN where none)

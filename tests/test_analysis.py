@@ -123,6 +123,65 @@ def test_fast_rank_order_bootstrap_statistic_equals_the_exact_one():
         assert np.isfinite(fast(identity))
 
 
+def _odd_persona_ids(df: pd.DataFrame) -> pd.DataFrame:
+    """Persona ids whose string order differs from their numbers' (p2 < p10 < Zoë as numbers),
+    so a resample's row order matters: the array path must follow the table path's."""
+    ids = sorted(set(df["persona"]))
+    names = {p: n for p, n in zip(ids, ["p10", "p2", "Zoë", "p1", "a#1", "p100", "b", "p11",
+                                        "Ω", "p3", "c-7", "p02"], strict=False)}
+    return df.assign(persona=df["persona"].map(names))
+
+
+@pytest.mark.parametrize("unparsed", ["random", "drop"])
+def test_cardinal_resamples_from_arrays_equal_the_resampled_tables(unparsed, monkeypatch):
+    """The Cardinal bootstrap's statistic from precomputed arrays (the default) against _core
+    on persona_resampler's table: the same float for each draw, bit for bit (same row order,
+    same CFA verdicts), and the same interval; with ``drop`` and unparsed items the arrays do
+    not apply and the table path runs. The definition's rank order agrees up to rounding."""
+    from stickrole_utils.analysis import model as model_module
+    from stickrole_utils.analysis.bootstrap import persona_resampler
+    from stickrole_utils.analysis.scoring import substitute_unparsed
+
+    chunks = ["chunk_0", "chunk_1", "chunk_svs_no_conv"]
+    df = _odd_persona_ids(synthetic_answers({"m": 0.6}, chunks=chunks, n_personas=12, seed=2,
+                                            unparsed_rate=0.03))
+    settings = AnalysisSettings(bootstrap=20, bootstrap_cardinal=6, unparsed=unparsed)
+    subst, _ = substitute_unparsed(df, unparsed, settings.seed)
+    qmap = {"chunk_0": "pvq40", "chunk_1": "pvq40", "chunk_svs_no_conv": "svs57"}
+    personas = np.array(sorted(set(subst["persona"])))
+    fast = model_module._cardinal_statistic(subst, value_scores(subst), chunks, qmap, settings,
+                                            personas)
+    assert (fast is None) == (unparsed == "drop")
+    resample = persona_resampler(subst, personas)
+    rng = np.random.default_rng(11)
+    for k in range(4):
+        idx = rng.integers(0, len(personas), len(personas)) if k else np.arange(len(personas))
+        m, _ = model_module._core(resample(idx), chunks, qmap, settings, tables=False)
+        by_tables = model_module._cardinal(m | {"chunks": chunks})
+        if fast is not None:
+            assert fast(idx) == by_tables
+    intervals = {}
+    for mode in ("arrays", "tables", "definition"):
+        monkeypatch.setattr(model_module, "RESAMPLES", mode)
+        intervals[mode] = analyze_model(df, settings).metrics["cardinal_ci"]
+    assert intervals["arrays"] == intervals["tables"]
+    assert intervals["definition"] == pytest.approx(intervals["tables"], abs=1e-12)
+
+
+def test_resample_ranks_by_counting_equal_rankdata():
+    from scipy.stats import rankdata
+
+    from stickrole_utils.analysis.bootstrap import _ResampleRanks
+
+    rng = np.random.default_rng(3)
+    for x in (rng.normal(size=(20, 7)), rng.integers(-1, 3, (15, 9)).astype(float),
+              np.ones((5, 2))):
+        ranks = _ResampleRanks(x)
+        for _ in range(20):
+            idx = rng.integers(0, len(x), len(x))
+            np.testing.assert_array_equal(ranks(idx), rankdata(x[idx], axis=0))
+
+
 def test_settings_change_only_what_they_name(nine_chunks):
     base = analyze_model(nine_chunks, FAST).metrics
     drop = analyze_model(nine_chunks, FAST.model_copy(update={"unparsed": "drop"})).metrics

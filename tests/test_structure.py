@@ -21,12 +21,19 @@ from hypothesis import strategies as st
 from scipy.stats import ConstantInputWarning, spearmanr
 from sklearn.isotonic import IsotonicRegression
 
-from stickrole_utils.analysis.mds import _tie_groups, mds_dissimilarities, smacof_nonmetric
+from stickrole_utils.analysis.mds import (
+    TIE_TOLERANCE,
+    _isotonic,
+    _tie_groups,
+    mds_dissimilarities,
+    smacof_nonmetric,
+)
 from stickrole_utils.analysis.structure import (
     MAX_RANK_DISTANCE,
     circular_rank_distance,
     item_intercorrelations,
     rank_distance,
+    structure_stress,
     value_structure,
 )
 from stickrole_utils.design.instruments import PVQ40, SVS57, get_instrument
@@ -138,6 +145,57 @@ def test_tie_pooling_matches_sklearn_isotonic_regression() -> None:
     ours = isotonic_regression(means, sample_weight=w)[groups]
     ref = IsotonicRegression().fit_transform(xw, yw)
     np.testing.assert_allclose(ours, ref, atol=1e-12)
+
+
+def test_isotonic_equals_sklearn_isotonic_regression_exactly() -> None:
+    """SMACOF's isotonic step skips scikit-learn's argument checks (scipy's function where
+    scikit-learn itself calls it): the same floats, ties pooled or not."""
+    from sklearn.isotonic import isotonic_regression
+
+    rng = np.random.default_rng(8)
+    for y, w in ((rng.normal(size=500), rng.integers(1, 4, 500).astype(float)),
+                 (np.sort(rng.random(50))[::-1].copy(), np.ones(50)),
+                 (np.repeat(rng.random(20), 3), rng.random(60))):
+        np.testing.assert_array_equal(_isotonic(y, w),
+                                      isotonic_regression(y, sample_weight=w, increasing=True))
+
+
+def _tie_groups_by_loop(x: np.ndarray) -> np.ndarray:
+    """_tie_groups' rule spelled out: a group starts where a value exceeds its group's first
+    value by the window."""
+    order = np.argsort(x, kind="stable")
+    eps = TIE_TOLERANCE * max(float(np.abs(x).max()), 1.0)
+    gid, g, first = [], 0, x[order[0]]
+    for v in x[order]:
+        if v - first >= eps:
+            g, first = g + 1, v
+        gid.append(g)
+    out = np.empty(len(x), dtype=np.intp)
+    out[order] = gid
+    return out
+
+
+def test_tie_groups_with_and_without_ties_follow_the_rule() -> None:
+    rng = np.random.default_rng(4)
+    distinct = rng.random(300) + 1
+    near = distinct.copy()
+    near[::7] = near[1::7][: len(near[::7])] * (1 + 3e-13)  # ties within the window
+    for x in (distinct, near, np.array([2.0]), np.array([1.0, 1.0, 1.0 + 1e-9])):
+        np.testing.assert_array_equal(_tie_groups(x)[1], _tie_groups_by_loop(x))
+    assert len(set(_tie_groups(near)[1])) < len(near)
+
+
+@pytest.mark.parametrize("variant", ["original", "dissimilarity"])
+def test_structure_stress_equals_value_structure(variant: str) -> None:
+    """The bootstrap's Stress from a numpy matrix is value_structure's, bit for bit, NaN cases
+    included (missing answers, too few personas, all items constant)."""
+    keyed = list(PVQ40.keyed_items)
+    x = pvq_structured(3, n=30)
+    x.iloc[0, 5] = np.nan
+    for items in (x, x.iloc[:4], pd.DataFrame(4.0, index=range(6), columns=range(1, 41))):
+        ref = value_structure(items, PVQ40, variant=variant).stress
+        got = structure_stress(items[keyed].to_numpy(float), PVQ40, variant)
+        assert got == ref or (np.isnan(got) and np.isnan(ref))
 
 
 def test_dissimilarity_variants() -> None:

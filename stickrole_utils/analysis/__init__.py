@@ -16,6 +16,7 @@ from .bootstrap import (
     exact_rank_order,
     persona_resampler,
     rank_order_statistic,
+    resampled_rows,
 )
 from .cfa import (
     CFA_GROUPS,
@@ -106,8 +107,10 @@ from .stability import (
     ipsative,
     ipsative_summary,
     rank_order,
+    rank_order_arrays,
     rank_order_fast,
     rank_order_summary,
+    rank_pair_correlations,
     spearman,
 )
 from .stats import (
@@ -124,6 +127,7 @@ from .structure import (
     circular_rank_distance,
     item_intercorrelations,
     rank_distance,
+    structure_stress,
     value_structure,
 )
 
@@ -136,6 +140,8 @@ __all__ = [
     "invariance",
     "mcdonald_omega",
     "rank_order_fast",
+    "rank_order_arrays",
+    "rank_pair_correlations",
     "bootstrap_workers",
     "register_metric",
     "registered_metrics",
@@ -151,6 +157,7 @@ __all__ = [
     "persona_resampler",
     "exact_rank_order",
     "rank_order_statistic",
+    "resampled_rows",
     "CFA_GROUPS",
     "cfa_syntax",
     "fit_cfa",
@@ -217,5 +224,6 @@ __all__ = [
     "circular_rank_distance",
     "rank_distance",
     "value_structure",
+    "structure_stress",
     "MAX_RANK_DISTANCE",
 ]

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from itertools import combinations
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -29,10 +31,10 @@ from ..design.instruments import INSTRUMENTS, get_instrument
 from ..design.values import HIGHER_ORDER
 from ..errors import DataError
 from .answers import validate_answers
-from .bootstrap import persona_resampler, rank_order_statistic
+from .bootstrap import persona_resampler, rank_order_statistic, resampled_rows
 from .cfa import fit_magnifying_glass
 from .cfa_ml import CRAWL_RULE
-from .columns import cardinal_of
+from .columns import cardinal_of, cardinal_score
 from .custom import compute_custom_metrics
 from .downstream import (
     behaviour_scores,
@@ -47,9 +49,16 @@ from .downstream import (
 from .metrics import Metrics
 from .reliability import cronbach_alpha, mean_alpha
 from .scoring import item_matrix, substitute_unparsed, value_scores
-from .stability import ipsative, ipsative_summary, rank_order, rank_order_fast, rank_order_summary
+from .stability import (
+    ipsative,
+    ipsative_summary,
+    rank_order,
+    rank_order_arrays,
+    rank_order_fast,
+    rank_order_summary,
+)
 from .stats import bootstrap_workers, percentile_bootstrap
-from .structure import value_structure
+from .structure import structure_stress, value_structure
 
 __all__ = ["ModelAnalysis", "analyze_model", "FIT_FAILURE_VALUES"]
 
@@ -202,9 +211,13 @@ def _nanmean_dict(d: dict) -> float:
     return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
 
 
-#: The Cardinal bootstrap's resamples use :func:`~.stability.rank_order_fast` (equal up to
-#: rounding); False: the definition, as before (``benchmarks/bench_bootstrap.py`` times both).
-FAST_RESAMPLES = True
+#: How the Cardinal bootstrap computes a resample (``benchmarks/bench_bootstrap.py`` times all
+#: three): ``"arrays"`` (default) selects rows of per-chunk arrays made once
+#: (:func:`_cardinal_statistic`; the same numbers as ``"tables"``, bit for bit), falling back
+#: to ``"tables"`` when a persona lacks an answer; ``"tables"`` builds the resampled answers
+#: table and runs :func:`_core` on it, ranking with :func:`~.stability.rank_order_fast`;
+#: ``"definition"`` the same with :func:`~.stability.rank_order` (equal up to rounding).
+RESAMPLES: Literal["arrays", "tables", "definition"] = "arrays"
 
 
 def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
@@ -215,7 +228,7 @@ def _core(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, str],
     order, Stress and CFA (no ipsative stability, no alpha).
     """
     scores = value_scores(answers[answers["questionnaire"].isin(set(qmap.values()))])
-    fast = None if tables or not FAST_RESAMPLES else rank_order_fast(scores, chunks)
+    fast = None if tables or RESAMPLES == "definition" else rank_order_fast(scores, chunks)
     if fast is None:
         ro = rank_order(scores, chunks)
         m = rank_order_summary(ro, chunks)
@@ -399,11 +412,16 @@ def _analyze_values(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, st
         metrics["rank_order_ci"] = list(percentile_bootstrap(
             ro_stat, len(personas), settings.bootstrap, rng, settings.ci_level))
         if settings.bootstrap_cardinal > 0:
-            resample = persona_resampler(subst, personas)
+            cardinal_stat = None
+            if RESAMPLES == "arrays":
+                cardinal_stat = _cardinal_statistic(subst, frames["scores"], chunks, qmap,
+                                                    settings, personas)
+            if cardinal_stat is None:
+                resample = persona_resampler(subst, personas)
 
-            def cardinal_stat(idx: np.ndarray) -> float:
-                m, _ = _core(resample(idx), chunks, qmap, settings, tables=False)
-                return _cardinal(m | {"chunks": chunks})
+                def cardinal_stat(idx: np.ndarray) -> float:
+                    m, _ = _core(resample(idx), chunks, qmap, settings, tables=False)
+                    return _cardinal(m | {"chunks": chunks})
 
             metrics["cardinal_ci"] = list(percentile_bootstrap(
                 cardinal_stat, len(personas), settings.bootstrap_cardinal, rng, settings.ci_level,
@@ -411,6 +429,61 @@ def _analyze_values(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, st
 
     metrics["notes"] = notes
     return metrics, frames
+
+
+def _cardinal_statistic(subst: pd.DataFrame, scores: pd.DataFrame, chunks: list[str],
+                        qmap: dict[str, str], settings: AnalysisSettings,
+                        personas: np.ndarray) -> Callable[[np.ndarray], float] | None:
+    """``idx -> `` the Cardinal score of the personas ``personas[idx]``, from arrays made once.
+
+    What :func:`_core` (``tables=False``) computes on :func:`persona_resampler`'s table, without
+    building, scoring and pivoting a table per resample: value scores and raw answers depend
+    only on the persona, so a resample selects rows of per-chunk (persona x value) and
+    (persona x item) arrays, in the order of the resampled table's pivots
+    (:func:`~.bootstrap.resampled_rows`). Only the Cardinal score's columns are computed:
+    rank order per chunk pair (:func:`~.stability.rank_order_arrays`), Stress
+    (:func:`~.structure.structure_stress`, the same SMACOF from the same theoretical start; not
+    warm-started from the full-sample configuration, which moved Stress by ~0.003 on resamples:
+    ``docs/performance.md``, Signal and noise: agreement and speed)
+    and the four CFA fits (:func:`~.cfa.fit_magnifying_glass` on the same matrix: the
+    numbers, and the verdicts that rounding can decide, are those of the resampled table).
+    ``tests/test_analysis.py`` checks equality with the table path. None when a persona
+    lacks a chunk, an item or a value score (then only the table path says what drops).
+    """
+    values = list(dict.fromkeys(scores["value"]))
+    by_chunk = dict(tuple(scores.groupby("chunk", sort=False)))
+    score_arrays, item_arrays, item_cols, keyed_cols = [], [], [], []
+    for c in chunks:
+        if c not in by_chunk:
+            return None
+        sc = by_chunk[c].pivot(index="persona", columns="value", values="centered")
+        sc = sc.reindex(index=personas, columns=values).to_numpy(float)
+        rows = subst[(subst["chunk"] == c) & (subst["questionnaire"] == qmap[c])]
+        items = item_matrix(rows).reindex(index=personas)
+        keyed = list(get_instrument(qmap[c]).keyed_items)
+        if (not np.isfinite(sc).all() or not np.isfinite(items.to_numpy(float)).all()
+                or not set(keyed) <= set(items.columns)):
+            return None
+        score_arrays.append(sc)
+        item_arrays.append(items.to_numpy(float))
+        item_cols.append(items.columns)
+        keyed_cols.append(items.columns.get_indexer(keyed))
+    crawl = None if settings.cfa_crawls == "follow" else CRAWL_RULE
+
+    def stat(idx: np.ndarray) -> float:
+        rows = resampled_rows(personas, idx)
+        ro = rank_order_arrays([a[rows] for a in score_arrays], chunks, values)
+        columns = [ro["pairwise_rank_order"][a][b] for a, b in combinations(chunks, 2)]
+        for c, x, cols, keyed in zip(chunks, item_arrays, item_cols, keyed_cols, strict=True):
+            inst = get_instrument(qmap[c])
+            x = x[rows]
+            stress = structure_stress(x[:, keyed], inst, settings.stress)
+            fits = fit_magnifying_glass(pd.DataFrame(x, columns=cols), inst, crawl=crawl)
+            means, _ = _fit_means(fits, settings.cfa_failure)
+            columns += [1.0 - stress, means["cfi"], 1.0 - means["srmr"], 1.0 - means["rmsea"]]
+        return cardinal_score(columns)
+
+    return stat
 
 
 def _analyze_downstream(answers: pd.DataFrame, tasks: dict[str, str], order: list[str],

@@ -17,6 +17,8 @@ from scipy.stats import rankdata
 
 __all__ = [
     "rank_order_fast",
+    "rank_order_arrays",
+    "rank_pair_correlations",
     "spearman",
     "rank_order",
     "rank_order_summary",
@@ -176,18 +178,54 @@ def rank_order_fast(
     if len(personas) < 3 or any(len(wide[c]) != len(personas) or not np.isfinite(a).all()
                                 for c, a in arrays.items()):
         return None
-    ranked = {}
-    for c in chunks:
-        r = rankdata(arrays[c], axis=0)
-        r -= r.mean(axis=0)
-        ranked[c] = (r, np.sqrt((r * r).sum(axis=0)), np.ptp(arrays[c], axis=0) == 0)
+    return rank_order_arrays([arrays[c] for c in chunks], chunks, values)
+
+
+def rank_pair_correlations(ranks: np.ndarray) -> np.ndarray:
+    """Spearman's r per value for every chunk pair, from the average ranks of complete data.
+
+    Parameters
+    ----------
+    ranks : numpy.ndarray
+        Shape (persona, chunk, value): each (chunk, value) column's average ranks over the
+        personas (``scipy.stats.rankdata(x, axis=0)``), the same personas in every chunk.
+        Changed in place (centred).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (pairs, values), pairs in ``itertools.combinations`` order: the Pearson
+        correlation of the ranks, not clipped; a constant column gives NaN (its centred ranks
+        are exactly 0).
+
+    Notes
+    -----
+    Average ranks are multiples of 1/2 and their mean is (n + 1)/2, so the centred ranks, their
+    products and the sums of those are exact in floating point: the result does not depend on
+    the order of the personas (nor on how the sums are grouped); only the final square root and
+    division round.
+    """
+    r = ranks
+    r -= r.mean(axis=0)
+    norm = np.sqrt((r * r).sum(axis=0))
+    ia, ib = np.triu_indices(r.shape[1], 1)  # row-major: combinations order
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (r[:, ia] * r[:, ib]).sum(axis=0) / (norm[ia] * norm[ib])
+
+
+def rank_order_arrays(arrays: Sequence[np.ndarray], chunks: Sequence[str],
+                      values: Sequence[str]) -> dict:
+    """:func:`rank_order_fast` from complete persona x value arrays (one per chunk, in
+    ``chunks`` order, the same personas in the same rows and ``values`` as columns): what a
+    Cardinal bootstrap resample computes once the scores are arrays."""
+    chunks = list(chunks)
     pairs = list(combinations(chunks, 2))
-    rs = np.full((len(pairs), len(values)), np.nan)
-    for k, (a, b) in enumerate(pairs):
-        (ra, na, ca), (rb, nb, cb) = ranked[a], ranked[b]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.clip((ra * rb).sum(axis=0) / (na * nb), -1.0, 1.0)
-        rs[k] = np.where(ca | cb, np.nan, r)
+    const = np.stack([np.ptp(a, axis=0) == 0 for a in arrays])
+    ia, ib = np.triu_indices(len(chunks), 1)
+    ranks = rankdata(np.concatenate(arrays, axis=1), axis=0)  # one call for all chunks
+    ranks = ranks.reshape(len(ranks), len(chunks), -1)
+    rs = np.where(const[ia] | const[ib], np.nan,
+                  np.clip(rank_pair_correlations(ranks), -1.0, 1.0))
     pairwise: dict[str, dict[str, float]] = {c: {c: 1.0} for c in chunks}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN pair or value: NaN

@@ -21,6 +21,7 @@ from .mds import mds_dissimilarities, smacof_nonmetric
 __all__ = [
     "StructureResult",
     "item_intercorrelations",
+    "structure_stress",
     "circular_rank_distance",
     "rank_distance",
     "value_structure",
@@ -116,7 +117,13 @@ def item_intercorrelations(items: pd.DataFrame, instrument: Instrument) -> pd.Da
     """
     x = _keyed_matrix(items, instrument).to_numpy()
     keyed = list(instrument.keyed_items)
-    k = len(keyed)
+    r = _intercorrelations(x)
+    return pd.DataFrame(r, index=pd.Index(keyed, name="item"), columns=pd.Index(keyed, name="item"))
+
+
+def _intercorrelations(x: np.ndarray) -> np.ndarray:
+    """:func:`item_intercorrelations` of a complete (persona x keyed item) float matrix."""
+    k = x.shape[1]
     if x.shape[0] == 0:
         const = np.ones(k, dtype=bool)
     else:
@@ -134,7 +141,7 @@ def item_intercorrelations(items: pd.DataFrame, instrument: Instrument) -> pd.Da
     np.fill_diagonal(r, 1.0)
     # Rounding can make corrcoef exceed 1 by an ulp; Spearman is bounded.
     np.clip(r, -1.0, 1.0, out=r)
-    return pd.DataFrame(r, index=pd.Index(keyed, name="item"), columns=pd.Index(keyed, name="item"))
+    return r
 
 
 def circular_rank_distance(angles: np.ndarray, theoretical_ranks: np.ndarray) -> float:
@@ -264,14 +271,11 @@ def value_structure(
             variant,
             f"{n} persona(s) with complete keyed answers; need {MIN_PERSONAS}",
         )
-    r = item_intercorrelations(x, instrument).to_numpy()
-    delta = mds_dissimilarities(r, variant)
     keyed = list(instrument.keyed_items)
     iv = instrument.item_value
     labels = [iv[i] for i in keyed]
-    init = theoretical_coords(labels)
     try:
-        emb, stress, n_iter = smacof_nonmetric(delta, init, max_iter=max_iter, eps=eps)
+        emb, stress, n_iter = _smacof(x.to_numpy(), labels, variant, max_iter, eps)
     except ValueError as exc:
         return _empty_result(instrument, n, variant, f"MDS not computable: {exc}")
     coords = pd.DataFrame({"item": keyed, "value": labels, "x": emb[:, 0], "y": emb[:, 1]})
@@ -295,3 +299,47 @@ def value_structure(
         variant=variant,
         note=note,
     )
+
+
+def _smacof(x: np.ndarray, labels: list[str], variant: str, max_iter: int,
+            eps: float) -> tuple[np.ndarray, float, int]:
+    """SMACOF of a complete (persona x keyed item) matrix started at the theoretical circle;
+    ValueError when not computable (all dissimilarities zero)."""
+    delta = mds_dissimilarities(_intercorrelations(x), variant)  # type: ignore[arg-type]
+    return smacof_nonmetric(delta, theoretical_coords(labels), max_iter=max_iter, eps=eps)
+
+
+def structure_stress(
+    x: np.ndarray,
+    instrument: Instrument,
+    variant: Literal["original", "dissimilarity"] = "original",
+    max_iter: int = 300,
+    eps: float = 1e-3,
+) -> float:
+    """:func:`value_structure`'s ``stress`` from a numpy matrix, without the tables.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Raw answers, one row per persona, one column per keyed item in
+        ``instrument.keyed_items`` order (float; rows with a NaN are dropped).
+    instrument, variant, max_iter, eps
+        As in :func:`value_structure`.
+
+    Returns
+    -------
+    float
+        The same number as ``value_structure(items, instrument, variant).stress`` for the
+        DataFrame holding ``x`` (same rows in the same order): the same computation, without
+        the coordinates, centroids and rank distance (the Cardinal bootstrap's resamples need
+        only Stress). NaN where :func:`value_structure` gives NaN.
+    """
+    x = np.asarray(x, dtype=float)
+    x = x[~np.isnan(x).any(axis=1)]
+    if len(x) < MIN_PERSONAS:
+        return float("nan")
+    iv = instrument.item_value
+    try:
+        return _smacof(x, [iv[i] for i in instrument.keyed_items], variant, max_iter, eps)[1]
+    except ValueError:
+        return float("nan")

@@ -139,7 +139,7 @@ def reliability_table(scores: pd.DataFrame, *, n_boot: int = 200, level: float =
     DataFrame
         :data:`~stickrole_utils.records.RELIABILITY_COLUMNS` then the setting columns. Per
         model and setting (every grid key but seed): ``icc2_1``, ``icc2_k`` per (value, chunk)
-        and their means (``value``, ``chunk`` = ``all``), ``noise_ceiling`` and
+        and their medians over values and chunks (``value``, ``chunk`` = ``all``; NaN skipped), ``noise_ceiling`` and
         ``retest_rank_order``; per model, ``component:<effects>`` and ``share:<effects>`` over
         all its points (a setting that varies is a factor: its column is empty); per model
         family (``model`` = ``family:<name>``) the same with the entries' other factors.
@@ -155,9 +155,12 @@ def reliability_table(scores: pd.DataFrame, *, n_boot: int = 200, level: float =
             icc = retest_table(part, level=level)
             rows += _rows(base, icc.drop(columns=["k"]))
             for q in ("icc2_1", "icc2_k"):
+                # The median, not the mean: with few personas single estimates land far
+                # outside [-1, 1] (ICC(2,k) near its pole), and one of them moved the mean
+                # ICC(2,k) of a 5-persona experiment to 2.36.
                 one = icc[icc["quantity"] == q]
                 rows.append({**base, "quantity": q, "value": "all", "chunk": "all",
-                             "estimate": float(one["estimate"].mean()), "n": int(one["n"].min())
+                             "estimate": float(one["estimate"].median()), "n": int(one["n"].min())
                              if len(one) else 0})
             rows.append({**base, "quantity": "noise_ceiling", "value": "all", "chunk": "all",
                          "estimate": noise_ceiling(icc)})

@@ -177,7 +177,7 @@ def _effect_colors(effects: Sequence[str]) -> list:
 
 
 def reliability_summary(reliability: pd.DataFrame | None) -> pd.DataFrame:
-    """Per model and setting: mean ICC(2,1) and ICC(2,k) over values and contexts, the noise
+    """Per model and setting: the median ICC(2,1) and ICC(2,k) over values and contexts, the noise
     ceiling, the retest rank-order and the pooled shares of persona, persona x context and the
     effects with seed (noise), each share with its interval."""
     if reliability is None or reliability.empty:

@@ -43,6 +43,29 @@ def test_reliability_table_holds_iccs_ceilings_and_components_per_model():
     assert len(per_cell) == 10 * 4 and per_cell.ci_low.lt(per_cell.estimate).all()
 
 
+def test_the_summary_iccs_are_medians_robust_to_small_samples():
+    """5 personas x 3 contexts x 3 seeds with little persona signal: single ICC(2,k) estimates
+    run to -81 or +27,911 (near the estimator's pole), so their mean leaves [-1, 1] (it was 2.36
+    on a real experiment); the summary row (value = chunk = all) is their median and stays a
+    reliability. Seeds 4 and 27: one wild estimate pulls the mean either way."""
+    levels = {"persona": 5, "context": 3, "seed": 3}
+    for seed in (4, 27):
+        cube = synthetic_cube({"persona": 0.05, "persona:context:seed": 1.0}, levels,
+                              rng=np.random.default_rng(seed))
+        rel = reliability_table(synthetic_scores({"a": cube}, levels).assign(n_messages=3),
+                                n_boot=0)
+        for q in ("icc2_1", "icc2_k"):
+            cells = rel[(rel.quantity == q) & (rel.value != "all")]["estimate"]
+            summary = rel[(rel.quantity == q) & (rel.value == "all")]["estimate"].item()
+            assert len(cells) == 10 * 3
+            assert summary == float(np.median(cells))
+            assert -1 <= summary <= 1
+        wild = rel[(rel.quantity == "icc2_k") & (rel.value != "all")]["estimate"]
+        assert abs(wild.mean()) > 1  # what the mean would have shown
+        rows = signal_metrics(rel).set_index("metric")["value"]
+        assert rows["icc2_k"] == float(np.median(wild))  # experiment.csv shows the median
+
+
 def test_a_model_family_makes_its_quantizations_a_factor():
     rng = np.random.default_rng(1)
     levels = {"persona": 30, "context": 3, "seed": 3, "quantization": 2}
