@@ -12,17 +12,21 @@ diag Phi = 1. Parameters x = (loadings (p), residual variances (p), correlations
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
 __all__ = ["sigma_and_phi", "inverse_logdet", "ml_value", "ml_gradient", "gradient", "bfgs_update",
-           "rel_dist", "abs_max", "matvec", "dot", "PD_EIGEN", "HUGE"]
+           "rel_dist", "abs_max", "symv", "dot", "PD_EIGEN", "HUGE"]
 
 #: lavaan treats Sigma as not positive definite below this eigenvalue (sqrt of machine eps).
 PD_EIGEN = float(np.sqrt(np.finfo(float).eps))
 
 #: what lavaan's objective returns where Sigma is not positive definite
 HUGE = 1e20
+
+LOG2 = math.log(2.0)
 
 # Plain loops, no BLAS: the result is the same on every CPU (a BLAS picks kernels by CPU, and
 # near-random fits are sensitive to the last bits). Every sum is taken in one fixed order (no
@@ -31,14 +35,15 @@ HUGE = 1e20
 
 
 @njit(cache=True)
-def matvec(a: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """a @ v."""
-    n, k = a.shape
+def symv(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """a @ v for a symmetric a (read by rows: a[j, i] = a[i, j])."""
+    n = a.shape[0]
     out = np.zeros(n)
-    for j in range(k):  # each out[i] sums its terms in j order; the i are independent
+    for j in range(n):  # each out[i] sums its terms in j order; the i are independent
         vj = v[j]
+        row = a[j]
         for i in range(n):
-            out[i] += a[i, j] * vj
+            out[i] += row[i] * vj
     return out
 
 
@@ -80,21 +85,32 @@ def inverse_logdet(sig: np.ndarray) -> tuple[bool, np.ndarray, float, float]:
     """
     p = sig.shape[0]
     el = np.zeros((p, p))
+    u = np.zeros((p, p))  # L', so that a column of L is a (contiguous) row here
     a = sig.copy()
-    logdet = 0.0
+    # log|Sigma| = log of the product of the pivots, kept as mantissa and exponent (one log
+    # instead of p: the logarithm costs as much as the rest of a small factorisation)
+    mant = 1.0
+    expo = 0
     for j in range(p):  # right-looking: column j, then its terms off the trailing block
-        d = a[j, j]
-        if not d > 0.0:
+        d2 = a[j, j]
+        if not d2 > 0.0:
             return False, el, 0.0, 0.0
-        d = np.sqrt(d)
+        mant, e2 = math.frexp(mant * d2)
+        expo += e2
+        d = np.sqrt(d2)
         el[j, j] = d
-        logdet += 2.0 * np.log(d)
+        u[j, j] = d
+        rd = 1.0 / d
+        uj = u[j]
         for i in range(j + 1, p):
-            el[i, j] = a[i, j] / d
+            v = a[i, j] * rd
+            el[i, j] = v
+            uj[i] = v
         for i in range(j + 1, p):
-            lij = el[i, j]
+            lij = uj[i]
+            ai = a[i]
             for k in range(j + 1, i + 1):
-                a[i, k] -= lij * el[k, j]
+                ai[k] -= lij * uj[k]
     # inverse of the lower triangle, row by row (forward substitution)
     li = np.zeros((p, p))
     acc = np.zeros(p)
@@ -103,22 +119,27 @@ def inverse_logdet(sig: np.ndarray) -> tuple[bool, np.ndarray, float, float]:
             acc[j] = 0.0
         for k in range(i):
             e = el[i, k]
+            lk = li[k]
             for j in range(k + 1):
-                acc[j] -= e * li[k, j]
+                acc[j] -= e * lk[j]
+        rd = 1.0 / el[i, i]
         for j in range(i):
-            li[i, j] = acc[j] / el[i, i]
-        li[i, i] = 1.0 / el[i, i]
+            li[i, j] = acc[j] * rd
+        li[i, i] = rd
     w = np.zeros((p, p))
     for i in range(p):
+        wi = w[i]
         for k in range(i, p):  # (L^-T L^-1)_ij = sum_k li[k, i] li[k, j], k >= max(i, j)
-            lki = li[k, i]
+            lk = li[k]
+            lki = lk[i]
             for j in range(i + 1):
-                w[i, j] += lki * li[k, j]
+                wi[j] += lki * lk[j]
     tr = 0.0
     for i in range(p):
         for j in range(i):
             w[j, i] = w[i, j]
         tr += w[i, i]
+    logdet = math.log(mant) + expo * LOG2
     return True, w, logdet, tr
 
 
@@ -161,7 +182,20 @@ def gradient(x: np.ndarray, w: np.ndarray, ph: np.ndarray, s: np.ndarray, f: np.
     """Gradient of F/2: with M = W - W S W, d/dlambda = (M o Phi) lambda, d/dtheta_i = M_ii / 2,
     d/dphi_kl = sum over items i of factor k, j of factor l of lambda_i M_ij lambda_j."""
     p = w.shape[0]
-    mm = w - matmul(matmul(w, s), w)
+    ws = matmul(w, s)
+    mm = np.empty((p, p))
+    acc = np.empty(p)
+    for i in range(p):  # M = W - (W S) W, symmetric: the lower triangle, then its mirror
+        wsi = ws[i]
+        acc[:] = 0.0
+        for q in range(p):
+            c = wsi[q]
+            wq = w[q]
+            for j in range(i + 1):
+                acc[j] += c * wq[j]
+        for j in range(i + 1):
+            mm[i, j] = w[i, j] - acc[j]
+            mm[j, i] = mm[i, j]
     a = np.zeros((m, m))
     out = np.empty(2 * p + pk.shape[0])
     for i in range(p):
@@ -191,21 +225,22 @@ def bfgs_update(hmat: np.ndarray, bmat: np.ndarray, step: np.ndarray, y: np.ndar
         theta = (1.0 - damp) * shs / (shs - ys)
         y = theta * y + (1.0 - theta) * hs
         ys = damp * shs
-    by = matvec(bmat, y)
+    by = symv(bmat, y)
     rho = 1.0 / ys
     yby = 0.0
     for i in range(n):
         yby += y[i] * by[i]
     c = (1.0 + rho * yby) * rho
-    for i in range(n):
-        yi = y[i] / ys  # divisions hoisted out of the inner loop (n, not n^2, of them)
-        hi = hs[i] / shs
-        ci = c * step[i]
-        si = rho * step[i]
-        bi = rho * by[i]
+    rys = 1.0 / ys
+    rshs = 1.0 / shs
+    for i in range(n):  # each term is symmetric in (i, j) to the last bit
+        yi, hi, si, bi = y[i], hs[i], step[i], by[i]
+        hrow = hmat[i]
         for j in range(n):
-            hmat[i, j] += yi * y[j] - hi * hs[j]
-            bmat[i, j] += ci * step[j] - (si * by[j] + bi * step[j])
+            hrow[j] += (yi * y[j]) * rys - (hi * hs[j]) * rshs
+        brow = bmat[i]
+        for j in range(n):
+            brow[j] += c * (si * step[j]) - rho * (si * by[j] + bi * step[j])
 
 
 @njit(cache=True)

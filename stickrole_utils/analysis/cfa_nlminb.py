@@ -478,7 +478,7 @@ def port_next(v: np.ndarray, iv: np.ndarray, wk: np.ndarray, hmat: np.ndarray,
                 continue
             iv[CHECK_LIMIT] = 1
             if iv[NEWTON_OK] == 0:  # Newton step and model quantities for this iteration
-                nwt[:] = kernels.matvec(bmat, g)  # H^-1 g
+                nwt[:] = kernels.symv(bmat, g)  # H^-1 g
                 v[NREDUC] = 0.5 * kernels.dot(g, nwt)
                 if iv[UNIT] == 1:
                     v[DST0] = sqrt(kernels.dot(nwt, nwt))
@@ -489,7 +489,7 @@ def port_next(v: np.ndarray, iv: np.ndarray, wk: np.ndarray, hmat: np.ndarray,
                     v[DST0] = sqrt(kernels.dot(tmp, tmp))
                     for i in range(n):
                         dig[i] = g[i] * inv_d2[i]
-                v[GTHG] = sqrt(kernels.dot(dig, kernels.matvec(hmat, dig)))
+                v[GTHG] = sqrt(kernels.dot(dig, kernels.symv(hmat, dig)))
                 iv[NEWTON_OK] = 1
             _dogleg(v, dig, nwt, step)
             if iv[IRC] == 6:
@@ -544,7 +544,7 @@ def port_next(v: np.ndarray, iv: np.ndarray, wk: np.ndarray, hmat: np.ndarray,
         if phase == _P_ACCEPT:
             iv[HAVE_HSTEP] = 1 if iv[IRC] == 3 else 0
             if iv[HAVE_HSTEP] == 1:
-                hstep[:] = kernels.matvec(hmat, step)
+                hstep[:] = kernels.symv(hmat, step)
             iv[PHASE] = _P_GOT_G
             return REQ_G
         # _P_GOT_G: the gradient at the accepted point
@@ -562,7 +562,7 @@ def port_next(v: np.ndarray, iv: np.ndarray, wk: np.ndarray, hmat: np.ndarray,
                     or kernels.dot(g, step) < v[GTSTEP] * _TUNER5):
                 v[RADFAC] = _INCFAC
         else:
-            hstep[:] = kernels.matvec(hmat, step)
+            hstep[:] = kernels.symv(hmat, step)
         kernels.bfgs_update(hmat, bmat, step, y, hstep, _EPS_DAMP)
         iv[PHASE] = _P_ITER_CHECK
 

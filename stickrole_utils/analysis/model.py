@@ -33,7 +33,7 @@ from ..errors import DataError
 from .answers import validate_answers
 from .bootstrap import persona_resampler, rank_order_statistic, resampled_rows
 from .cfa import fit_magnifying_glass
-from .cfa_ml import CRAWL_RULE
+from .cfa_ml import CRAWL_RULE, CrawlRule
 from .columns import cardinal_of, cardinal_score
 from .custom import compute_custom_metrics
 from .downstream import (
@@ -174,12 +174,19 @@ def _check_unparsed(answers: pd.DataFrame, chunks: list[str], qmap: dict[str, st
     return notes
 
 
+def _crawl_rule(settings: AnalysisSettings, *, resample: bool) -> CrawlRule | None:
+    """How CFA crawls are decided (``analysis.cfa_crawls``): ``follow`` runs them to nlminb's end
+    (None) for the point estimate, while the Cardinal bootstrap's resamples always judge them
+    early (:data:`~.cfa_ml.CRAWL_RULE`): followed, a random-answer model's 50 resamples would
+    refit 1,800 crawling CFA models for minutes; judged, seconds (docs/performance.md, CFA)."""
+    return None if settings.cfa_crawls == "follow" and not resample else CRAWL_RULE
+
+
 def _chunk_validity(items: pd.DataFrame, questionnaire: str, settings: AnalysisSettings,
                     alpha: bool = True) -> dict:
     inst = get_instrument(questionnaire)
     st = value_structure(items, inst, variant=settings.stress)
-    fits = fit_magnifying_glass(items, inst,
-                                crawl=None if settings.cfa_crawls == "follow" else CRAWL_RULE)
+    fits = fit_magnifying_glass(items, inst, crawl=_crawl_rule(settings, resample=not alpha))
     alphas = cronbach_alpha(items, inst) if alpha else {}
     return {"structure": st, "cfa": fits, "alpha": alphas}
 
@@ -468,7 +475,7 @@ def _cardinal_statistic(subst: pd.DataFrame, scores: pd.DataFrame, chunks: list[
         item_arrays.append(items.to_numpy(float))
         item_cols.append(items.columns)
         keyed_cols.append(items.columns.get_indexer(keyed))
-    crawl = None if settings.cfa_crawls == "follow" else CRAWL_RULE
+    crawl = _crawl_rule(settings, resample=True)
 
     def stat(idx: np.ndarray) -> float:
         rows = resampled_rows(personas, idx)
