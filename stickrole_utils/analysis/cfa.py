@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..design.instruments import Instrument
+from ..design.instruments import Instrument, get_instrument
 from ..design.values import HIGHER_ORDER, VALUE_CODES
 from .cfa_ml import Attempt, CrawlRule, MLProblem, fit_ml, lavaan_start
 
@@ -371,3 +371,14 @@ def fit_magnifying_glass(
         group -> :func:`fit_cfa` result, for every group of :data:`CFA_GROUPS` in order.
     """
     return {g: fit_cfa(items, instrument, g, crawl=crawl) for g in CFA_GROUPS}
+
+
+def warm_up() -> None:
+    """Compile the fitter's numba kernels once (~20 s; numba caches the machine code beside the
+    sources, so later processes load it in milliseconds). ``make env`` calls this."""
+    rng = np.random.default_rng(0)
+    inst = get_instrument("pvq40")
+    items = pd.DataFrame(rng.integers(1, 7, size=(30, len(inst.keyed_items))),
+                         columns=list(inst.keyed_items))
+    fit_magnifying_glass(items, inst)
+    fit_magnifying_glass(items, inst, crawl=CrawlRule())
