@@ -2,8 +2,9 @@
 
 1. One model, 9 chunks x 50 personas (36 CFA fits, 9 MDS fits): the core analysis
    (no bootstrap), then the rank-order bootstrap, then the Cardinal bootstrap per resample;
-   the 36 CFA fits alone on structured and on uniform-noise answers (the random baseline), in
-   wall and CPU seconds (the machine is shared: the load average is printed with them).
+   the 36 CFA fits alone on structured and on uniform-noise answers (the random baseline),
+   following crawls to their end (``cfa_crawls: follow``, the default) and judging them early
+   (``judge``, what the bootstrap's resamples do), in wall and CPU seconds (the machine is shared: the load average is printed with them).
 2. The equivalent CFA work done the original's way, when R's lavaan is installed: one
    ``Rscript`` process per fit reading a CSV written to disk (36 processes), side by side.
 3. A 30-model leaderboard: analyse 30 synthetic models, then combine their metrics.json files
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from stickrole_utils.analysis import analyze_model, write_model_analysis
 from stickrole_utils.analysis.cfa import cfa_syntax, fit_magnifying_glass
+from stickrole_utils.analysis.cfa_ml import CRAWL_RULE
 from stickrole_utils.analysis.scoring import item_matrix
 from stickrole_utils.config.analysis import AnalysisSettings
 from stickrole_utils.datasets import synthetic_answers
@@ -93,16 +95,18 @@ def main() -> int:
         items = [(g.pivot(index="persona", columns="item", values="score"), get_instrument(q))
                  for (_, q), g in table.groupby(["chunk", "questionnaire"])]
 
-        def run(items=items):
-            return [fit_magnifying_glass(x, ins) for x, ins in items]
+        for mode, rule in (("follow", None), ("judge", CRAWL_RULE)):
 
-        t_cfa[name] = (_time(run, repeat=3), _time(run, repeat=3, clock=time.process_time),
-                       4 * len(items))
+            def run(items=items, rule=rule):
+                return [fit_magnifying_glass(x, ins, crawl=rule) for x, ins in items]
+
+            t_cfa[f"{name}, {mode}"] = (_time(run, repeat=3),
+                                        _time(run, repeat=3, clock=time.process_time),
+                                        4 * len(items))
     print(f"one model, 9 chunks x {args.personas} personas "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     for name, (t, cpu, n) in t_cfa.items():
-        print(f"  CFA alone, {n} fits, {name + ' answers':20s}{t:8.2f} s wall, {cpu:.2f} s CPU "
-              "(target well under 1 s)")
+        print(f"  CFA alone, {n} fits, {name + ' answers':30s}{t:8.2f} s wall, {cpu:.2f} s CPU")
     print(f"  core analysis (no bootstrap)          {t_core:8.2f} s   (target < 5 s)")
     print(f"  + rank-order bootstrap, 1000 resamples {t_ro:8.2f} s")
     print(f"  + Cardinal bootstrap, per resample     {t_card:8.2f} s   "

