@@ -100,13 +100,13 @@ def main() -> int:
             def run(items=items, rule=rule):
                 return [fit_magnifying_glass(x, ins, crawl=rule) for x, ins in items]
 
-            t_cfa[f"{name}, {mode}"] = (_time(run, repeat=3),
+            t_cfa[f"{name} answers, {mode}"] = (_time(run, repeat=3),
                                         _time(run, repeat=3, clock=time.process_time),
                                         4 * len(items))
     print(f"one model, 9 chunks x {args.personas} personas "
           f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     for name, (t, cpu, n) in t_cfa.items():
-        print(f"  CFA alone, {n} fits, {name + ' answers':30s}{t:8.2f} s wall, {cpu:.2f} s CPU")
+        print(f"  CFA alone, {n} fits, {name:30s}{t:8.2f} s wall, {cpu:.2f} s CPU")
     print(f"  core analysis (no bootstrap)          {t_core:8.2f} s   (target < 5 s)")
     print(f"  + rank-order bootstrap, 1000 resamples {t_ro:8.2f} s")
     print(f"  + Cardinal bootstrap, per resample     {t_card:8.2f} s   "
