@@ -145,8 +145,11 @@ signal.reliability_summary(reliability)
 # fails ("none": scalar holds) and, where the search ran, whether freeing the listed items
 # (their loadings at the metric level, intercepts at the scalar level) restores it. A model
 # whose invariance fails at the metric level re-orders personas between contexts for reasons
-# the questionnaire cannot tell apart from a change of values. One seed per model and setting
-# (the lowest); the floor models are left out; every fit in `invariance.csv`.
+# the questionnaire cannot tell apart from a change of values. Two forms: `multigroup` (the
+# contexts as independent groups) and `longitudinal` (the same personas in every context, each
+# item's residuals correlated across contexts; it needs more personas than items x contexts,
+# else its note says so). One seed per model and setting (the lowest); the floor models are
+# left out; every fit in `invariance.csv`.
 
 # %%
 signal.invariance_summary(invariance)

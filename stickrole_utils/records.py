@@ -108,6 +108,9 @@ INVARIANCE_COLUMNS: tuple[str, ...] = (
     "seed",  # int: the seed whose answers were fitted (the lowest of the model and setting)
     "questionnaire",  # str: PVQ40 or SVS57
     "group",  # str: the higher-order CFA model (conservation, openness_to_change, ...)
+    "form",  # str: multigroup (contexts as groups) or longitudinal (the same personas in
+    #          every context, one group); files written before the longitudinal form: read
+    #          as multigroup
     "level",  # str: configural, metric, scalar, or "partial <level>"
     "cfi", "rmsea", "chi2", "df",  # float: the multi-group fit (lavaan's)
     "delta_cfi", "delta_rmsea",  # float: against the level below (NaN for configural)
@@ -316,6 +319,9 @@ def read_invariance(run_dir: str | Path) -> pd.DataFrame | None:
     path = RunLayout(run_dir).invariance_csv
     if not path.is_file():
         return None
-    return _csv(path, INVARIANCE_COLUMNS, "invariance table",
-                dtype={"model": str, "questionnaire": str, "group": str, "level": str,
-                       "freed": str, "note": str})
+    table = _csv(path, tuple(c for c in INVARIANCE_COLUMNS if c != "form"), "invariance table",
+                 dtype={"model": str, "questionnaire": str, "group": str, "form": str,
+                        "level": str, "freed": str, "note": str})
+    if "form" not in table.columns:  # written before the longitudinal form
+        table.insert(list(table.columns).index("group") + 1, "form", "multigroup")
+    return table

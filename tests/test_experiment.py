@@ -320,7 +320,9 @@ def _write_signal_files(layout) -> None:
                          "holds": ok, "freed": "13" if lv.startswith("partial") else "",
                          "converged": True, "note": "", "n_messages": 1}
                         for lv, cfi, rmsea, dc, dr, ok in fits])
-    inv[[*INVARIANCE_COLUMNS, "n_messages"]].to_csv(layout.invariance_csv, index=False)
+    # written as before the longitudinal form (no ``form`` column): read as multigroup
+    old = [c for c in INVARIANCE_COLUMNS if c != "form"]
+    inv[[*old, "n_messages"]].to_csv(layout.invariance_csv, index=False)
 
 
 def _images_in_section(page: str, heading: str) -> int:

@@ -57,6 +57,7 @@ from .invariance import (
     invariance,
     mcdonald_omega,
 )
+from .longitudinal import longitudinal_invariance
 from .mds import (
     TIE_TOLERANCE,
     mds_dissimilarities,
@@ -138,6 +139,7 @@ __all__ = [
     "context_invariance",
     "first_failing",
     "invariance",
+    "longitudinal_invariance",
     "mcdonald_omega",
     "rank_order_fast",
     "rank_order_arrays",

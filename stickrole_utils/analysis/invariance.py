@@ -15,13 +15,15 @@ no more than 0.015 (:data:`DELTA_CFI`, :data:`DELTA_RMSEA`; Cheung & Rensvold 20
 2007). When one fails, the constrained parameters (loadings for metric, intercepts for scalar)
 are freed one item at a time, the item whose release lowers chi-square most first, until the
 level holds: the partial-invariance items (Byrne, Shavelson & Muthén 1989).
-Not built: the longitudinal form (one group, the same personas answering in every context,
-each item's residuals correlated across contexts): with 50 personas and 5 contexts it has more
-parameters than personas.
+
+The longitudinal form (one group, the same personas answering in every context, each item's
+residuals correlated across contexts) is :mod:`.longitudinal`; its rows carry ``form`` =
+``longitudinal``, these ``multigroup``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,7 +44,7 @@ DELTA_CFI: float = 0.010
 DELTA_RMSEA: float = 0.015
 #: Columns of :func:`invariance`.
 LEVEL_COLUMNS: tuple[str, ...] = (
-    "group", "level", "cfi", "rmsea", "chi2", "df", "delta_cfi", "delta_rmsea", "holds",
+    "group", "form", "level", "cfi", "rmsea", "chi2", "df", "delta_cfi", "delta_rmsea", "holds",
     "freed", "converged", "note")
 
 
@@ -87,6 +89,12 @@ def multigroup_specs(p: int, factor_of: np.ndarray, m: int, n_groups: int, level
                       new((p,)))
         alpha = np.full(m, -1) if (g == 0 or level != "scalar") else new((m,))
         specs.append(GroupSpec(lam=lam, phi=phi, theta=theta, nu=nu, alpha=alpha))
+    return specs, _renumber(specs)
+
+
+def _renumber(specs: list[GroupSpec]) -> int:
+    """Number the parameters the specs use 0, 1, ... in place (drops indices drawn but not
+    used); returns how many there are."""
     used = sorted({int(i) for s in specs for a in (s.lam, s.phi, s.theta, s.nu, s.alpha)
                    for i in np.ravel(a) if i >= 0})
     remap = {old: new_ for new_, old in enumerate(used)}
@@ -94,7 +102,7 @@ def multigroup_specs(p: int, factor_of: np.ndarray, m: int, n_groups: int, level
         for name in ("lam", "phi", "theta", "nu", "alpha"):
             arr = getattr(s, name)
             setattr(s, name, np.vectorize(lambda i: remap.get(int(i), -1))(arr))
-    return specs, len(used)
+    return len(used)
 
 
 def _start(specs: list[GroupSpec], data: list[np.ndarray], n_par: int) -> np.ndarray:
@@ -187,29 +195,54 @@ def invariance(items: dict[str, pd.DataFrame], instrument: Instrument, group: st
     cols = [i for _, its in factors for i in its]
     factor_of = np.array([k for k, (_, its) in enumerate(factors) for _ in its])
     data, notes = _group_data(items, cols)
-    rows: list[dict] = []
     if notes:
-        return pd.DataFrame([{"group": group, "level": lv, "converged": False,
-                              "holds": False, "note": "; ".join(notes)} for lv in LEVELS],
-                            columns=list(LEVEL_COLUMNS))
-    max_free = len(cols) // 2 if max_free is None else max_free
+        return _not_fitted(group, "multigroup", "; ".join(notes))
+
+    def fit(level: str, free_loadings: frozenset[int], free_intercepts: frozenset[int]):
+        return fit_level(data, factor_of, len(factors), level, free_loadings, free_intercepts)
+
+    def keep_omega(res: dict) -> None:
+        if omega is not None:
+            fits = res["fit"] if isinstance(res["fit"], list) else [res["fit"]]
+            for chunk, f in zip(items, fits, strict=True):
+                omega.update({(chunk, v): w for v, w in _omega(f, factor_of, factors).items()})
+
+    rows = _levels_table(fit, group, "multigroup", cols, partial=partial,
+                        max_free=len(cols) // 2 if max_free is None else max_free,
+                        on_configural=keep_omega)
+    return pd.DataFrame(rows, columns=list(LEVEL_COLUMNS))
+
+
+def _not_fitted(group: str, form: str, note: str) -> pd.DataFrame:
+    """The :data:`LEVEL_COLUMNS` rows of a design that cannot be fitted: one per level,
+    ``converged`` False and ``note`` saying why."""
+    return pd.DataFrame([{"group": group, "form": form, "level": lv, "converged": False,
+                          "holds": False, "note": note} for lv in LEVELS],
+                        columns=list(LEVEL_COLUMNS))
+
+
+def _levels_table(fit: Callable[[str, frozenset[int], frozenset[int]], dict], group: str,
+                 form: str, cols: list[int], *, partial: bool, max_free: int,
+                 on_configural: Callable[[dict], None] | None = None) -> list[dict]:
+    """The rows of :func:`invariance` for any form: ``fit(level, free_loadings,
+    free_intercepts)`` fits one level (a dict with ``chi2, df, cfi, rmsea, converged``);
+    each full level, then a ``partial <level>`` row where it fails and ``partial``."""
+    rows: list[dict] = []
     previous = None
     free: dict[str, frozenset[int]] = {"metric": frozenset(), "scalar": frozenset()}
     for level in LEVELS:
-        res = fit_level(data, factor_of, len(factors), level)  # lavaan's group.equal level
-        if level == "configural" and omega is not None:
-            fits = res["fit"] if isinstance(res["fit"], list) else [res["fit"]]
-            for chunk, fit in zip(items, fits, strict=True):
-                omega.update({(chunk, v): w for v, w in
-                              _omega(fit, factor_of, factors).items()})
-        row = _row(group, level, res, previous, frozenset(), cols)
+        res = fit(level, frozenset(), frozenset())  # lavaan's group.equal level
+        if level == "configural" and on_configural is not None:
+            on_configural(res)
+        row = _row(group, form, level, res, previous, frozenset(), cols)
         rows.append(row)
         if partial and level != "configural" and not row["holds"] and res["converged"]:
-            res, free[level] = _partial(data, factor_of, len(factors), level, previous,
-                                        max_free, free["metric"])
-            rows.append(_row(group, f"partial {level}", res, previous, free[level], cols))
+            res, free[level] = _partial(fit, len(cols), level, previous, max_free,
+                                        free["metric"])
+            rows.append(_row(group, form, f"partial {level}", res, previous, free[level],
+                             cols))
         previous = res
-    return pd.DataFrame(rows, columns=list(LEVEL_COLUMNS))
+    return rows
 
 
 def _holds(res: dict, previous: dict | None) -> tuple[float, float, bool]:
@@ -220,30 +253,25 @@ def _holds(res: dict, previous: dict | None) -> tuple[float, float, bool]:
     return dc, dr, bool(res["converged"] and dc >= -DELTA_CFI and dr <= DELTA_RMSEA)
 
 
-def _row(group, level, res, previous, freed, cols) -> dict:
+def _row(group, form, level, res, previous, freed, cols) -> dict:
     dc, dr, ok = _holds(res, previous)
-    return {"group": group, "level": level, "cfi": res["cfi"], "rmsea": res["rmsea"],
+    return {"group": group, "form": form, "level": level, "cfi": res["cfi"], "rmsea": res["rmsea"],
             "chi2": res["chi2"], "df": res["df"], "delta_cfi": dc, "delta_rmsea": dr,
             "holds": ok, "freed": " ".join(str(cols[i]) for i in sorted(freed)),
-            "converged": res["converged"], "note": "" if res["converged"] else "not converged"}
+            "converged": res["converged"],
+            "note": res.get("note", "") if res["converged"] else "not converged"}
 
 
-def _partial(data, factor_of, m, level, previous, max_free, free_loadings):
+def _partial(fit, n_items, level, previous, max_free, free_loadings):
     """Free the constrained parameter of one item after another (the one whose release lowers
     chi-square most first) until the level holds against ``previous``; the loadings freed at
     the metric level stay free at the scalar level."""
     freed: frozenset[int] = frozenset()
     best = None
     for _ in range(max_free):
-        candidates = [i for i in range(len(factor_of)) if i not in freed]
-
-        def fit(items: frozenset[int]) -> dict:
-            if level == "metric":
-                return fit_level(data, factor_of, m, level, free_loadings=items)
-            return fit_level(data, factor_of, m, level, free_loadings=free_loadings,
-                             free_intercepts=items)
-
-        fits = {i: fit(freed | {i}) for i in candidates}
+        candidates = [i for i in range(n_items) if i not in freed]
+        fits = {i: fit(level, freed | {i}, frozenset()) if level == "metric"
+                else fit(level, free_loadings, freed | {i}) for i in candidates}
         i, best = min(fits.items(), key=lambda kv: kv[1]["chi2"])
         freed = freed | {i}
         if _holds(best, previous)[2]:
@@ -305,8 +333,10 @@ def _omega(fit, factor_of: np.ndarray, factors: list) -> dict[str, float]:
 
 
 def context_invariance(items: dict[str, pd.DataFrame], instrument: Instrument,
-                       max_free: int = 2) -> tuple[pd.DataFrame, dict[tuple[str, str], float]]:
-    """:func:`invariance` of the four higher-order models and the omega of every value in every
+                       max_free: int = 2, longitudinal: bool = True
+                       ) -> tuple[pd.DataFrame, dict[tuple[str, str], float]]:
+    """:func:`invariance` of the four higher-order models (and, with ``longitudinal``, their
+    :func:`~.longitudinal.longitudinal_invariance`) and the omega of every value in every
     context, from one set of fits.
 
     Parameters
@@ -317,31 +347,43 @@ def context_invariance(items: dict[str, pd.DataFrame], instrument: Instrument,
         PVQ40 or SVS57.
     max_free : int
         Most items freed in the search for partial invariance; 0: no search.
+    longitudinal : bool
+        Also fit the longitudinal form (the personas present in every context; rows with
+        ``converged`` False and a note where there are too few of them).
 
     Returns
     -------
     (DataFrame, dict)
-        The four tables stacked (:data:`LEVEL_COLUMNS`); ``(context, value) -> omega``.
+        The tables stacked (:data:`LEVEL_COLUMNS`: the four multi-group ones, then the four
+        longitudinal ones); ``(context, value) -> omega``.
     """
+    from .longitudinal import longitudinal_invariance  # it builds on this module
+
     omega: dict[tuple[str, str], float] = {}
     tables = [invariance(items, instrument, g, max_free=max_free, partial=max_free > 0,
                          omega=omega) for g in HIGHER_ORDER]
+    if longitudinal:
+        tables += [longitudinal_invariance(items, instrument, g, max_free=max_free,
+                                           partial=max_free > 0) for g in HIGHER_ORDER]
     return pd.concat(tables, ignore_index=True), omega
 
 
 def first_failing(table: pd.DataFrame) -> pd.DataFrame:
-    """Per higher-order model of an :func:`invariance` table: the first full level that does
-    not hold (``none`` when scalar holds; ``configural`` also when a fit did not converge), its
-    ΔCFI and ΔRMSEA, and the items freed where partial invariance then holds.
+    """Per higher-order model and form of an :func:`invariance` table: the first full level
+    that does not hold (``none`` when scalar holds; ``configural`` also when a fit did not
+    converge), its ΔCFI and ΔRMSEA, and the items freed where partial invariance then holds.
 
-    Columns: ``group, first_failing, delta_cfi, delta_rmsea, partial_holds, freed, note``.
+    Columns: ``group, form, first_failing, delta_cfi, delta_rmsea, partial_holds, freed,
+    note`` (a table without ``form`` is multi-group).
     """
+    if "form" not in table.columns:
+        table = table.assign(form="multigroup")
     rows = []
-    for group, g in table.groupby("group", sort=False):
+    for (group, form), g in table.groupby(["group", "form"], sort=False):
         full = g[g["level"].isin(LEVELS)].set_index("level")
         failing = next((lv for lv in LEVELS if lv in full.index
                         and not bool(full.at[lv, "holds"])), "none")
-        row = {"group": group, "first_failing": failing, "delta_cfi": np.nan,
+        row = {"group": group, "form": form, "first_failing": failing, "delta_cfi": np.nan,
                "delta_rmsea": np.nan, "partial_holds": None, "freed": "",
                "note": "; ".join(sorted({str(n) for n in g["note"].dropna() if n}))}
         if failing not in ("none",):
@@ -352,5 +394,5 @@ def first_failing(table: pd.DataFrame) -> pd.DataFrame:
                 row["partial_holds"] = bool(part["holds"].iloc[0])
                 row["freed"] = str(part["freed"].iloc[0])
         rows.append(row)
-    return pd.DataFrame(rows, columns=["group", "first_failing", "delta_cfi", "delta_rmsea",
-                                       "partial_holds", "freed", "note"])
+    return pd.DataFrame(rows, columns=["group", "form", "first_failing", "delta_cfi",
+                                       "delta_rmsea", "partial_holds", "freed", "note"])

@@ -86,8 +86,8 @@ class ReliabilitySettings(Strict):
     """Persona shuffles per model and seed of the permutation null."""
 
     invariance: bool = True
-    """Measurement invariance across contexts (configural, metric, scalar) of the four
-    higher-order CFA models, and McDonald's omega, per model and setting on its lowest seed
+    """Measurement invariance across contexts (configural, metric, scalar; multi-group and
+    longitudinal forms) of the four higher-order CFA models, and McDonald's omega, per model and setting on its lowest seed
     (``invariance.csv``; the floor models are left out)."""
 
     partial_invariance: int = Field(default=2, ge=0)

@@ -10,8 +10,9 @@ across-seed metrics.
   other factor that varies (:mod:`.decomposition`); the noise floor of each stability metric
   (:func:`noise_floor`).
 - :func:`invariance_table`: ``invariance.csv``: per model and setting, configural, metric and
-  scalar invariance of the four higher-order CFA models across contexts
-  (:mod:`stickrole_utils.analysis.invariance`), and the ``omega`` / ``alpha`` rows of
+  scalar invariance of the four higher-order CFA models across contexts, in the multi-group
+  form (:mod:`stickrole_utils.analysis.invariance`) and the longitudinal one (the same
+  personas in every context, :mod:`stickrole_utils.analysis.longitudinal`), and the ``omega`` / ``alpha`` rows of
   ``reliability.csv`` (McDonald's omega beside Cronbach's alpha per value and context).
 - :func:`signal_metrics`: the rows ``experiment.csv`` gains (seed empty: a value over seeds).
 """
@@ -310,7 +311,7 @@ def invariance_table(points: Sequence[tuple[Mapping[str, Any], Any]], models: Se
     -------
     (DataFrame, DataFrame)
         ``invariance.csv`` (:data:`~stickrole_utils.records.INVARIANCE_COLUMNS`, then the
-        setting columns); ``reliability.csv`` rows ``omega`` and ``alpha`` per value and context (and
+        setting columns; ``form`` multigroup and longitudinal); ``reliability.csv`` rows ``omega`` and ``alpha`` per value and context (and
         their means, ``value`` = ``all``). A model without answers, or with an instrument
         without the value structure, gives no rows.
     """

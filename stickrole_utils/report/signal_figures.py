@@ -201,7 +201,8 @@ def invariance_summary(invariance: pd.DataFrame | None) -> pd.DataFrame:
     """Per model, setting and higher-order CFA model: the first level of invariance across
     contexts that fails (``none``: scalar holds, the contexts' scores are comparable), its ΔCFI
     and ΔRMSEA against the level below, and, where the partial-invariance search ran, whether
-    freeing the listed items restores that level."""
+    freeing the listed items restores that level; one row per form (``multigroup``,
+    ``longitudinal``)."""
     if invariance is None or invariance.empty:
         return pd.DataFrame()
     settings = [c for c in invariance.columns if c not in INVARIANCE_COLUMNS]
@@ -217,7 +218,7 @@ def invariance_summary(invariance: pd.DataFrame | None) -> pd.DataFrame:
     out = out.rename(columns={"group": "CFA model", "first_failing": "first failing level",
                               "delta_cfi": "ΔCFI", "delta_rmsea": "ΔRMSEA",
                               "partial_holds": "partial holds", "freed": "items freed"})
-    return out.round(3).set_index([*keys, "CFA model"])
+    return out.round(3).set_index([*keys, "CFA model", "form"])
 
 
 def omega_alpha(reliability: pd.DataFrame | None) -> pd.DataFrame:

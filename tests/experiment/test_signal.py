@@ -155,7 +155,10 @@ def test_invariance_table_fits_the_lowest_seed_and_puts_omega_beside_alpha(tmp_p
     inv, rel = invariance_table(points, ["m", "dummy"], skip=["dummy"], max_free=0)
     assert list(inv.columns) == [*INVARIANCE_COLUMNS, "n_messages"]
     assert set(inv.model) == {"m"} and set(inv.seed) == {0}  # the floor model left out
-    assert len(inv) == 4 * 3 and inv.converged.all()  # 4 CFA models x 3 levels, no search
+    # 4 CFA models x 3 levels x 2 forms (60 personas in 3 contexts: the longitudinal form
+    # fits), no search
+    assert len(inv) == 4 * 3 * 2 and inv.converged.all()
+    assert inv.form.tolist() == ["multigroup"] * 12 + ["longitudinal"] * 12
     assert set(inv.level) == {"configural", "metric", "scalar"}
     # omega from the configural fit = omega from a single-group fit of that context alone
     answers = pd.read_parquet(RunLayout(tmp_path / "seed_0").answers("m"))

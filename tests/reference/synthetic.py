@@ -12,6 +12,11 @@ Data sets (rows = personas, columns = 1-based item numbers):
 * ``svs_structured(seed)``: 50 x 57 on -1..7, same generator with the SVS key; unkeyed items
   load on a general level only. ``signal`` < 1 weakens the value structure (item = signal *
   loading * latent + level + noise).
+* ``pvq_panel(seed, n, n_contexts)``: the same ``n`` personas answering PVQ-40 in
+  ``n_contexts`` contexts: each context's value latents = the persona's lasting ones (weight
+  ``stability``) + a context-specific part; each item also has a lasting persona-specific part
+  (correlated residuals across contexts); loadings and intercepts equal across contexts.
+  ``signal`` scales everything but the noise (0.15: near-random answers).
 * ``pvq_with_constants(seed)``: ``pvq_structured`` with items 1 and 5 constant at 6 and item
   7 constant at 3 (exercises the both-constant -> 1 / one-constant -> 0 rules).
 """
@@ -102,6 +107,28 @@ def pvq_with_constants(seed: int, n: int = 50) -> pd.DataFrame:
     x[5] = 6.0
     x[7] = 3.0
     return x
+
+
+def pvq_panel(seed: int, n: int = 150, n_contexts: int = 3, signal: float = 1.0,
+              stability: float = 0.7) -> dict[str, pd.DataFrame]:
+    rng = np.random.default_rng(seed)
+    theta = 2 * np.pi * np.arange(10) / 10
+    phi = rng.uniform(0, 2 * np.pi, n)
+    amp = rng.uniform(0.8, 1.6, n)
+    level = rng.normal(0, 0.5, n)
+    lasting = amp[:, None] * np.cos(theta[None, :] - phi[:, None]) + 0.6 * rng.normal(size=(n, 10))
+    item_part = 0.35 * rng.normal(size=(n, 40))
+    lam = rng.uniform(0.7, 1.1, 40)
+    item_value = np.array([next(k for k, v in enumerate(VALUES) if i in PVQ_KEY[v])
+                           for i in range(1, 41)])
+    out = {}
+    for t in range(n_contexts):
+        latent = np.sqrt(stability) * lasting + np.sqrt(1 - stability) * rng.normal(size=(n, 10))
+        base = signal * (latent[:, item_value] * lam + level[:, None] + item_part)
+        x = 3.5 + 1.25 * (base + 0.5 * rng.normal(size=(n, 40)))
+        x = np.clip(np.rint(x), 1, 6)
+        out[f"c{t}"] = pd.DataFrame(x, columns=range(1, 41), index=[f"p{j}" for j in range(n)])
+    return out
 
 
 #: name -> (builder, instrument name) for the MDS agreement tests.
