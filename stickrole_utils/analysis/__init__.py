@@ -52,12 +52,11 @@ from .invariance import (
     DELTA_CFI,
     DELTA_RMSEA,
     LEVELS,
-    context_invariance,
     first_failing,
     invariance,
     mcdonald_omega,
 )
-from .longitudinal import longitudinal_invariance
+from .longitudinal import context_invariance, longitudinal_invariance
 from .mds import (
     TIE_TOLERANCE,
     mds_dissimilarities,

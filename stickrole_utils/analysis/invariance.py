@@ -34,7 +34,7 @@ from ..design.values import HIGHER_ORDER
 from .mgcfa import GroupSpec, fit_indices, fit_multigroup
 
 __all__ = ["LEVELS", "DELTA_CFI", "DELTA_RMSEA", "LEVEL_COLUMNS", "multigroup_specs",
-           "fit_level", "invariance", "context_invariance", "first_failing", "mcdonald_omega"]
+           "fit_level", "invariance", "first_failing", "mcdonald_omega"]
 
 #: The nested levels, weakest first.
 LEVELS: tuple[str, ...] = ("configural", "metric", "scalar")
@@ -330,42 +330,6 @@ def _omega(fit, factor_of: np.ndarray, factors: list) -> dict[str, float]:
         theta = np.diag(mats["theta"])[factor_of == k].sum()
         out[value] = float(lam**2 / (lam**2 + theta))
     return out
-
-
-def context_invariance(items: dict[str, pd.DataFrame], instrument: Instrument,
-                       max_free: int = 2, longitudinal: bool = True
-                       ) -> tuple[pd.DataFrame, dict[tuple[str, str], float]]:
-    """:func:`invariance` of the four higher-order models (and, with ``longitudinal``, their
-    :func:`~.longitudinal.longitudinal_invariance`) and the omega of every value in every
-    context, from one set of fits.
-
-    Parameters
-    ----------
-    items : dict
-        Context -> wide raw answers (one row per persona, columns = item numbers).
-    instrument : Instrument
-        PVQ40 or SVS57.
-    max_free : int
-        Most items freed in the search for partial invariance; 0: no search.
-    longitudinal : bool
-        Also fit the longitudinal form (the personas present in every context; rows with
-        ``converged`` False and a note where there are too few of them).
-
-    Returns
-    -------
-    (DataFrame, dict)
-        The tables stacked (:data:`LEVEL_COLUMNS`: the four multi-group ones, then the four
-        longitudinal ones); ``(context, value) -> omega``.
-    """
-    from .longitudinal import longitudinal_invariance  # it builds on this module
-
-    omega: dict[tuple[str, str], float] = {}
-    tables = [invariance(items, instrument, g, max_free=max_free, partial=max_free > 0,
-                         omega=omega) for g in HIGHER_ORDER]
-    if longitudinal:
-        tables += [longitudinal_invariance(items, instrument, g, max_free=max_free,
-                                           partial=max_free > 0) for g in HIGHER_ORDER]
-    return pd.concat(tables, ignore_index=True), omega
 
 
 def first_failing(table: pd.DataFrame) -> pd.DataFrame:

@@ -34,10 +34,19 @@ import numpy as np
 import pandas as pd
 
 from ..design.instruments import Instrument
-from .invariance import LEVEL_COLUMNS, _factors, _levels_table, _not_fitted, _renumber, _start
+from ..design.values import HIGHER_ORDER
+from .invariance import (
+    LEVEL_COLUMNS,
+    _factors,
+    _levels_table,
+    _not_fitted,
+    _renumber,
+    _start,
+    invariance,
+)
 from .mgcfa import GroupSpec, MGFit, fit_indices, fit_multigroup
 
-__all__ = ["longitudinal_spec", "fit_longitudinal", "longitudinal_panel",
+__all__ = ["context_invariance", "longitudinal_spec", "fit_longitudinal", "longitudinal_panel",
            "longitudinal_invariance"]
 
 
@@ -243,3 +252,38 @@ def longitudinal_invariance(items: dict[str, pd.DataFrame], instrument: Instrume
     rows = _levels_table(fit, group, "longitudinal", cols, partial=partial,
                         max_free=len(cols) // 2 if max_free is None else max_free)
     return pd.DataFrame(rows, columns=list(LEVEL_COLUMNS))
+
+
+def context_invariance(items: dict[str, pd.DataFrame], instrument: Instrument,
+                       max_free: int = 2, longitudinal: bool = True
+                       ) -> tuple[pd.DataFrame, dict[tuple[str, str], float]]:
+    """:func:`~.invariance.invariance` of the four higher-order models (and, with
+    ``longitudinal``, their :func:`longitudinal_invariance`) and the omega of every value in
+    every context, from one set of fits (here, not in :mod:`.invariance`, which this module
+    builds on).
+
+    Parameters
+    ----------
+    items : dict
+        Context -> wide raw answers (one row per persona, columns = item numbers).
+    instrument : Instrument
+        PVQ40 or SVS57.
+    max_free : int
+        Most items freed in the search for partial invariance; 0: no search.
+    longitudinal : bool
+        Also fit the longitudinal form (the personas present in every context; rows with
+        ``converged`` False and a note where there are too few of them).
+
+    Returns
+    -------
+    (DataFrame, dict)
+        The tables stacked (:data:`LEVEL_COLUMNS`: the four multi-group ones, then the four
+        longitudinal ones); ``(context, value) -> omega``.
+    """
+    omega: dict[tuple[str, str], float] = {}
+    tables = [invariance(items, instrument, g, max_free=max_free, partial=max_free > 0,
+                         omega=omega) for g in HIGHER_ORDER]
+    if longitudinal:
+        tables += [longitudinal_invariance(items, instrument, g, max_free=max_free,
+                                           partial=max_free > 0) for g in HIGHER_ORDER]
+    return pd.concat(tables, ignore_index=True), omega

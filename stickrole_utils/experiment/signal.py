@@ -28,7 +28,7 @@ import pandas as pd
 from scipy.stats import rankdata
 
 from ..analysis.answers import read_answers
-from ..analysis.invariance import context_invariance
+from ..analysis.longitudinal import context_invariance
 from ..analysis.reliability import cronbach_alpha
 from ..analysis.scoring import item_matrix
 from ..design.instruments import get_instrument
