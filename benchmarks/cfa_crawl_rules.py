@@ -2,12 +2,15 @@
 under candidate crawl rules and counts their verdicts against lavaan's stable ones.
 
 On near-random answers lavaan's optimizer can crawl for thousands of iterations along a valley
-without a minimum; stickrole's default (``analysis.cfa_crawls: judge``) decides such a crawl early
-from the level of its gradient (``CrawlRule``), ``follow`` runs it to the end. This script follows
-every attempt of every reference fit to nlminb's end once, keeping the max |gradient| at each
-iteration and the point every 50 iterations, then replays any rule (first look, its limit, last
-look, its limit) over those paths without refitting. It prints, per rule, the stable lavaan
-verdicts missed and the iterations spent on the noise sets (a proxy for time).
+without a minimum; stickrole's default (``analysis.cfa_crawls: follow``) runs it to the end as lavaan
+does, ``judge`` (and the Cardinal bootstrap's resamples) decides it early from the level of its
+gradient (``CrawlRule``). This script follows every attempt of every reference fit to nlminb's end
+once, keeping the max |gradient| at each iteration and the point every 50 iterations, then replays
+any rule (first look, its limit, last look, its limit) over those paths without refitting. It
+prints, per rule, the stable lavaan verdicts missed, the iterations spent on the noise sets (a
+proxy for time) and the random baseline's CFI (the mean over the 252 fits of the seven nine-chunk
+noise sets, a failed fit counting 0; lavaan's, in file order, is printed first): a rule can miss
+few stable verdicts yet accept crawls lavaan goes on to reject.
 
 Usage: ``python benchmarks/cfa_crawl_rules.py`` (a few minutes on 2 cores; run from the repository
 root: it reads ``tests/reference/cfa_lavaan.csv`` and the fixtures of ``make_cfa_fixtures.py``).
@@ -68,6 +71,8 @@ def record_paths() -> dict:
                 current.clear()
                 cfa_module.fit_cfa(items, inst, group)
                 paths[(name, group)] = current[0] if current else None
+                if current:
+                    current[0]["n"] = int(items.notna().all(axis=1).sum())
     finally:
         cfa_module.fit_ml = cfa_ml.fit_ml
     return paths
@@ -97,24 +102,28 @@ def replay(rec: dict, rule: tuple) -> tuple[np.ndarray | None, int]:
 def score(paths: dict, rule: tuple) -> dict:
     ref = T.REF.set_index(["dataset", "group"])
     noise = set(T.NOISE_CHUNKS) | set(T.NOISE_SETS)
-    wrong, cost, n = [], 0, 0
+    wrong, cost, n, baseline = [], 0, 0, []
     for (name, group), rec in paths.items():
         if rec is None:  # lavaan and stickrole stop before fitting (zero variance, ...)
+            baseline += [0.0] if name in noise else []
             continue
         x, used = replay(rec, rule)
         cost += used if name in noise else 0
         used_fit = False
+        pb = rec["problem"]
         if x is not None:
-            pb = rec["problem"]
             off = pb.phi(x)[np.tril_indices(pb.m, -1)]
             used_fit = not (off.size and off.max() >= 1)
+        if name in noise:
+            baseline.append(cfa_module.fit_measures(pb.s, pb.sigma(x), 2 * pb.value(x), rec["n"],
+                                                    pb.n_par)["cfi"] if used_fit else 0.0)
         r = ref.loc[(name, group)]
         if r["stable_used"]:
             n += 1
             if used_fit != (r["verdict"] == "ok"):
                 wrong.append(f"{name} {group}")
     return {"rule": rule, "stable": n, "missed": len(wrong), "noise iterations": cost,
-            "first missed": ", ".join(wrong[:4])}
+            "baseline CFI": round(float(np.mean(baseline)), 3), "first missed": ", ".join(wrong[:4])}
 
 
 def main() -> int:
@@ -127,6 +136,9 @@ def main() -> int:
             rules.append((f1, l1, f2, l2))
     rules += [(f1, l1, None, 0.0) for f1, l1 in firsts[1:]]  # fail early, else follow
     table = pd.DataFrame([score(paths, r) for r in rules])
+    lav = T.REF[T.REF["dataset"].isin(set(T.NOISE_CHUNKS) | set(T.NOISE_SETS))]
+    print(f"random baseline CFI, lavaan in file order: "
+          f"{np.where(lav['verdict'] == 'ok', lav['cfi'], 0.0).mean():.3f}\n")
     with pd.option_context("display.width", 200, "display.max_colwidth", 90):
         print("follow (no rule) and the default rule:")
         print(table.head(2).to_string(index=False))
