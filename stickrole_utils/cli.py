@@ -28,8 +28,8 @@ def _add_analysis_options(p: argparse.ArgumentParser, *, analysis: bool = True) 
         g.add_argument("--stress", choices=["original", "dissimilarity"])
         g.add_argument("--cfa-failure", dest="cfa_failure", choices=["original", "nan"])
         g.add_argument("--cfa-crawls", dest="cfa_crawls", choices=["judge", "follow"],
-                       help="CFA fits without a minimum: judged early (fast) or followed to the "
-                       "end as lavaan does")
+                       help="CFA fits without a minimum: followed to the end as lavaan does "
+                       "(default) or judged early (fast)")
         g.add_argument("--bootstrap", type=int, metavar="N")
         g.add_argument("--bootstrap-cardinal", dest="bootstrap_cardinal", type=int, metavar="N")
     g.add_argument("--ties", choices=["loss", "half"], help="win-rate ties (leaderboard.ties)")

@@ -48,10 +48,10 @@ class AnalysisSettings(Strict):
     cfa_crawls: Literal["follow", "judge"] = "follow"
     """On near-random answers a CFA fit often has no minimum and lavaan's optimizer crawls along
     a valley for up to 3 x 10,000 iterations before its verdict. ``follow`` runs every crawl to
-    its end as lavaan does (its verdict wherever lavaan's is stable, 99.5 % of the reference
-    fits, and the random baseline's mean CFI equal to lavaan's; ~2.6 s for the 36 fits of a
-    random-answer model, nothing extra on answers with structure); ``judge`` decides a crawl
-    after at most 600 iterations from the level of its gradient (``CrawlRule``; ~0.25 s, 98.7 %).
+    its end as lavaan does (lavaan's verdict wherever lavaan's is stable: 99.5-100 % of the
+    reference fits; the random baseline's CFI within lavaan's spread; ~5 s for the 36 fits of
+    a random-answer model, nothing extra on answers with structure); ``judge`` decides a crawl
+    after at most 600 iterations from the level of its gradient (``CrawlRule``; ~0.4 s, 98.8 %).
     The Cardinal bootstrap's resamples always judge. See docs/performance.md, CFA."""
 
     chunks: list[str] | None = None
