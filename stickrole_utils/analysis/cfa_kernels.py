@@ -28,8 +28,9 @@ HUGE = 1e20
 
 LOG2 = math.log(2.0)
 
-# Plain loops, no BLAS: the result is the same on every CPU (a BLAS picks kernels by CPU, and
-# near-random fits are sensitive to the last bits). Every sum is taken in one fixed order (no
+# Plain loops, no BLAS: the optimizer's arithmetic is the same on every CPU (a BLAS picks kernels
+# by CPU, and near-random fits are sensitive to the last bits; the sample covariance and the
+# starting values still come from numpy, see docs/performance.md). Every sum is taken in one fixed order (no
 # reassociation), but the loops are ordered so that the innermost one runs over independent
 # sums: the CPU overlaps them instead of waiting on one chain of additions (about 3x faster).
 

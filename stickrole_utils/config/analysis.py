@@ -51,7 +51,7 @@ class AnalysisSettings(Strict):
     its end as lavaan does (lavaan's verdict wherever lavaan's is stable: 99.5-100 % of the
     reference fits; the random baseline's CFI within lavaan's spread; ~5 s for the 36 fits of
     a random-answer model, nothing extra on answers with structure); ``judge`` decides a crawl
-    after at most 600 iterations from the level of its gradient (``CrawlRule``; ~0.4 s, 98.8 %).
+    after at most 600 iterations from the level of its gradient (``CrawlRule``; ~0.4 s, 98.0 %).
     The Cardinal bootstrap's resamples always judge. See docs/performance.md, CFA."""
 
     chunks: list[str] | None = None
