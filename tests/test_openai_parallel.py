@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pandas as pd
 import pytest
@@ -18,6 +18,8 @@ from stickrole_utils.errors import BackendError
 from stickrole_utils.generation.backends import OpenAIBackend
 from stickrole_utils.generation.generate import generate_from_params
 from stickrole_utils.generation.store import RunStore, read_run_answers
+
+from .fake_http import JSONHandler
 
 DELAY_S = 0.05
 
@@ -36,7 +38,7 @@ class _Server(ThreadingHTTPServer):
         self.fail_on = ""  # a request whose last message holds this text gets HTTP 400
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JSONHandler):
     server: _Server
 
     def do_POST(self):  # noqa: N802 (http.server API)
@@ -73,18 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
             with srv.lock:
                 srv.in_flight -= 1
                 srv.turns_in_flight -= turn
-        self._send(code, payload)
-
-    def _send(self, code, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        return None
+        self.send_json(payload, code)
 
 
 @pytest.fixture
